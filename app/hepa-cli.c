@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* hepascope-cli: the command-line face of libhepa-core. */
+#include "config.h"
+
+#include "hepa-cli.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct
+{
+  const char     *name;
+  HepaCliCommand  run;
+  const char     *synopsis;
+} Subcommand;
+
+/* Only subcommands that exist are listed. */
+static const Subcommand subcommands[] = {
+  { NULL, NULL, NULL },
+};
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, "%s\n\n", _("Usage: hepascope-cli COMMAND [OPTION…]"));
+  fprintf (out, "%s\n\n", _("Hepascope: focal liver lesions on ultrasound, from the command line."));
+  fprintf (out, "%s\n", _("Commands:"));
+  for (const Subcommand *s = subcommands; s->name != NULL; s++)
+    fprintf (out, "  %-9s %s\n", s->name, _(s->synopsis));
+  fprintf (out, "\n%s\n", _("Run “hepascope-cli COMMAND --help” for a command's options."));
+  fprintf (out, "%s\n", _("Not for diagnosis: for teaching, labeling and software testing."));
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  g_set_prgname ("hepascope-cli");
+
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
+      || strcmp (argv[1], "help") == 0)
+    {
+      print_usage (stdout);
+      return argc < 2 ? 1 : 0;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("hepascope-cli %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+
+  for (const Subcommand *s = subcommands; s->name != NULL; s++)
+    if (strcmp (argv[1], s->name) == 0)
+      return s->run (argc - 1, argv + 1);
+
+  g_printerr (_("hepascope-cli: %s: unknown command\n"), argv[1]);
+  print_usage (stderr);
+  return 1;
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* ROIs drawn on an image, kept in a sidecar `<file>.hepascope.json` next to it.
+ *
+ * Sidecar format (version 1):
+ * {
+ *   "format": "hepascope-annotations", "version": 1,
+ *   "image": "scan.dcm",              (base name only)
+ *   "sop_instance_uid_sha256": "...", (ties the sidecar to the image without storing the UID)
+ *   "rois": [ { "id": "r-...", "frame": 0, "x": 10, "y": 20, "width": 64, "height": 48,
+ *               "label": "cyst" | null, "rater": "...",
+ *               "created": "2026-11-27T09:00:00Z", "modified": "...",
+ *               "prediction": { "model_id": "...", "classes": [...], "probabilities": [...] } | null
+ *             } ]
+ * }
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "hepa-types.h"
+
+G_BEGIN_DECLS
+
+#define HEPA_ANNOTATIONS_VERSION 1
+
+typedef struct
+{
+  char      *id;             /* stable, unique within the file */
+  guint      frame;
+  HepaRect   rect;
+  char      *label;          /* NULL: unlabeled */
+  char      *rater;
+  gint64     created;        /* unix seconds, UTC */
+  gint64     modified;
+  /* The model's answer when the ROI was last labeled; NULL when none. */
+  char      *pred_model_id;
+  char     **pred_classes;   /* NULL-terminated */
+  float     *pred_probabilities;
+} HepaRoi;
+
+HepaRoi *hepa_roi_new  (guint           frame,
+                        const HepaRect *rect,
+                        const char     *label,
+                        const char     *rater);
+HepaRoi *hepa_roi_copy (const HepaRoi  *roi);
+void     hepa_roi_free (HepaRoi        *roi);
+void     hepa_roi_set_prediction (HepaRoi           *roi,
+                                  const char        *model_id,
+                                  const char *const *classes,
+                                  const float       *probabilities);
+
+typedef struct
+{
+  char      *image_name;
+  char      *sop_uid_sha256;
+  GPtrArray *rois;           /* (element-type HepaRoi) */
+} HepaAnnotations;
+
+HepaAnnotations *hepa_annotations_new  (const char *image_name);
+void             hepa_annotations_free (HepaAnnotations *self);
+
+/* The sidecar path for @image_path: next to it, or in @workspace_dir (may be NULL) when given. */
+char            *hepa_annotations_sidecar_path (const char *image_path,
+                                                const char *workspace_dir);
+/* Loads a sidecar. A missing file gives an empty set (not an error). A damaged one is renamed
+ * to `<sidecar>.damaged-<time>` and reported as HEPA_ERROR_FORMAT naming where it went. */
+HepaAnnotations *hepa_annotations_load (const char  *sidecar_path,
+                                        GError     **error);
+/* Writes atomically: temp file in the same folder, fsync, rename, fsync of the folder. */
+gboolean         hepa_annotations_save (const HepaAnnotations *self,
+                                        const char            *sidecar_path,
+                                        GError               **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoi, hepa_roi_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaAnnotations, hepa_annotations_free)
+
+G_END_DECLS

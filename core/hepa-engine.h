@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Classify an image region and compute class activation maps, in-process. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "hepa-image.h"
+#include "hepa-model.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  guint     n_classes;
+  float    *probabilities;  /* (n_classes) softmax, card order */
+  float    *logits;         /* (n_classes) */
+  guint     top;            /* index of the largest probability */
+  HepaRect  roi;            /* the region classified, after clamping to the frame */
+  gboolean  roi_clamped;    /* TRUE when the requested ROI had to be clamped */
+  int       cam_width;      /* = roi.width */
+  int       cam_height;     /* = roi.height */
+  float    *cams;           /* (n_classes, cam_height, cam_width): fc-weighted layer4
+                             * activations (Grad-CAM for GAP + linear), upsampled to the ROI,
+                             * not normalized */
+  double    latency_ms;     /* preprocessing + forward + CAM */
+} HepaResult;
+
+void hepa_result_free (HepaResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaResult, hepa_result_free)
+
+typedef struct _HepaEngine HepaEngine;
+
+/* One engine per model; its workspace is allocated once. Calls are serialized by a mutex, so
+ * an engine may be shared between threads. */
+HepaEngine *hepa_engine_new       (HepaModel     *model,
+                                   GError       **error);
+void        hepa_engine_free      (HepaEngine    *self);
+HepaModel  *hepa_engine_get_model (HepaEngine    *self);
+
+/* Classifies @roi of @frame (NULL roi: whole frame). Errors: empty ROI, cancellation. */
+HepaResult *hepa_engine_classify  (HepaEngine      *self,
+                                   const HepaFrame *frame,
+                                   const HepaRect  *roi,
+                                   GCancellable    *cancellable,
+                                   GError         **error);
+
+/* Runs hepa_engine_classify in a worker thread. @image is referenced for the frame's lifetime. */
+void        hepa_engine_classify_async  (HepaEngine          *self,
+                                         HepaImage           *image,
+                                         guint                frame_index,
+                                         const HepaRect      *roi,
+                                         GCancellable        *cancellable,
+                                         GAsyncReadyCallback  callback,
+                                         gpointer             user_data);
+HepaResult *hepa_engine_classify_finish (HepaEngine          *self,
+                                         GAsyncResult        *result,
+                                         GError             **error);
+
+/* Preprocesses @roi of @frame as @card says into (3, size, size) floats. */
+void hepa_preprocess_roi (const HepaModelCard *card,
+                          const HepaFrame     *frame,
+                          const HepaRect      *roi,
+                          float               *out);
+
+G_END_DECLS

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define HEPA_ERROR (hepa_error_quark ())
+
+/* Runtime failures of libhepa-core. Cancellation uses G_IO_ERROR_CANCELLED. */
+typedef enum
+{
+  HEPA_ERROR_FAILED,
+  HEPA_ERROR_IO,                 /* could not read or write a file */
+  HEPA_ERROR_FORMAT,             /* the file is damaged or not what it claims to be */
+  HEPA_ERROR_UNSUPPORTED,        /* valid, but a feature we cannot handle */
+  HEPA_ERROR_DICOM_UNSUPPORTED,  /* a transfer syntax DCMTK cannot decode */
+  HEPA_ERROR_TOO_LARGE,          /* a size read from a file is above a configured ceiling */
+  HEPA_ERROR_MODEL,              /* weights do not match the topology or the card */
+  HEPA_ERROR_INVALID_ARGUMENT,   /* a user-given value is out of range */
+  HEPA_ERROR_NO_SPACE,           /* the disk is full */
+  HEPA_ERROR_PERMISSION,         /* a folder or file is not writable */
+} HepaError;
+
+GQuark hepa_error_quark (void);
+
+/* Maps an errno value to the closest HepaError code. */
+HepaError hepa_error_from_errno (int errsv);
+
+G_END_DECLS

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* A classification model: ResNet weights plus the model card that says how to use them. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "nn/hepa-resnet.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  HEPA_RESIZE_STRETCH,    /* the ROI is resized to input_size x input_size (the paper) */
+  HEPA_RESIZE_LETTERBOX,  /* aspect kept, padded with the mean */
+} HepaResize;
+
+typedef struct
+{
+  char       *id;              /* short id: card name + first 12 hex of the file sha256 */
+  char       *arch;            /* "resnet50", "resnet18" */
+  char      **classes;         /* NULL-terminated, in logit order */
+  guint       n_classes;
+  int         input_size;
+  gboolean    grayscale;       /* gray -> 3 channels, as the paper */
+  HepaResize  resize;
+  float       mean[3];
+  float       std[3];
+  gboolean    has_card;        /* FALSE when defaults were assumed */
+  char       *json;            /* the whole card as JSON (provenance, metrics, intended use) */
+  char       *sha256;          /* of the file it was loaded from; empty for in-memory models */
+} HepaModelCard;
+
+typedef struct _HepaModel HepaModel;
+
+/* Loads a safetensors or .pth file. Immutable afterwards; usable from any thread. */
+HepaModel           *hepa_model_load        (const char    *path,
+                                             GError       **error);
+/* A model with seeded random weights (He init, randomized BN statistics), for benchmarks and
+ * tests. @classes NULL names them class0..N-1. */
+HepaModel           *hepa_model_new_random  (HepaArch       arch,
+                                             guint          n_classes,
+                                             const char   *const *classes,
+                                             int            input_size,
+                                             guint64        seed);
+HepaModel           *hepa_model_ref         (HepaModel     *self);
+void                 hepa_model_unref       (HepaModel     *self);
+const HepaModelCard *hepa_model_get_card    (HepaModel     *self);
+const HepaResnet    *hepa_model_get_network (HepaModel     *self);
+/* The path of the default model shipped with the application, or NULL when none is found. */
+char                *hepa_model_find_default (void);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaModel, hepa_model_unref)
+
+G_END_DECLS
