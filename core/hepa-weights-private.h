@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Internals shared by the weight readers (safetensors, .pth) and the model loader. */
+#pragma once
+
+#include "hepa-weights.h"
+
+G_BEGIN_DECLS
+
+/* Keeps @data alive as long as @self; @destroy frees it with the weights. */
+void                   hepa_weights_keep_alive (HepaWeights    *self,
+                                                gpointer        data,
+                                                GDestroyNotify  destroy);
+/* Adds a tensor without copying: @data (n_elements fp32) must outlive @self, or be g_malloc'd
+ * memory handed over when @owned is TRUE. */
+const HepaTensorEntry *hepa_weights_take_data  (HepaWeights    *self,
+                                                const char     *name,
+                                                HepaDType       stored_dtype,
+                                                int             ndim,
+                                                const gint64   *shape,
+                                                const float    *data,
+                                                gboolean        owned);
+
+/* Parses a safetensors image held in memory, with every check of the file reader; the tensors
+ * are copied, so @data may be freed afterwards. @what names the source in errors. */
+HepaWeights           *hepa_weights_parse_safetensors (const guint8  *data,
+                                                       gsize          size,
+                                                       const char    *what,
+                                                       GError       **error);
+
+G_END_DECLS
