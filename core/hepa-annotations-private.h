@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Internals of hepa-annotations.c shared with export, the fuzz targets and the tests. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "hepa-annotations.h"
+
+G_BEGIN_DECLS
+
+/* Largest sidecar we read; a bigger one is refused as damaged before it is read whole. */
+#define HEPA_ANNOTATIONS_MAX_BYTES (64 * 1024 * 1024)
+
+/* Parses sidecar JSON held in memory. Errors: HEPA_ERROR_FORMAT for anything malformed,
+ * HEPA_ERROR_UNSUPPORTED for a newer format version. Never renames anything. */
+HepaAnnotations *hepa_annotations_parse     (const char            *data,
+                                             gsize                  length,
+                                             GError               **error);
+/* Serializes to the sidecar JSON (pretty-printed, trailing newline). */
+char            *hepa_annotations_to_data   (const HepaAnnotations *self,
+                                             gsize                 *length);
+
+/* Test hook: the write(2) used by hepa_annotations_save, to inject ENOSPC and short writes.
+ * NULL restores write(2). Not thread-safe; tests only. */
+typedef ssize_t (*HepaWriteFunc) (int         fd,
+                                  const void *buf,
+                                  size_t      count);
+void             hepa_annotations_set_write_func_for_testing (HepaWriteFunc func);
+
+/* Writes @data to @path atomically: a temp file in the same folder, write, fsync, rename,
+ * fsync of the folder. On failure the old file is untouched and no temp file is left; the
+ * error is HEPA_ERROR_NO_SPACE, HEPA_ERROR_PERMISSION or HEPA_ERROR_IO with a message naming
+ * @what (e.g. "annotations") and @path. @mode is for a new file, before the umask. */
+gboolean         hepa_write_file_atomic (const char  *path,
+                                         const void  *data,
+                                         gsize        length,
+                                         int          mode,
+                                         const char  *what,
+                                         GError     **error);
+
+/* Formats unix seconds as "2026-11-27T09:00:00Z"; parses the same (any ISO 8601 with a zone). */
+char            *hepa_annotations_format_time (gint64      unix_seconds);
+gboolean         hepa_annotations_parse_time  (const char *text,
+                                               gint64     *unix_seconds);
+
+G_END_DECLS

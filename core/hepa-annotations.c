@@ -1,0 +1,824 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* ROI sidecars: parsing with every field checked, atomic saving, damaged files kept aside. */
+#include "config.h"
+
+#include "hepa-annotations-private.h"
+#include "hepa-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SIDECAR_SUFFIX ".hepascope.json"
+#define FORMAT_NAME "hepascope-annotations"
+
+/* ---- ROIs ------------------------------------------------------------------------------- */
+
+static char *
+new_roi_id (void)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  GString *id = g_string_new ("r-");
+
+  for (const char *p = uuid; *p != '\0' && id->len < 2 + 16; p++)
+    if (*p != '-')
+      g_string_append_c (id, *p);
+  return g_string_free (id, FALSE);
+}
+
+HepaRoi *
+hepa_roi_new (guint           frame,
+              const HepaRect *rect,
+              const char     *label,
+              const char     *rater)
+{
+  HepaRoi *roi;
+
+  g_return_val_if_fail (rect != NULL, NULL);
+
+  roi = g_new0 (HepaRoi, 1);
+  roi->id = new_roi_id ();
+  roi->frame = frame;
+  roi->rect = *rect;
+  roi->label = g_strdup (label);
+  roi->rater = g_strdup (rater != NULL ? rater : "");
+  roi->created = g_get_real_time () / G_USEC_PER_SEC;
+  roi->modified = roi->created;
+  return roi;
+}
+
+HepaRoi *
+hepa_roi_copy (const HepaRoi *roi)
+{
+  HepaRoi *copy;
+
+  g_return_val_if_fail (roi != NULL, NULL);
+
+  copy = g_new0 (HepaRoi, 1);
+  copy->id = g_strdup (roi->id);
+  copy->frame = roi->frame;
+  copy->rect = roi->rect;
+  copy->label = g_strdup (roi->label);
+  copy->rater = g_strdup (roi->rater);
+  copy->created = roi->created;
+  copy->modified = roi->modified;
+  if (roi->pred_model_id != NULL)
+    hepa_roi_set_prediction (copy, roi->pred_model_id, (const char *const *) roi->pred_classes,
+                             roi->pred_probabilities);
+  return copy;
+}
+
+void
+hepa_roi_free (HepaRoi *roi)
+{
+  if (roi == NULL)
+    return;
+  g_free (roi->id);
+  g_free (roi->label);
+  g_free (roi->rater);
+  g_free (roi->pred_model_id);
+  g_strfreev (roi->pred_classes);
+  g_free (roi->pred_probabilities);
+  g_free (roi);
+}
+
+void
+hepa_roi_set_prediction (HepaRoi           *roi,
+                         const char        *model_id,
+                         const char *const *classes,
+                         const float       *probabilities)
+{
+  guint n;
+
+  g_return_if_fail (roi != NULL);
+
+  g_clear_pointer (&roi->pred_model_id, g_free);
+  g_clear_pointer (&roi->pred_classes, g_strfreev);
+  g_clear_pointer (&roi->pred_probabilities, g_free);
+  if (model_id == NULL)
+    return;
+
+  g_return_if_fail (classes != NULL && probabilities != NULL);
+  n = g_strv_length ((char **) classes);
+  roi->pred_model_id = g_strdup (model_id);
+  roi->pred_classes = g_strdupv ((char **) classes);
+  roi->pred_probabilities = g_new0 (float, MAX (n, 1));
+  if (n > 0)
+    memcpy (roi->pred_probabilities, probabilities, n * sizeof (float));
+}
+
+/* ---- Annotation sets ---------------------------------------------------------------------- */
+
+HepaAnnotations *
+hepa_annotations_new (const char *image_name)
+{
+  HepaAnnotations *self = g_new0 (HepaAnnotations, 1);
+
+  self->image_name = g_strdup (image_name != NULL ? image_name : "");
+  self->rois = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_roi_free);
+  return self;
+}
+
+void
+hepa_annotations_free (HepaAnnotations *self)
+{
+  if (self == NULL)
+    return;
+  g_free (self->image_name);
+  g_free (self->sop_uid_sha256);
+  g_ptr_array_unref (self->rois);
+  g_free (self);
+}
+
+char *
+hepa_annotations_sidecar_path (const char *image_path,
+                               const char *workspace_dir)
+{
+  g_autofree char *absolute = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *hash = NULL;
+  g_autofree char *name = NULL;
+
+  g_return_val_if_fail (image_path != NULL, NULL);
+
+  if (workspace_dir == NULL)
+    return g_strconcat (image_path, SIDECAR_SUFFIX, NULL);
+
+  /* Files with the same base name from different folders share a workspace, so the name
+   * carries a short hash of the image's absolute path. */
+  absolute = g_canonicalize_filename (image_path, NULL);
+  base = g_path_get_basename (image_path);
+  hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, absolute, -1);
+  hash[12] = '\0';
+  name = g_strdup_printf ("%s-%s%s", base, hash, SIDECAR_SUFFIX);
+  return g_build_filename (workspace_dir, name, NULL);
+}
+
+/* ---- Time stamps ------------------------------------------------------------------------ */
+
+char *
+hepa_annotations_format_time (gint64 unix_seconds)
+{
+  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc (unix_seconds);
+
+  if (dt == NULL)
+    return g_strdup ("1970-01-01T00:00:00Z");
+  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+gboolean
+hepa_annotations_parse_time (const char *text,
+                             gint64     *unix_seconds)
+{
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (text == NULL || *text == '\0')
+    return FALSE;
+  dt = g_date_time_new_from_iso8601 (text, utc);
+  if (dt == NULL)
+    return FALSE;
+  *unix_seconds = g_date_time_to_unix (dt);
+  return TRUE;
+}
+
+/* ---- Parsing ---------------------------------------------------------------------------- */
+
+static gboolean
+format_error (GError    **error,
+              const char *format,
+              ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+format_error (GError    **error,
+              const char *format,
+              ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, HEPA_ERROR, HEPA_ERROR_FORMAT, message);
+  return FALSE;
+}
+
+/* A member that must be a JSON integer within [min, max]. */
+static gboolean
+get_int_member (JsonObject  *object,
+                const char  *name,
+                gint64       min,
+                gint64       max,
+                guint        roi_index,
+                gint64      *value,
+                GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_INT64)
+    return format_error (error, _("ROI %u: “%s” is missing or not an integer"), roi_index, name);
+  *value = json_node_get_int (node);
+  if (*value < min || *value > max)
+    return format_error (error, _("ROI %u: “%s” is out of range"), roi_index, name);
+  return TRUE;
+}
+
+/* A member that must be a string (or, with @nullable, null or absent: *value = NULL). */
+static gboolean
+get_string_member (JsonObject  *object,
+                   const char  *name,
+                   gboolean     nullable,
+                   guint        roi_index,
+                   const char **value,
+                   GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  *value = NULL;
+  if (nullable && (node == NULL || JSON_NODE_HOLDS_NULL (node)))
+    return TRUE;
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return format_error (error, _("ROI %u: “%s” is missing or not a string"), roi_index, name);
+  *value = json_node_get_string (node);
+  return TRUE;
+}
+
+static gboolean
+parse_prediction (JsonNode  *node,
+                  HepaRoi   *roi,
+                  guint      roi_index,
+                  GError   **error)
+{
+  JsonObject *object;
+  JsonArray *classes;
+  JsonArray *probabilities;
+  const char *model_id;
+  JsonNode *member;
+  g_autoptr(GStrvBuilder) builder = NULL;
+  g_auto(GStrv) names = NULL;
+  g_autofree float *values = NULL;
+  guint n;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return format_error (error, _("ROI %u: “prediction” is not an object"), roi_index);
+  object = json_node_get_object (node);
+  if (!get_string_member (object, "model_id", FALSE, roi_index, &model_id, error))
+    return FALSE;
+
+  member = json_object_get_member (object, "classes");
+  if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
+    return format_error (error, _("ROI %u: prediction “classes” is not an array"), roi_index);
+  classes = json_node_get_array (member);
+  member = json_object_get_member (object, "probabilities");
+  if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
+    return format_error (error, _("ROI %u: prediction “probabilities” is not an array"),
+                         roi_index);
+  probabilities = json_node_get_array (member);
+
+  n = json_array_get_length (classes);
+  if (n < 1 || n > 1024 || json_array_get_length (probabilities) != n)
+    return format_error (error, _("ROI %u: prediction classes and probabilities do not match"),
+                         roi_index);
+
+  builder = g_strv_builder_new ();
+  values = g_new (float, n);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *c = json_array_get_element (classes, i);
+      JsonNode *p = json_array_get_element (probabilities, i);
+      GType type;
+      double v;
+
+      if (!JSON_NODE_HOLDS_VALUE (c) || json_node_get_value_type (c) != G_TYPE_STRING)
+        return format_error (error, _("ROI %u: a prediction class is not a string"), roi_index);
+      if (!JSON_NODE_HOLDS_VALUE (p))
+        return format_error (error, _("ROI %u: a probability is not a number"), roi_index);
+      type = json_node_get_value_type (p);
+      if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
+        return format_error (error, _("ROI %u: a probability is not a number"), roi_index);
+      v = json_node_get_double (p);
+      if (!(v >= 0.0 && v <= 1.0))
+        return format_error (error, _("ROI %u: a probability is outside 0..1"), roi_index);
+      g_strv_builder_add (builder, json_node_get_string (c));
+      values[i] = (float) v;
+    }
+  names = g_strv_builder_end (builder);
+  hepa_roi_set_prediction (roi, model_id, (const char *const *) names, values);
+  return TRUE;
+}
+
+static HepaRoi *
+parse_roi (JsonNode  *node,
+           guint      index,
+           GError   **error)
+{
+  g_autoptr(HepaRoi) roi = g_new0 (HepaRoi, 1);
+  JsonObject *object;
+  const char *id, *label, *rater, *created, *modified;
+  gint64 frame, x, y, width, height;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      format_error (error, _("ROI %u is not an object"), index);
+      return NULL;
+    }
+  object = json_node_get_object (node);
+
+  if (!get_string_member (object, "id", FALSE, index, &id, error)
+      || !get_int_member (object, "frame", 0, G_MAXINT, index, &frame, error)
+      || !get_int_member (object, "x", -G_MAXINT / 2, G_MAXINT / 2, index, &x, error)
+      || !get_int_member (object, "y", -G_MAXINT / 2, G_MAXINT / 2, index, &y, error)
+      || !get_int_member (object, "width", 1, G_MAXINT / 2, index, &width, error)
+      || !get_int_member (object, "height", 1, G_MAXINT / 2, index, &height, error)
+      || !get_string_member (object, "label", TRUE, index, &label, error)
+      || !get_string_member (object, "rater", TRUE, index, &rater, error)
+      || !get_string_member (object, "created", FALSE, index, &created, error)
+      || !get_string_member (object, "modified", FALSE, index, &modified, error))
+    return NULL;
+
+  if (*id == '\0')
+    {
+      format_error (error, _("ROI %u has an empty id"), index);
+      return NULL;
+    }
+  if (label != NULL && *label == '\0')
+    label = NULL;
+
+  roi->id = g_strdup (id);
+  roi->frame = (guint) frame;
+  roi->rect.x = (int) x;
+  roi->rect.y = (int) y;
+  roi->rect.width = (int) width;
+  roi->rect.height = (int) height;
+  roi->label = g_strdup (label);
+  roi->rater = g_strdup (rater != NULL ? rater : "");
+  if (!hepa_annotations_parse_time (created, &roi->created)
+      || !hepa_annotations_parse_time (modified, &roi->modified))
+    {
+      format_error (error, _("ROI %u has a time stamp that is not ISO 8601"), index);
+      return NULL;
+    }
+  if (!parse_prediction (json_object_get_member (object, "prediction"), roi, index, error))
+    return NULL;
+  return g_steal_pointer (&roi);
+}
+
+HepaAnnotations *
+hepa_annotations_parse (const char  *data,
+                        gsize        length,
+                        GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(HepaAnnotations) self = NULL;
+  g_autoptr(GHashTable) ids = NULL;
+  JsonNode *root;
+  JsonObject *object;
+  JsonNode *member;
+  JsonArray *rois;
+  const char *format;
+  gint64 version;
+
+  g_return_val_if_fail (data != NULL || length == 0, NULL);
+
+  if (length > HEPA_ANNOTATIONS_MAX_BYTES)
+    {
+      format_error (error, _("The file is larger than any sidecar (%" G_GSIZE_FORMAT " bytes)"),
+                    length);
+      return NULL;
+    }
+  /* json-glib wants text; a NUL inside is damage, not the end of the document. */
+  if (length > 0 && memchr (data, '\0', length) != NULL)
+    {
+      format_error (error, _("The file holds a NUL byte; it is not JSON text"));
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
+    {
+      format_error (error, _("Not valid JSON: %s"), local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      format_error (error, _("The top level is not a JSON object"));
+      return NULL;
+    }
+  object = json_node_get_object (root);
+
+  member = json_object_get_member (object, "format");
+  format = member != NULL && JSON_NODE_HOLDS_VALUE (member)
+           && json_node_get_value_type (member) == G_TYPE_STRING
+           ? json_node_get_string (member) : NULL;
+  if (g_strcmp0 (format, FORMAT_NAME) != 0)
+    {
+      format_error (error, _("Not a Hepascope sidecar (no “format”: “%s”)"), FORMAT_NAME);
+      return NULL;
+    }
+  member = json_object_get_member (object, "version");
+  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member)
+      || json_node_get_value_type (member) != G_TYPE_INT64)
+    {
+      format_error (error, _("The format version is missing or not an integer"));
+      return NULL;
+    }
+  version = json_node_get_int (member);
+  if (version > HEPA_ANNOTATIONS_VERSION)
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
+                   _("Written by a newer Hepascope (format version %" G_GINT64_FORMAT
+                     ", this one reads up to %d); left unchanged"),
+                   version, HEPA_ANNOTATIONS_VERSION);
+      return NULL;
+    }
+  if (version < 1)
+    {
+      format_error (error, _("Format version %" G_GINT64_FORMAT " is not valid"), version);
+      return NULL;
+    }
+
+  self = hepa_annotations_new (NULL);
+  member = json_object_get_member (object, "image");
+  if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)
+        {
+          format_error (error, _("“image” is not a string"));
+          return NULL;
+        }
+      g_free (self->image_name);
+      self->image_name = g_strdup (json_node_get_string (member));
+    }
+  member = json_object_get_member (object, "sop_instance_uid_sha256");
+  if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
+    {
+      const char *hash;
+
+      if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)
+        {
+          format_error (error, _("“sop_instance_uid_sha256” is not a string"));
+          return NULL;
+        }
+      hash = json_node_get_string (member);
+      if (*hash != '\0')
+        self->sop_uid_sha256 = g_strdup (hash);
+    }
+
+  member = json_object_get_member (object, "rois");
+  if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
+    {
+      format_error (error, _("“rois” is missing or not an array"));
+      return NULL;
+    }
+  rois = json_node_get_array (member);
+  ids = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < json_array_get_length (rois); i++)
+    {
+      HepaRoi *roi = parse_roi (json_array_get_element (rois, i), i, error);
+
+      if (roi == NULL)
+        return NULL;
+      g_ptr_array_add (self->rois, roi);
+      if (!g_hash_table_add (ids, roi->id))
+        {
+          format_error (error, _("ROI %u repeats the id of another ROI"), i);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&self);
+}
+
+/* Moves a damaged sidecar aside to `<sidecar>.damaged-<UTC time>[-N]`. Returns the new path. */
+static char *
+move_aside (const char  *sidecar_path,
+            GError     **error)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+
+  for (int attempt = 0; attempt < 100; attempt++)
+    {
+      g_autofree char *target = attempt == 0
+                                ? g_strdup_printf ("%s.damaged-%s", sidecar_path, stamp)
+                                : g_strdup_printf ("%s.damaged-%s-%d", sidecar_path, stamp,
+                                                   attempt);
+      int errsv;
+
+      if (g_file_test (target, G_FILE_TEST_EXISTS))
+        continue;
+      if (g_rename (sidecar_path, target) == 0)
+        return g_steal_pointer (&target);
+      errsv = errno;
+      g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s", g_strerror (errsv));
+      return NULL;
+    }
+  g_set_error_literal (error, HEPA_ERROR, HEPA_ERROR_IO, _("too many damaged copies already"));
+  return NULL;
+}
+
+HepaAnnotations *
+hepa_annotations_load (const char  *sidecar_path,
+                       GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  GStatBuf st;
+  HepaAnnotations *self;
+
+  g_return_val_if_fail (sidecar_path != NULL, NULL);
+
+  if (g_stat (sidecar_path, &st) != 0)
+    {
+      int errsv = errno;
+
+      if (errsv == ENOENT)
+        {
+          g_autofree char *base = g_path_get_basename (sidecar_path);
+
+          if (g_str_has_suffix (base, SIDECAR_SUFFIX))
+            base[strlen (base) - strlen (SIDECAR_SUFFIX)] = '\0';
+          return hepa_annotations_new (base);
+        }
+      g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv),
+                   _("Could not read annotations %s: %s"), sidecar_path, g_strerror (errsv));
+      return NULL;
+    }
+
+  if (st.st_size <= HEPA_ANNOTATIONS_MAX_BYTES
+      && !g_file_get_contents (sidecar_path, &contents, &length, &local_error))
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, _("Could not read annotations %s: %s"),
+                   sidecar_path, local_error->message);
+      return NULL;
+    }
+  if (st.st_size > HEPA_ANNOTATIONS_MAX_BYTES)
+    length = (gsize) st.st_size;
+
+  self = hepa_annotations_parse (contents, length, &local_error);
+  if (self != NULL)
+    return self;
+
+  if (g_error_matches (local_error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED))
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED, "%s: %s", sidecar_path,
+                   local_error->message);
+      return NULL;
+    }
+
+  /* Damaged: keep it aside, so a save never overwrites what a user drew. */
+  {
+    g_autoptr(GError) move_error = NULL;
+    g_autofree char *aside = move_aside (sidecar_path, &move_error);
+
+    if (aside != NULL)
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                   _("Annotations %s are damaged (%s); the file was moved to %s"),
+                   sidecar_path, local_error->message, aside);
+    else
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                   _("Annotations %s are damaged (%s) and could not be moved aside (%s); "
+                     "the file was left in place"),
+                   sidecar_path, local_error->message, move_error->message);
+  }
+  return NULL;
+}
+
+/* ---- Saving ----------------------------------------------------------------------------- */
+
+static JsonNode *
+roi_to_node (const HepaRoi *roi)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+  g_autofree char *created = hepa_annotations_format_time (roi->created);
+  g_autofree char *modified = hepa_annotations_format_time (roi->modified);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, roi->id);
+  json_builder_set_member_name (b, "frame");
+  json_builder_add_int_value (b, roi->frame);
+  json_builder_set_member_name (b, "x");
+  json_builder_add_int_value (b, roi->rect.x);
+  json_builder_set_member_name (b, "y");
+  json_builder_add_int_value (b, roi->rect.y);
+  json_builder_set_member_name (b, "width");
+  json_builder_add_int_value (b, roi->rect.width);
+  json_builder_set_member_name (b, "height");
+  json_builder_add_int_value (b, roi->rect.height);
+  json_builder_set_member_name (b, "label");
+  if (roi->label != NULL)
+    json_builder_add_string_value (b, roi->label);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "rater");
+  json_builder_add_string_value (b, roi->rater != NULL ? roi->rater : "");
+  json_builder_set_member_name (b, "created");
+  json_builder_add_string_value (b, created);
+  json_builder_set_member_name (b, "modified");
+  json_builder_add_string_value (b, modified);
+  json_builder_set_member_name (b, "prediction");
+  if (roi->pred_model_id != NULL && roi->pred_classes != NULL)
+    {
+      guint n = g_strv_length (roi->pred_classes);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "model_id");
+      json_builder_add_string_value (b, roi->pred_model_id);
+      json_builder_set_member_name (b, "classes");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < n; i++)
+        json_builder_add_string_value (b, roi->pred_classes[i]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "probabilities");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < n; i++)
+        json_builder_add_double_value (b, roi->pred_probabilities[i]);
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+char *
+hepa_annotations_to_data (const HepaAnnotations *self,
+                          gsize                 *length)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+  char *data;
+
+  g_return_val_if_fail (self != NULL, NULL);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "format");
+  json_builder_add_string_value (b, FORMAT_NAME);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_int_value (b, HEPA_ANNOTATIONS_VERSION);
+  json_builder_set_member_name (b, "image");
+  json_builder_add_string_value (b, self->image_name != NULL ? self->image_name : "");
+  json_builder_set_member_name (b, "sop_instance_uid_sha256");
+  if (self->sop_uid_sha256 != NULL)
+    json_builder_add_string_value (b, self->sop_uid_sha256);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "rois");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < self->rois->len; i++)
+    json_builder_add_value (b, roi_to_node (g_ptr_array_index (self->rois, i)));
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  text = json_generator_to_data (generator, NULL);
+  data = g_strconcat (text, "\n", NULL);
+  if (length != NULL)
+    *length = strlen (data);
+  return data;
+}
+
+static HepaWriteFunc write_func = NULL;
+
+void
+hepa_annotations_set_write_func_for_testing (HepaWriteFunc func)
+{
+  write_func = func;
+}
+
+static gboolean
+errno_error (GError    **error,
+             int         errsv,
+             const char *what,
+             const char *path)
+{
+  HepaError code = hepa_error_from_errno (errsv);
+
+  switch ((int) code)
+    {
+    case HEPA_ERROR_NO_SPACE:
+      g_set_error (error, HEPA_ERROR, code,
+                   _("Could not save %s to %s: the disk is full; the previous version was kept"),
+                   what, path);
+      break;
+    case HEPA_ERROR_PERMISSION:
+      g_set_error (error, HEPA_ERROR, code,
+                   _("Could not save %s to %s: the folder is not writable (%s); "
+                     "the previous version was kept"),
+                   what, path, g_strerror (errsv));
+      break;
+    default:
+      g_set_error (error, HEPA_ERROR, code,
+                   _("Could not save %s to %s: %s; the previous version was kept"),
+                   what, path, g_strerror (errsv));
+      break;
+    }
+  return FALSE;
+}
+
+gboolean
+hepa_write_file_atomic (const char  *path,
+                        const void  *data,
+                        gsize        length,
+                        int          mode,
+                        const char  *what,
+                        GError     **error)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *tmp = NULL;
+  const guint8 *p = data;
+  gsize left = length;
+  int fd;
+  int dir_fd;
+  int errsv;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+
+  dir = g_path_get_dirname (path);
+  base = g_path_get_basename (path);
+  tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, mode);
+  if (fd < 0)
+    return errno_error (error, errno, what, path);
+
+  while (left > 0)
+    {
+      ssize_t n = write_func != NULL ? write_func (fd, p, left) : write (fd, p, left);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          /* A write that returns 0 makes no progress: report it as a full disk. */
+          errsv = n < 0 ? errno : ENOSPC;
+          goto fail;
+        }
+      p += n;
+      left -= (gsize) n;
+    }
+  if (fsync (fd) != 0)
+    {
+      errsv = errno;
+      goto fail;
+    }
+  if (close (fd) != 0)
+    {
+      fd = -1;
+      errsv = errno;
+      goto fail;
+    }
+  fd = -1;
+  if (g_rename (tmp, path) != 0)
+    {
+      errsv = errno;
+      goto fail;
+    }
+
+  /* The rename is durable only once the folder itself is synced. */
+  dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0)
+    {
+      fsync (dir_fd);
+      close (dir_fd);
+    }
+  return TRUE;
+
+fail:
+  if (fd >= 0)
+    close (fd);
+  g_unlink (tmp);
+  return errno_error (error, errsv, what, path);
+}
+
+gboolean
+hepa_annotations_save (const HepaAnnotations *self,
+                       const char            *sidecar_path,
+                       GError               **error)
+{
+  g_autofree char *data = NULL;
+  gsize length = 0;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (sidecar_path != NULL, FALSE);
+
+  data = hepa_annotations_to_data (self, &length);
+  return hepa_write_file_atomic (sidecar_path, data, length, 0666, _("annotations"), error);
+}
