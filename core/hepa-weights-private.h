@@ -21,10 +21,9 @@ const HepaTensorEntry *hepa_weights_take_data  (HepaWeights    *self,
                                                 gboolean        owned);
 
 /* Parses a safetensors image held in memory, with every check of the file reader; the tensors
- * are copied, so @data may be freed afterwards. @what names the source in errors. */
+ * are copied, so @data may be freed afterwards. */
 HepaWeights           *hepa_weights_parse_safetensors (const guint8  *data,
                                                        gsize          size,
-                                                       const char    *what,
                                                        GError       **error);
 
 G_END_DECLS
