@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Class probabilities as bars and percentages, the top class, an "uncertain" flag when the
+ * top two are close, and the model that produced them. Everything is also exposed as text to
+ * assistive technologies. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+#define HEPA_TYPE_PROB_PANEL (hepa_prob_panel_get_type ())
+G_DECLARE_FINAL_TYPE (HepaProbPanel, hepa_prob_panel, HEPA, PROB_PANEL, GtkWidget)
+
+/* Top two closer than this (in percentage points) is shown as uncertain. */
+#define HEPA_UNCERTAIN_MARGIN 10.0
+
+GtkWidget  *hepa_prob_panel_new          (void);
+/* The classes in card order; clears the values. */
+void        hepa_prob_panel_set_classes  (HepaProbPanel      *self,
+                                          const char *const *classes);
+/* Shows (n_classes) probabilities from @model_id; @n must match the classes. */
+void        hepa_prob_panel_set_result   (HepaProbPanel      *self,
+                                          const float        *probabilities,
+                                          guint               n,
+                                          const char         *model_id,
+                                          double              latency_ms);
+/* Clears the values and shows @message (e.g. "Draw a region to classify it"). */
+void        hepa_prob_panel_clear        (HepaProbPanel      *self,
+                                          const char         *message);
+/* Marks the values as out of date while a newer result is computed. */
+void        hepa_prob_panel_set_busy     (HepaProbPanel      *self,
+                                          gboolean            busy);
+/* Index of the top class, or -1 when empty. */
+int         hepa_prob_panel_get_top      (HepaProbPanel      *self);
+gboolean    hepa_prob_panel_get_uncertain (HepaProbPanel     *self);
+/* The text a screen reader gets for the whole panel (transfer full). */
+char       *hepa_prob_panel_dup_summary  (HepaProbPanel      *self);
+
+/* TRUE when the two largest of (n) probabilities are within @margin_points percentage points.
+ * Writes the indices of the two largest when non-NULL. */
+gboolean    hepa_probabilities_uncertain (const float        *probabilities,
+                                          guint               n,
+                                          double              margin_points,
+                                          int                *first,
+                                          int                *second);
+
+G_END_DECLS
