@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 
 #include "nn/hepa-resnet.h"
+#include "hepa-weights.h"
 
 G_BEGIN_DECLS
 
@@ -46,8 +47,30 @@ HepaModel           *hepa_model_ref         (HepaModel     *self);
 void                 hepa_model_unref       (HepaModel     *self);
 const HepaModelCard *hepa_model_get_card    (HepaModel     *self);
 const HepaResnet    *hepa_model_get_network (HepaModel     *self);
-/* The path of the default model shipped with the application, or NULL when none is found. */
+/* The path of the default model: $HEPASCOPE_MODEL, else the first data/models/ *.safetensors of
+ * the source tree, else of PKGDATADIR/models; NULL when none is found. */
 char                *hepa_model_find_default (void);
+
+/* A model from weights already in memory (validated and folded; @weights may be freed
+ * afterwards). The card comes from the "hepascope.card" metadata, else defaults are assumed.
+ * @name (nullable) is the id when the card has no name. */
+HepaModel           *hepa_model_new_from_weights (HepaWeights  *weights,
+                                                  const char   *name,
+                                                  GError      **error);
+/* The weights hepa_model_new_random uses, in torchvision state_dict order. Tensor t (its index
+ * in hepa_resnet_param_info order), element j is offset + scale * u with
+ * u = hepa_nn_seeded_uniform (seed ^ ((t + 1) << 32), j):
+ *   conv weights: scale sqrt (6 / fan_in) (He uniform), offset 0;
+ *   BN weight and running_var: scale 0.25, offset 0.75;  BN bias and running_mean: scale 0.1;
+ *   fc weight and bias: scale 1 / sqrt (features), offset 0. */
+HepaWeights         *hepa_model_random_weights   (HepaArch      arch,
+                                                  guint         n_classes,
+                                                  guint64       seed);
+
+/* "resnet50" / "resnet18", or NULL. */
+const char          *hepa_arch_to_string   (HepaArch     arch);
+gboolean             hepa_arch_from_string (const char  *text,
+                                            HepaArch    *arch);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaModel, hepa_model_unref)
 

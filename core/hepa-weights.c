@@ -970,3 +970,32 @@ fail:
   g_unlink (tmp_path);
   return FALSE;
 }
+/* ---- Either format ------------------------------------------------------------------------ */
+
+HepaWeights *
+hepa_weights_load (const char  *path,
+                   GError     **error)
+{
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GFileInputStream) stream = NULL;
+  g_autoptr(GError) local_error = NULL;
+  guint8 magic[4] = { 0 };
+  gsize n_read = 0;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  file = g_file_new_for_path (path);
+  stream = g_file_read (file, NULL, &local_error);
+  if (stream == NULL
+      || !g_input_stream_read_all (G_INPUT_STREAM (stream), magic, sizeof magic, &n_read, NULL,
+                                   &local_error))
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, "%s", local_error->message);
+      return NULL;
+    }
+  /* torch.save writes a zip archive; safetensors starts with a little-endian length. */
+  if (n_read == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
+    return hepa_weights_load_pth (path, error);
+  return hepa_weights_load_safetensors (path, error);
+}
