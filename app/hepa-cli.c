@@ -18,6 +18,8 @@ typedef struct
 
 /* Only subcommands that exist are listed. */
 static const Subcommand subcommands[] = {
+  { "info", hepa_cli_info, N_("Describe DICOM, PNG and JPEG files") },
+  { "render", hepa_cli_render, N_("Write a frame as displayed to a PNG file") },
   { NULL, NULL, NULL },
 };
 

@@ -105,6 +105,12 @@ const HepaFrame  *hepa_image_get_frame       (HepaImage        *self,
                                               guint             index,
                                               GError          **error);
 
+/* Whether frame @index is decoded and cached (for tests of lazy decoding and for the UI). */
+gboolean          hepa_image_is_frame_cached (HepaImage        *self,
+                                              guint             index);
+/* Bytes held by the decoded frames cached so far. */
+gsize             hepa_image_get_cached_bytes (HepaImage       *self);
+
 /* mm per pixel at (x, y): from the ultrasound region holding the pixel, else the image-wide
  * spacing. Returns FALSE when the image is not calibrated there. */
 gboolean          hepa_image_get_spacing_at  (HepaImage        *self,

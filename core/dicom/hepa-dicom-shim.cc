@@ -1,0 +1,870 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// A thin C shim over DCMTK. Every extern "C" function catches everything: no C++ exception or
+// type leaves this file. Pixel values are never interpreted here (hepa-image.c does that);
+// this file parses, finds attributes and decompresses one frame at a time.
+#include "hepa-dicom-shim.h"
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dctk.h>
+#include <dcmtk/dcmdata/dccodec.h>
+#include <dcmtk/dcmdata/dcfcache.h>
+#include <dcmtk/dcmdata/dcistrmb.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
+#include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/oflog/oflog.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+struct HepaDcmFile
+{
+  DcmFileFormat          format;
+  DcmFileCache           cache;
+  std::string            meta_xfer_uid;
+  bool                   has_meta = false;
+  // next_fragment[k]: index of the first fragment of frame k, when known (0 = unknown but k > 0)
+  std::vector<Uint32>    start_fragment;
+};
+
+namespace {
+
+void
+set_msg (char       *msg,
+         size_t      msg_size,
+         const char *format,
+         ...)
+{
+  if (msg == nullptr || msg_size == 0)
+    return;
+  va_list args;
+  va_start (args, format);
+  std::vsnprintf (msg, msg_size, format, args);
+  va_end (args);
+}
+
+void
+copy_string (char        *buf,
+             size_t       buf_size,
+             const char  *value)
+{
+  if (buf == nullptr || buf_size == 0)
+    return;
+  std::snprintf (buf, buf_size, "%s", value != nullptr ? value : "");
+}
+
+std::once_flag init_once;
+
+void
+do_init ()
+{
+  // DCMTK logs parse problems to stderr by default; our callers report errors themselves, and
+  // nothing from a file (which may hold identifying values) is to be logged.
+  OFLog::configure (OFLogger::OFF_LOG_LEVEL);
+  // Keep YCbCr JPEG as the file says: DCMTK converts to RGB when the photometric is YBR_*.
+  DJDecoderRegistration::registerCodecs ();
+  DJLSDecoderRegistration::registerCodecs ();
+  DcmRLEDecoderRegistration::registerCodecs ();
+}
+
+// Names of transfer syntaxes newer than DCMTK 3.6.7, so the "unsupported" error says what it is.
+const char *
+extra_xfer_name (const std::string &uid)
+{
+  static const struct { const char *uid, *name; } names[] = {
+    { "1.2.840.10008.1.2.4.110", "JPEG XL Lossless" },
+    { "1.2.840.10008.1.2.4.111", "JPEG XL JPEG Recompression" },
+    { "1.2.840.10008.1.2.4.112", "JPEG XL" },
+    { "1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Lossless" },
+    { "1.2.840.10008.1.2.4.202", "High-Throughput JPEG 2000 with RPCL Options Lossless" },
+    { "1.2.840.10008.1.2.4.203", "High-Throughput JPEG 2000" },
+    { "1.2.840.10008.1.2.4.204", "JPIP HTJ2K Referenced" },
+    { "1.2.840.10008.1.2.4.205", "JPIP HTJ2K Referenced Deflate" },
+    { "1.2.840.10008.1.2.8.1", "Deflated Image Frame Compression" },
+  };
+  for (const auto &n : names)
+    if (uid == n.uid)
+      return n.name;
+  return nullptr;
+}
+
+HepaDcmStatus
+finish_open (HepaDcmFile  *file,
+             HepaDcmFile **out,
+             char         *msg,
+             size_t        msg_size)
+{
+  DcmMetaInfo *meta = file->format.getMetaInfo ();
+  OFString uid;
+
+  if (meta != nullptr && meta->card () > 0
+      && meta->findAndGetOFString (DCM_TransferSyntaxUID, uid).good ())
+    {
+      file->has_meta = true;
+      file->meta_xfer_uid = uid.c_str ();
+    }
+  DcmDataset *ds = file->format.getDataset ();
+  if (ds == nullptr || ds->card () == 0)
+    {
+      set_msg (msg, msg_size, "not a DICOM file (no data set)");
+      delete file;
+      return HEPA_DCM_ERR_FORMAT;
+    }
+  // Without a Specific Character Set or with a plain one this is a no-op; failures leave the
+  // raw bytes, which the C side makes valid UTF-8.
+  (void) ds->convertToUTF8 ();
+  *out = file;
+  return HEPA_DCM_OK;
+}
+
+DcmDataset *
+dataset_of (HepaDcmFile *file)
+{
+  return file->format.getDataset ();
+}
+
+E_TransferSyntax
+xfer_of (HepaDcmFile *file)
+{
+  DcmDataset *ds = dataset_of (file);
+  E_TransferSyntax xfer = ds->getOriginalXfer ();
+  if (file->has_meta)
+    {
+      DcmXfer meta_xfer (file->meta_xfer_uid.c_str ());
+      if (meta_xfer.getXfer () != EXS_Unknown)
+        xfer = meta_xfer.getXfer ();
+    }
+  return xfer;
+}
+
+// A DCMTK dataset element by tag, or nullptr.
+DcmElement *
+find_element (HepaDcmFile *file,
+              uint16_t     group,
+              uint16_t     element)
+{
+  DcmElement *el = nullptr;
+  if (dataset_of (file)->findAndGetElement (DcmTagKey (group, element), el).bad ())
+    return nullptr;
+  return el;
+}
+
+bool
+element_number (DcmElement *el,
+                long        index,
+                double     *value)
+{
+  if (el == nullptr || index < 0 || (unsigned long) index >= el->getVM ())
+    return false;
+  switch (el->ident ())
+    {
+    case EVR_US:
+    case EVR_xs:
+    case EVR_lt:
+      {
+        Uint16 v;
+        if (el->getUint16 (v, index).bad ())
+          return false;
+        *value = v;
+        return true;
+      }
+    case EVR_SS:
+      {
+        Sint16 v;
+        if (el->getSint16 (v, index).bad ())
+          return false;
+        *value = v;
+        return true;
+      }
+    case EVR_UL:
+      {
+        Uint32 v;
+        if (el->getUint32 (v, index).bad ())
+          return false;
+        *value = v;
+        return true;
+      }
+    case EVR_SL:
+    case EVR_IS:
+      {
+        Sint32 v;
+        if (el->getSint32 (v, index).bad ())
+          return false;
+        *value = v;
+        return true;
+      }
+    case EVR_FL:
+      {
+        Float32 v;
+        if (el->getFloat32 (v, index).bad ())
+          return false;
+        *value = v;
+        return true;
+      }
+    case EVR_FD:
+    case EVR_DS:
+      {
+        Float64 v;
+        if (el->getFloat64 (v, index).bad ())
+          return false;
+        *value = v;
+        return true;
+      }
+    default:
+      {
+        OFString s;
+        if (el->getOFString (s, index).bad ())
+          return false;
+        char *end = nullptr;
+        double v = std::strtod (s.c_str (), &end);
+        if (end == s.c_str ())
+          return false;
+        *value = v;
+        return true;
+      }
+    }
+}
+
+bool
+item_number (DcmItem   *item,
+             DcmTagKey  key,
+             double    *value)
+{
+  DcmElement *el = nullptr;
+  if (item->findAndGetElement (key, el).bad ())
+    return false;
+  return element_number (el, 0, value);
+}
+
+// Bytes of one native frame as stored (4:2:2 YCbCr keeps two samples per pixel).
+bool
+native_frame_size (DcmDataset *ds,
+                   Uint32     *size)
+{
+  Uint16 rows = 0, cols = 0, spp = 0, ba = 0;
+  OFString photometric;
+  if (ds->findAndGetUint16 (DCM_Rows, rows).bad ()
+      || ds->findAndGetUint16 (DCM_Columns, cols).bad ()
+      || ds->findAndGetUint16 (DCM_BitsAllocated, ba).bad ())
+    return false;
+  if (ds->findAndGetUint16 (DCM_SamplesPerPixel, spp).bad ())
+    spp = 1;
+  ds->findAndGetOFString (DCM_PhotometricInterpretation, photometric);
+  unsigned long long bits = (unsigned long long) rows * cols * spp * ba;
+  if (photometric == "YBR_FULL_422" || photometric == "YBR_PARTIAL_422")
+    bits = (unsigned long long) rows * cols * 2 * ba;
+  unsigned long long bytes = (bits + 7) / 8;
+  if (bytes > 0xFFFFFFFEull)
+    return false;
+  *size = (Uint32) bytes;
+  return true;
+}
+
+} // namespace
+
+extern "C" {
+
+void
+hepa_dcm_init (void)
+{
+  try
+    {
+      std::call_once (init_once, do_init);
+    }
+  catch (...)
+    {
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_open (const char   *path,
+               HepaDcmFile **out,
+               char         *msg,
+               size_t        msg_size)
+{
+  HepaDcmFile *file = nullptr;
+  try
+    {
+      hepa_dcm_init ();
+      *out = nullptr;
+      file = new HepaDcmFile ();
+      OFCondition cond = file->format.loadFile (OFFilename (path), EXS_Unknown, EGL_noChange,
+                                                DCM_MaxReadLength, ERM_autoDetect);
+      if (cond.bad ())
+        {
+          HepaDcmStatus status = HEPA_DCM_ERR_FORMAT;
+          if (cond == EC_InvalidFilename || cond == EC_InvalidStream)
+            status = HEPA_DCM_ERR_IO;
+          if (cond == EC_StreamNotifyClient || cond == EC_ItemEnd || cond == EC_EndOfStream)
+            set_msg (msg, msg_size, "truncated or damaged DICOM file (%s)", cond.text ());
+          else
+            set_msg (msg, msg_size, "not a readable DICOM file (%s)", cond.text ());
+          delete file;
+          return status;
+        }
+      return finish_open (file, out, msg, msg_size);
+    }
+  catch (const std::bad_alloc &)
+    {
+      delete file;
+      set_msg (msg, msg_size, "out of memory while reading the DICOM file");
+      return HEPA_DCM_ERR_NO_MEMORY;
+    }
+  catch (...)
+    {
+      delete file;
+      set_msg (msg, msg_size, "DICOM parser failed");
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_open_memory (const uint8_t *data,
+                      size_t         size,
+                      HepaDcmFile  **out,
+                      char          *msg,
+                      size_t         msg_size)
+{
+  HepaDcmFile *file = nullptr;
+  try
+    {
+      hepa_dcm_init ();
+      *out = nullptr;
+      if (size > 0xFFFFFFF0u)
+        {
+          set_msg (msg, msg_size, "buffer too large");
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      file = new HepaDcmFile ();
+      DcmInputBufferStream stream;
+      stream.setBuffer (data, (offile_off_t) size);
+      stream.setEos ();
+      file->format.transferInit ();
+      OFCondition cond = file->format.read (stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+      file->format.transferEnd ();
+      if (cond.bad ())
+        {
+          set_msg (msg, msg_size, "not a readable DICOM file (%s)", cond.text ());
+          delete file;
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      // The buffer belongs to the caller: load every value now so nothing points into it.
+      file->format.loadAllDataIntoMemory ();
+      return finish_open (file, out, msg, msg_size);
+    }
+  catch (const std::bad_alloc &)
+    {
+      delete file;
+      set_msg (msg, msg_size, "out of memory while reading the DICOM data");
+      return HEPA_DCM_ERR_NO_MEMORY;
+    }
+  catch (...)
+    {
+      delete file;
+      set_msg (msg, msg_size, "DICOM parser failed");
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+void
+hepa_dcm_close (HepaDcmFile *file)
+{
+  try
+    {
+      delete file;
+    }
+  catch (...)
+    {
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_pixel_info (HepaDcmFile      *file,
+                         HepaDcmPixelInfo *info,
+                         char             *msg,
+                         size_t            msg_size)
+{
+  try
+    {
+      std::memset (info, 0, sizeof *info);
+      DcmDataset *ds = dataset_of (file);
+      E_TransferSyntax xfer = xfer_of (file);
+      std::string uid = file->meta_xfer_uid;
+
+      info->has_meta_header = file->has_meta;
+      if (uid.empty () || DcmXfer (uid.c_str ()).getXfer () != EXS_Unknown)
+        {
+          DcmXfer x (xfer);
+          if (uid.empty ())
+            uid = x.getXferID ();
+          info->known = xfer != EXS_Unknown;
+          copy_string (info->name, sizeof info->name, x.getXferName ());
+          info->encapsulated = x.isEncapsulated ();
+          info->can_decode = !x.isEncapsulated ()
+                             || DcmCodecList::canChangeCoding (xfer, EXS_LittleEndianExplicit);
+        }
+      else
+        {
+          const char *name = extra_xfer_name (uid);
+          copy_string (info->name, sizeof info->name, name != nullptr ? name : uid.c_str ());
+          info->known = 0;
+          info->encapsulated = 1;
+          info->can_decode = 0;
+        }
+      copy_string (info->uid, sizeof info->uid, uid.c_str ());
+
+      DcmElement *el = nullptr;
+      if (ds->findAndGetElement (DCM_PixelData, el).good () && el != nullptr)
+        {
+          info->has_pixel_data = 1;
+          DcmPixelData *pd = OFdynamic_cast (DcmPixelData *, el);
+          DcmPixelSequence *seq = nullptr;
+          if (info->encapsulated && pd != nullptr && info->known
+              && pd->getEncapsulatedRepresentation (xfer, nullptr, seq).good () && seq != nullptr)
+            info->n_fragments = seq->card () > 0 ? seq->card () - 1 : 0;
+          else if (info->encapsulated && info->known)
+            {
+              // The file says encapsulated but the value is not a pixel sequence.
+              set_msg (msg, msg_size,
+                       "pixel data is not encapsulated although the transfer syntax is %s",
+                       info->name);
+              return HEPA_DCM_ERR_FORMAT;
+            }
+          else if (!info->encapsulated)
+            info->pixel_length = el->getLength ();
+        }
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      set_msg (msg, msg_size, "could not read the pixel data description");
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_string (HepaDcmFile *file,
+                     uint16_t     group,
+                     uint16_t     element,
+                     long         index,
+                     char        *buf,
+                     size_t       buf_size)
+{
+  try
+    {
+      copy_string (buf, buf_size, "");
+      DcmElement *el = find_element (file, group, element);
+      OFString value;
+      if (el == nullptr || index < 0 || el->isEmpty ())
+        return HEPA_DCM_ERR_NOT_FOUND;
+      if (el->getOFString (value, (unsigned long) index, OFTrue).bad ())
+        return HEPA_DCM_ERR_NOT_FOUND;
+      copy_string (buf, buf_size, value.c_str ());
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_int (HepaDcmFile *file,
+                  uint16_t     group,
+                  uint16_t     element,
+                  long         index,
+                  long        *value)
+{
+  try
+    {
+      double v;
+      if (!element_number (find_element (file, group, element), index, &v))
+        return HEPA_DCM_ERR_NOT_FOUND;
+      if (!(v >= -2147483648.0 && v <= 4294967295.0))
+        return HEPA_DCM_ERR_NOT_FOUND;
+      *value = (long) v;
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_double (HepaDcmFile *file,
+                     uint16_t     group,
+                     uint16_t     element,
+                     long         index,
+                     double      *value)
+{
+  try
+    {
+      if (!element_number (find_element (file, group, element), index, value))
+        return HEPA_DCM_ERR_NOT_FOUND;
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_words (HepaDcmFile *file,
+                    uint16_t     group,
+                    uint16_t     element,
+                    uint16_t    *out,
+                    size_t       max,
+                    size_t      *count)
+{
+  try
+    {
+      *count = 0;
+      DcmElement *el = find_element (file, group, element);
+      if (el == nullptr)
+        return HEPA_DCM_ERR_NOT_FOUND;
+      DcmEVR vr = el->getVR ();
+      if (vr == EVR_OB || vr == EVR_UN)
+        {
+          Uint8 *bytes = nullptr;
+          if (el->getUint8Array (bytes).bad () || bytes == nullptr)
+            return HEPA_DCM_ERR_NOT_FOUND;
+          size_t n = el->getLength () / 2;
+          *count = n;
+          for (size_t i = 0; out != nullptr && i < n && i < max; i++)
+            out[i] = (uint16_t) (bytes[2 * i] | (bytes[2 * i + 1] << 8));
+          return HEPA_DCM_OK;
+        }
+      if (vr == EVR_SS)
+        {
+          Sint16 *words = nullptr;
+          if (el->getSint16Array (words).bad () || words == nullptr)
+            return HEPA_DCM_ERR_NOT_FOUND;
+          size_t n = el->getLength () / 2;
+          *count = n;
+          for (size_t i = 0; out != nullptr && i < n && i < max; i++)
+            out[i] = (uint16_t) words[i];
+          return HEPA_DCM_OK;
+        }
+      Uint16 *words = nullptr;
+      if (el->getUint16Array (words).bad () || words == nullptr)
+        return HEPA_DCM_ERR_NOT_FOUND;
+      size_t n = el->getLength () / 2;
+      *count = n;
+      if (out != nullptr)
+        std::memcpy (out, words, (n < max ? n : max) * sizeof (uint16_t));
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_us_regions (HepaDcmFile   *file,
+                         HepaDcmRegion *out,
+                         size_t         max,
+                         size_t        *count)
+{
+  try
+    {
+      *count = 0;
+      DcmSequenceOfItems *seq = nullptr;
+      if (dataset_of (file)->findAndGetSequence (DCM_SequenceOfUltrasoundRegions, seq).bad ()
+          || seq == nullptr)
+        return HEPA_DCM_ERR_NOT_FOUND;
+      size_t n = 0;
+      for (unsigned long i = 0; i < seq->card (); i++)
+        {
+          DcmItem *item = seq->getItem (i);
+          double v[4], sf = 0, dt = 0, ux = 0, uy = 0, dx = 0, dy = 0;
+          if (item == nullptr
+              || !item_number (item, DCM_RegionLocationMinX0, &v[0])
+              || !item_number (item, DCM_RegionLocationMinY0, &v[1])
+              || !item_number (item, DCM_RegionLocationMaxX1, &v[2])
+              || !item_number (item, DCM_RegionLocationMaxY1, &v[3]))
+            continue;
+          item_number (item, DCM_RegionSpatialFormat, &sf);
+          item_number (item, DCM_RegionDataType, &dt);
+          item_number (item, DCM_PhysicalUnitsXDirection, &ux);
+          item_number (item, DCM_PhysicalUnitsYDirection, &uy);
+          item_number (item, DCM_PhysicalDeltaX, &dx);
+          item_number (item, DCM_PhysicalDeltaY, &dy);
+          bool bad_bound = false;
+          for (double b : v)
+            if (!(b >= 0 && b <= 4294967295.0))
+              bad_bound = true;
+          if (bad_bound)
+            continue;
+          if (out != nullptr && n < max)
+            {
+              HepaDcmRegion *r = &out[n];
+              r->x0 = (uint32_t) v[0];
+              r->y0 = (uint32_t) v[1];
+              r->x1 = (uint32_t) v[2];
+              r->y1 = (uint32_t) v[3];
+              r->spatial_format = (int) sf;
+              r->data_type = (int) dt;
+              r->units_x = (int) ux;
+              r->units_y = (int) uy;
+              r->delta_x = dx;
+              r->delta_y = dy;
+            }
+          n++;
+        }
+      *count = n;
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_frame (HepaDcmFile *file,
+                    uint32_t     frame,
+                    uint8_t     *buf,
+                    size_t       buf_size,
+                    char        *color_model,
+                    size_t       color_model_size,
+                    char        *msg,
+                    size_t       msg_size)
+{
+  try
+    {
+      DcmDataset *ds = dataset_of (file);
+      DcmElement *el = nullptr;
+      copy_string (color_model, color_model_size, "");
+      if (ds->findAndGetElement (DCM_PixelData, el).bad () || el == nullptr)
+        {
+          set_msg (msg, msg_size, "no pixel data");
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      DcmPixelData *pd = OFdynamic_cast (DcmPixelData *, el);
+      E_TransferSyntax xfer = xfer_of (file);
+      DcmXfer x (xfer);
+      OFString photometric;
+      ds->findAndGetOFString (DCM_PhotometricInterpretation, photometric);
+
+      if (!x.isEncapsulated ())
+        {
+          Uint32 frame_size = 0;
+          if (!native_frame_size (ds, &frame_size) || frame_size == 0)
+            {
+              set_msg (msg, msg_size, "image dimensions missing or out of range");
+              return HEPA_DCM_ERR_FORMAT;
+            }
+          unsigned long long offset = (unsigned long long) frame * frame_size;
+          if (offset + frame_size > el->getLength () || frame_size > buf_size
+              || offset > 0xFFFFFFFFull)
+            {
+              set_msg (msg, msg_size,
+                       "pixel data too short for frame %u (%u bytes per frame, %lu in the file)",
+                       (unsigned) frame + 1, (unsigned) frame_size, (unsigned long) el->getLength ());
+              return HEPA_DCM_ERR_FORMAT;
+            }
+          OFCondition cond = el->getPartialValue (buf, (Uint32) offset, frame_size, &file->cache);
+          if (cond.bad ())
+            {
+              set_msg (msg, msg_size, "could not read frame %u (%s)", (unsigned) frame + 1,
+                       cond.text ());
+              return HEPA_DCM_ERR_FORMAT;
+            }
+          copy_string (color_model, color_model_size, photometric.c_str ());
+          return HEPA_DCM_OK;
+        }
+
+      if (pd == nullptr)
+        {
+          set_msg (msg, msg_size, "pixel data is not a pixel data element");
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      Uint32 needed = 0;
+      OFCondition cond = pd->getUncompressedFrameSize (ds, needed);
+      if (cond.bad () || needed == 0)
+        {
+          set_msg (msg, msg_size, "image dimensions missing or out of range");
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      if (needed > buf_size)
+        {
+          set_msg (msg, msg_size, "decoded frame larger than expected (%u bytes)",
+                   (unsigned) needed);
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      // Reuse what decoding the previous frame taught us about fragment boundaries.
+      Uint32 start = 0;
+      if (frame < file->start_fragment.size ())
+        start = file->start_fragment[frame];
+      OFString model;
+      cond = pd->getUncompressedFrame (ds, frame, start, buf, (Uint32) buf_size, model,
+                                       &file->cache);
+      if (cond.bad ())
+        {
+          set_msg (msg, msg_size, "could not decode frame %u (%s)", (unsigned) frame + 1,
+                   cond.text ());
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      if (file->start_fragment.size () < (size_t) frame + 2 && frame < 1000000)
+        file->start_fragment.resize ((size_t) frame + 2, 0);
+      if ((size_t) frame + 1 < file->start_fragment.size ())
+        file->start_fragment[frame + 1] = start;
+      copy_string (color_model, color_model_size,
+                   model.empty () ? photometric.c_str () : model.c_str ());
+      return HEPA_DCM_OK;
+    }
+  catch (const std::bad_alloc &)
+    {
+      set_msg (msg, msg_size, "out of memory while decoding frame %u", (unsigned) frame + 1);
+      return HEPA_DCM_ERR_NO_MEMORY;
+    }
+  catch (...)
+    {
+      set_msg (msg, msg_size, "decoder failed on frame %u", (unsigned) frame + 1);
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_write_us (const char          *path,
+                   const HepaDcmUsSpec *spec,
+                   char                *msg,
+                   size_t               msg_size)
+{
+  try
+    {
+      hepa_dcm_init ();
+      DcmFileFormat ff;
+      DcmDataset *ds = ff.getDataset ();
+      char uid[100];
+      OFString date, time;
+      bool ok = true;
+      const bool multi = spec->n_frames > 1;
+      auto put = [&] (const DcmTagKey &key, const char *value) {
+        ok = ok && ds->putAndInsertString (key, value).good ();
+      };
+      auto put_uid = [&] (const DcmTagKey &key, const char *value, const char *root) {
+        if (value == nullptr || value[0] == '\0')
+          value = dcmGenerateUniqueIdentifier (uid, root);
+        put (key, value);
+      };
+
+      DcmDate::getCurrentDate (date);
+      DcmTime::getCurrentTime (time);
+      put (DCM_SpecificCharacterSet, "ISO_IR 192");
+      put (DCM_ImageType, "ORIGINAL\\PRIMARY");
+      put (DCM_SOPClassUID,
+           multi ? UID_UltrasoundMultiframeImageStorage : UID_UltrasoundImageStorage);
+      put_uid (DCM_SOPInstanceUID, spec->sop_uid, SITE_INSTANCE_UID_ROOT);
+      put_uid (DCM_StudyInstanceUID, spec->study_uid, SITE_STUDY_UID_ROOT);
+      put_uid (DCM_SeriesInstanceUID, spec->series_uid, SITE_SERIES_UID_ROOT);
+      put (DCM_StudyDate, date.c_str ());
+      put (DCM_StudyTime, time.c_str ());
+      put (DCM_ContentDate, date.c_str ());
+      put (DCM_ContentTime, time.c_str ());
+      put (DCM_AccessionNumber, "");
+      put (DCM_Modality, "US");
+      put (DCM_Manufacturer, spec->manufacturer);
+      put (DCM_ReferringPhysicianName, "");
+      if (spec->series_description[0] != '\0')
+        put (DCM_SeriesDescription, spec->series_description);
+      put (DCM_PatientName, spec->patient_name);
+      put (DCM_PatientID, spec->patient_id);
+      put (DCM_PatientBirthDate, "");
+      put (DCM_PatientSex, "");
+      put (DCM_StudyID, "1");
+      put (DCM_SeriesNumber, "1");
+      put (DCM_InstanceNumber, "1");
+      put (DCM_BurnedInAnnotation, "NO");
+      put (DCM_LossyImageCompression, "00");
+      if (spec->image_comments[0] != '\0')
+        put (DCM_ImageComments, spec->image_comments);
+
+      ok = ok && ds->putAndInsertUint16 (DCM_SamplesPerPixel, spec->rgb ? 3 : 1).good ();
+      put (DCM_PhotometricInterpretation, spec->rgb ? "RGB" : "MONOCHROME2");
+      if (spec->rgb)
+        ok = ok && ds->putAndInsertUint16 (DCM_PlanarConfiguration, 0).good ();
+      ok = ok && ds->putAndInsertUint16 (DCM_Rows, (Uint16) spec->height).good ();
+      ok = ok && ds->putAndInsertUint16 (DCM_Columns, (Uint16) spec->width).good ();
+      ok = ok && ds->putAndInsertUint16 (DCM_BitsAllocated, 8).good ();
+      ok = ok && ds->putAndInsertUint16 (DCM_BitsStored, 8).good ();
+      ok = ok && ds->putAndInsertUint16 (DCM_HighBit, 7).good ();
+      ok = ok && ds->putAndInsertUint16 (DCM_PixelRepresentation, 0).good ();
+      if (multi)
+        {
+          char buf[64];
+          std::snprintf (buf, sizeof buf, "%d", spec->n_frames);
+          put (DCM_NumberOfFrames, buf);
+          std::snprintf (buf, sizeof buf, "%.6g", spec->frame_time_ms);
+          put (DCM_FrameTime, buf);
+          ok = ok && ds->putAndInsertTagKey (DCM_FrameIncrementPointer, DCM_FrameTime).good ();
+          std::snprintf (buf, sizeof buf, "%d", (int) (1000.0 / spec->frame_time_ms + 0.5));
+          put (DCM_CineRate, buf);
+          put (DCM_RecommendedDisplayFrameRate, buf);
+        }
+      if (spec->has_region)
+        {
+          DcmItem *item = nullptr;
+          ok = ok && ds->findOrCreateSequenceItem (DCM_SequenceOfUltrasoundRegions, item, -2)
+                       .good ();
+          if (ok && item != nullptr)
+            {
+              ok = ok && item->putAndInsertUint16 (DCM_RegionSpatialFormat, 1).good ();
+              ok = ok && item->putAndInsertUint16 (DCM_RegionDataType, 1).good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionFlags, 0).good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMinX0, spec->region_x0).good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMinY0, spec->region_y0).good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMaxX1, spec->region_x1).good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMaxY1, spec->region_y1).good ();
+              ok = ok && item->putAndInsertUint16 (DCM_PhysicalUnitsXDirection, 3).good ();
+              ok = ok && item->putAndInsertUint16 (DCM_PhysicalUnitsYDirection, 3).good ();
+              ok = ok && item->putAndInsertFloat64 (DCM_PhysicalDeltaX, spec->delta_x_cm).good ();
+              ok = ok && item->putAndInsertFloat64 (DCM_PhysicalDeltaY, spec->delta_y_cm).good ();
+            }
+        }
+      unsigned long long n_bytes = (unsigned long long) spec->width * spec->height
+                                   * (spec->rgb ? 3 : 1) * spec->n_frames;
+      if (n_bytes > 0xFFFFFFF0ull)
+        {
+          set_msg (msg, msg_size, "image too large for one DICOM file");
+          return HEPA_DCM_ERR_FAILED;
+        }
+      ok = ok && ds->putAndInsertUint8Array (DCM_PixelData, spec->pixels,
+                                             (unsigned long) n_bytes).good ();
+      if (!ok)
+        {
+          set_msg (msg, msg_size, "could not build the DICOM data set");
+          return HEPA_DCM_ERR_FAILED;
+        }
+      OFCondition cond = ff.saveFile (OFFilename (path), EXS_LittleEndianExplicit,
+                                      EET_ExplicitLength, EGL_recalcGL, EPD_noChange, 0, 0,
+                                      EWM_createNewMeta);
+      if (cond.bad ())
+        {
+          set_msg (msg, msg_size, "could not write the DICOM file (%s)", cond.text ());
+          return HEPA_DCM_ERR_IO;
+        }
+      return HEPA_DCM_OK;
+    }
+  catch (const std::bad_alloc &)
+    {
+      set_msg (msg, msg_size, "out of memory while writing the DICOM file");
+      return HEPA_DCM_ERR_NO_MEMORY;
+    }
+  catch (...)
+    {
+      set_msg (msg, msg_size, "DICOM writer failed");
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+} // extern "C"

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The C face of the DCMTK shim: the same calls with GError, file names in every message and
+ * GLib-owned results. Used by hepa-image.c; a HepaDicomFile is not thread-safe. */
+#pragma once
+
+#include <glib.h>
+
+#include "hepa-dicom-shim.h"
+#include "hepa-image.h"
+
+G_BEGIN_DECLS
+
+typedef struct _HepaDicomFile HepaDicomFile;
+
+/* Parses @path (pixel data stays on disk). Errors: HEPA_ERROR_IO, HEPA_ERROR_FORMAT. */
+HepaDicomFile *hepa_dicom_file_open          (const char        *path,
+                                              GError           **error);
+/* Parses @size bytes at @data (copied). For the fuzzer; @name appears in errors. */
+HepaDicomFile *hepa_dicom_file_open_memory   (const guint8      *data,
+                                              gsize              size,
+                                              const char        *name,
+                                              GError           **error);
+void           hepa_dicom_file_free          (HepaDicomFile     *self);
+
+const char    *hepa_dicom_file_get_path      (HepaDicomFile     *self);
+gboolean       hepa_dicom_file_get_pixel_info (HepaDicomFile    *self,
+                                              HepaDcmPixelInfo  *info,
+                                              GError           **error);
+/* (transfer full): value @index of a text attribute, trimmed, valid UTF-8; "" when absent. */
+char          *hepa_dicom_file_dup_string    (HepaDicomFile     *self,
+                                              guint16            group,
+                                              guint16            element,
+                                              long               index);
+gboolean       hepa_dicom_file_get_int       (HepaDicomFile     *self,
+                                              guint16            group,
+                                              guint16            element,
+                                              long               index,
+                                              long              *value);
+gboolean       hepa_dicom_file_get_double    (HepaDicomFile     *self,
+                                              guint16            group,
+                                              guint16            element,
+                                              long               index,
+                                              double            *value);
+/* (transfer full): the 16-bit words of a lookup table attribute, or NULL when absent. */
+guint16       *hepa_dicom_file_dup_words     (HepaDicomFile     *self,
+                                              guint16            group,
+                                              guint16            element,
+                                              gsize             *n_words);
+/* (transfer full): the Sequence of Ultrasound Regions, NULL and *n_regions = 0 when absent. */
+HepaUsRegion  *hepa_dicom_file_dup_regions   (HepaDicomFile     *self,
+                                              guint             *n_regions);
+/* Decodes frame @frame into @buf (see hepa_dcm_get_frame). *color_model: (transfer full). */
+gboolean       hepa_dicom_file_read_frame    (HepaDicomFile     *self,
+                                              guint              frame,
+                                              guint8            *buf,
+                                              gsize              buf_size,
+                                              char             **color_model,
+                                              GError           **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaDicomFile, hepa_dicom_file_free)
+
+G_END_DECLS
