@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Helpers shared by the libhepa-nn kernels. */
+#pragma once
+
+#include "hepa-nn.h"
+
+/* The kernels' own loops (im2col, Winograd transforms, epilogues) run on OpenMP threads when the
+ * library is built with OpenMP; the GEMMs use OpenBLAS's threads. @cond keeps tiny loops serial. */
+#ifdef _OPENMP
+#include <omp.h>
+#define HEPA_NN_PRAGMA(x) _Pragma (#x)
+#define HEPA_NN_PARALLEL_FOR(cond) HEPA_NN_PRAGMA (omp parallel for schedule (static) if (cond))
+#else
+#define HEPA_NN_PARALLEL_FOR(cond)
+#endif
+
+/* row (hw) = act (row + bias + res) */
+static inline void
+hepa_nn_epilogue_row (float       *row,
+                      int          hw,
+                      float        bias,
+                      const float *res,
+                      int          relu)
+{
+  if (res != NULL && relu)
+    for (int i = 0; i < hw; i++)
+      {
+        float v = row[i] + bias + res[i];
+        row[i] = v > 0.f ? v : 0.f;
+      }
+  else if (res != NULL)
+    for (int i = 0; i < hw; i++)
+      row[i] = row[i] + bias + res[i];
+  else if (relu)
+    for (int i = 0; i < hw; i++)
+      {
+        float v = row[i] + bias;
+        row[i] = v > 0.f ? v : 0.f;
+      }
+  else
+    for (int i = 0; i < hw; i++)
+      row[i] += bias;
+}

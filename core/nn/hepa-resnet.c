@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* torchvision resnet18 (BasicBlock) and resnet50 (Bottleneck v1.5) for inference. */
+#include "hepa-resnet.h"
+#include "hepa-nn.h"
+#include "hepa-nn-private.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_PARAMS 320
+#define MAX_BLOCKS 16
+#define BN_EPS 1e-5f
+#define IN_CHANNELS 3
+
+/* ---- Topology ---------------------------------------------------------------------------- */
+
+typedef struct
+{
+  int blocks[4];
+  int bottleneck;
+  int expansion;
+} ArchSpec;
+
+static const ArchSpec *
+arch_spec (HepaArch arch)
+{
+  static const ArchSpec r18 = { { 2, 2, 2, 2 }, 0, 1 };
+  static const ArchSpec r50 = { { 3, 4, 6, 3 }, 1, 4 };
+
+  HEPA_NN_ASSERT (arch == HEPA_ARCH_RESNET18 || arch == HEPA_ARCH_RESNET50);
+  return arch == HEPA_ARCH_RESNET18 ? &r18 : &r50;
+}
+
+/* One conv + its batch norm, in state_dict order. */
+typedef struct
+{
+  char conv[48];   /* "layer1.0.conv1" or "layer1.0.downsample.0" */
+  char bn[48];     /* "layer1.0.bn1" or "layer1.0.downsample.1" */
+  int  stage;      /* 0 for the stem, 1..4 for layer1..layer4 */
+  int  block;      /* index into the net's blocks, -1 for the stem */
+  int  slot;       /* 0..2: conv1..conv3, 3: downsample */
+  HepaConvDesc d;
+} ConvSpec;
+
+typedef struct
+{
+  int      n_convs;
+  ConvSpec convs[64];
+  int      n_blocks;
+  int      feat_c;
+} Topology;
+
+static void
+topology_build (HepaArch  arch,
+                Topology *t)
+{
+  const ArchSpec *a = arch_spec (arch);
+  int in = 64, nb = 0;
+
+  memset (t, 0, sizeof *t);
+  t->convs[t->n_convs++] = (ConvSpec) { "conv1", "bn1", 0, -1, 0, { IN_CHANNELS, 64, 7, 2, 3 } };
+  for (int s = 0; s < 4; s++)
+    {
+      int width = 64 << s;
+      int out = width * a->expansion;
+
+      for (int b = 0; b < a->blocks[s]; b++, nb++)
+        {
+          int stride = (b == 0 && s > 0) ? 2 : 1;
+          ConvSpec *c;
+
+          if (a->bottleneck)
+            {
+              HepaConvDesc d1 = { in, width, 1, 1, 0 };
+              HepaConvDesc d2 = { width, width, 3, stride, 1 };
+              HepaConvDesc d3 = { width, out, 1, 1, 0 };
+              const HepaConvDesc *ds[3] = { &d1, &d2, &d3 };
+
+              for (int k = 0; k < 3; k++)
+                {
+                  c = &t->convs[t->n_convs++];
+                  snprintf (c->conv, sizeof c->conv, "layer%d.%d.conv%d", s + 1, b, k + 1);
+                  snprintf (c->bn, sizeof c->bn, "layer%d.%d.bn%d", s + 1, b, k + 1);
+                  c->stage = s + 1, c->block = nb, c->slot = k, c->d = *ds[k];
+                }
+            }
+          else
+            {
+              HepaConvDesc d1 = { in, width, 3, stride, 1 };
+              HepaConvDesc d2 = { width, width, 3, 1, 1 };
+              const HepaConvDesc *ds[2] = { &d1, &d2 };
+
+              for (int k = 0; k < 2; k++)
+                {
+                  c = &t->convs[t->n_convs++];
+                  snprintf (c->conv, sizeof c->conv, "layer%d.%d.conv%d", s + 1, b, k + 1);
+                  snprintf (c->bn, sizeof c->bn, "layer%d.%d.bn%d", s + 1, b, k + 1);
+                  c->stage = s + 1, c->block = nb, c->slot = k, c->d = *ds[k];
+                }
+            }
+          if (stride != 1 || in != out)
+            {
+              c = &t->convs[t->n_convs++];
+              snprintf (c->conv, sizeof c->conv, "layer%d.%d.downsample.0", s + 1, b);
+              snprintf (c->bn, sizeof c->bn, "layer%d.%d.downsample.1", s + 1, b);
+              c->stage = s + 1, c->block = nb, c->slot = 3;
+              c->d = (HepaConvDesc) { in, out, 1, stride, 0 };
+            }
+          in = out;
+        }
+    }
+  t->n_blocks = nb;
+  t->feat_c = in;
+  HEPA_NN_ASSERT (nb <= MAX_BLOCKS);
+}
+
+/* ---- Parameter enumeration --------------------------------------------------------------- */
+
+typedef struct
+{
+  int           n;
+  char          names[MAX_PARAMS][64];
+  HepaParamInfo info[MAX_PARAMS];
+} ParamTable;
+
+static ParamTable tables[2];
+static pthread_once_t table_once[2] = { PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT };
+
+static void
+table_add (ParamTable *pt,
+           const char *prefix,
+           const char *suffix,
+           int         ndim,
+           int         s0,
+           int         s1,
+           int         s2,
+           int         s3)
+{
+  HEPA_NN_ASSERT (pt->n < MAX_PARAMS);
+  HepaParamInfo *p = &pt->info[pt->n];
+
+  snprintf (pt->names[pt->n], sizeof pt->names[0], "%s.%s", prefix, suffix);
+  p->name = pt->names[pt->n];
+  p->ndim = ndim;
+  p->shape[0] = s0, p->shape[1] = s1, p->shape[2] = s2, p->shape[3] = s3;
+  pt->n++;
+}
+
+static void
+table_fill (HepaArch    arch,
+            ParamTable *pt)
+{
+  static const char *bn_names[4] = { "weight", "bias", "running_mean", "running_var" };
+  Topology t;
+
+  topology_build (arch, &t);
+  pt->n = 0;
+  for (int i = 0; i < t.n_convs; i++)
+    {
+      const ConvSpec *c = &t.convs[i];
+
+      table_add (pt, c->conv, "weight", 4, c->d.c_out, c->d.c_in, c->d.k, c->d.k);
+      for (int j = 0; j < 4; j++)
+        table_add (pt, c->bn, bn_names[j], 1, c->d.c_out, 0, 0, 0);
+    }
+  /* The fc shapes depend on n_classes: hepa_resnet_param_info fills them in. */
+  table_add (pt, "fc", "weight", 2, 0, t.feat_c, 0, 0);
+  table_add (pt, "fc", "bias", 1, 0, 0, 0, 0);
+}
+
+static void
+fill_r18 (void)
+{
+  table_fill (HEPA_ARCH_RESNET18, &tables[0]);
+}
+
+static void
+fill_r50 (void)
+{
+  table_fill (HEPA_ARCH_RESNET50, &tables[1]);
+}
+
+static const ParamTable *
+param_table (HepaArch arch)
+{
+  arch_spec (arch);
+  if (arch == HEPA_ARCH_RESNET18)
+    {
+      pthread_once (&table_once[0], fill_r18);
+      return &tables[0];
+    }
+  pthread_once (&table_once[1], fill_r50);
+  return &tables[1];
+}
+
+int
+hepa_resnet_n_params (HepaArch arch)
+{
+  return param_table (arch)->n;
+}
+
+void
+hepa_resnet_param_info (HepaArch       arch,
+                        int            n_classes,
+                        int            index,
+                        HepaParamInfo *out)
+{
+  const ParamTable *pt = param_table (arch);
+
+  HEPA_NN_ASSERT (out != NULL && n_classes > 0);
+  HEPA_NN_ASSERT (index >= 0 && index < pt->n);
+  *out = pt->info[index];
+  if (index >= pt->n - 2)
+    out->shape[0] = n_classes;
+}
+
+/* ---- The network ------------------------------------------------------------------------- */
+
+typedef struct
+{
+  HepaConvDesc d;
+  float       *w;     /* (c_out, c_in, k, k), batch norm folded in; NULL when wino is used */
+  float       *b;     /* (c_out) */
+  float       *wino;  /* (36, c_out, c_in) or NULL */
+} Conv;
+
+typedef struct
+{
+  Conv conv[3];
+  int  n_conv;
+  Conv ds;
+  int  has_ds;
+} Block;
+
+struct HepaResnet
+{
+  HepaArch arch;
+  int      n_classes;
+  int      feat_c;
+  Conv     stem;
+  Block    blocks[MAX_BLOCKS];
+  int      n_blocks;
+  float   *fc_w;   /* (n_classes, feat_c) */
+  float   *fc_b;   /* (n_classes) */
+};
+
+static void
+conv_clear (Conv *c)
+{
+  free (c->w);
+  free (c->b);
+  free (c->wino);
+  memset (c, 0, sizeof *c);
+}
+
+/* Winograd pays where a 3x3 stride-1 conv has many tiles for its weights: layer1..layer3. In
+ * layer4 (7x7 at 224) a batch-1 pass would stream 4x larger transformed weights for 4 tiles. */
+static int
+use_winograd (const ConvSpec *c)
+{
+  return c->d.k == 3 && c->d.stride == 1 && c->d.pad == 1 && c->stage >= 1 && c->stage <= 3;
+}
+
+static int
+conv_load (Conv            *c,
+           const ConvSpec  *spec,
+           HepaParamLookup  lookup,
+           void            *user)
+{
+  const HepaConvDesc *d = &spec->d;
+  const int per_out = d->c_in * d->k * d->k;
+  const int wshape[4] = { d->c_out, d->c_in, d->k, d->k };
+  const int bshape[1] = { d->c_out };
+  static const char *bn_names[4] = { "weight", "bias", "running_mean", "running_var" };
+  const float *bn[4];
+  const float *w;
+  char name[64];
+
+  c->d = *d;
+  snprintf (name, sizeof name, "%s.weight", spec->conv);
+  w = lookup (user, name, wshape, 4);
+  if (w == NULL)
+    return 0;
+  for (int j = 0; j < 4; j++)
+    {
+      snprintf (name, sizeof name, "%s.%s", spec->bn, bn_names[j]);
+      bn[j] = lookup (user, name, bshape, 1);
+      if (bn[j] == NULL)
+        return 0;
+    }
+  c->w = malloc (sizeof (float) * d->c_out * per_out);
+  c->b = malloc (sizeof (float) * d->c_out);
+  if (c->w == NULL || c->b == NULL)
+    return 0;
+  hepa_nn_bn_fold (w, d->c_out, per_out, bn[0], bn[1], bn[2], bn[3], BN_EPS, c->w, c->b);
+  if (use_winograd (spec))
+    {
+      c->wino = malloc (sizeof (float) * hepa_nn_winograd_weight_size (d->c_in, d->c_out));
+      if (c->wino == NULL)
+        return 0;
+      hepa_nn_winograd_pack (c->w, d->c_in, d->c_out, c->wino);
+      free (c->w);
+      c->w = NULL;
+    }
+  return 1;
+}
+
+HepaResnet *
+hepa_resnet_new (HepaArch        arch,
+                 int             n_classes,
+                 HepaParamLookup lookup,
+                 void           *user)
+{
+  Topology t;
+  HepaResnet *net;
+  const float *fw, *fb;
+  int fw_shape[2], fb_shape[1];
+
+  HEPA_NN_ASSERT (lookup != NULL && n_classes > 0);
+  topology_build (arch, &t);
+  net = calloc (1, sizeof *net);
+  if (net == NULL)
+    return NULL;
+  net->arch = arch;
+  net->n_classes = n_classes;
+  net->feat_c = t.feat_c;
+  net->n_blocks = t.n_blocks;
+
+  for (int i = 0; i < t.n_convs; i++)
+    {
+      const ConvSpec *c = &t.convs[i];
+      Conv *dst;
+
+      if (c->block < 0)
+        dst = &net->stem;
+      else if (c->slot == 3)
+        {
+          dst = &net->blocks[c->block].ds;
+          net->blocks[c->block].has_ds = 1;
+        }
+      else
+        {
+          dst = &net->blocks[c->block].conv[c->slot];
+          net->blocks[c->block].n_conv = c->slot + 1;
+        }
+      if (!conv_load (dst, c, lookup, user))
+        goto fail;
+    }
+
+  fw_shape[0] = n_classes, fw_shape[1] = t.feat_c;
+  fb_shape[0] = n_classes;
+  fw = lookup (user, "fc.weight", fw_shape, 2);
+  fb = fw ? lookup (user, "fc.bias", fb_shape, 1) : NULL;
+  if (fw == NULL || fb == NULL)
+    goto fail;
+  net->fc_w = malloc (sizeof (float) * n_classes * t.feat_c);
+  net->fc_b = malloc (sizeof (float) * n_classes);
+  if (net->fc_w == NULL || net->fc_b == NULL)
+    goto fail;
+  memcpy (net->fc_w, fw, sizeof (float) * n_classes * t.feat_c);
+  memcpy (net->fc_b, fb, sizeof (float) * n_classes);
+  return net;
+
+fail:
+  hepa_resnet_free (net);
+  return NULL;
+}
+
+void
+hepa_resnet_free (HepaResnet *net)
+{
+  if (net == NULL)
+    return;
+  conv_clear (&net->stem);
+  for (int i = 0; i < net->n_blocks; i++)
+    {
+      for (int k = 0; k < 3; k++)
+        conv_clear (&net->blocks[i].conv[k]);
+      conv_clear (&net->blocks[i].ds);
+    }
+  free (net->fc_w);
+  free (net->fc_b);
+  free (net);
+}
+
+HepaArch
+hepa_resnet_get_arch (const HepaResnet *net)
+{
+  HEPA_NN_ASSERT (net != NULL);
+  return net->arch;
+}
+
+int
+hepa_resnet_get_n_classes (const HepaResnet *net)
+{
+  HEPA_NN_ASSERT (net != NULL);
+  return net->n_classes;
+}
+
+const float *
+hepa_resnet_fc_weight (const HepaResnet *net,
+                       int              *feat_c)
+{
+  HEPA_NN_ASSERT (net != NULL);
+  if (feat_c)
+    *feat_c = net->feat_c;
+  return net->fc_w;
+}
+
+const float *
+hepa_resnet_fc_bias (const HepaResnet *net)
+{
+  HEPA_NN_ASSERT (net != NULL);
+  return net->fc_b;
+}
+
+/* ---- Shapes ------------------------------------------------------------------------------ */
+
+/* Calls @fn for every conv in forward order with its input extent. */
+typedef void (*ConvVisit) (const Conv *c,
+                           int         h,
+                           int         w,
+                           void       *user);
+
+static void
+walk (const HepaResnet *net,
+      int               size,
+      int              *out_h,
+      ConvVisit         fn,
+      void             *user)
+{
+  int h = size;
+
+  fn (&net->stem, h, h, user);
+  h = hepa_nn_out_size (h, 7, 2, 3);
+  h = hepa_nn_out_size (h, 3, 2, 1);
+  for (int i = 0; i < net->n_blocks; i++)
+    {
+      const Block *b = &net->blocks[i];
+      int bh = h;
+
+      for (int k = 0; k < b->n_conv; k++)
+        {
+          fn (&b->conv[k], bh, bh, user);
+          bh = hepa_nn_out_size (bh, b->conv[k].d.k, b->conv[k].d.stride, b->conv[k].d.pad);
+        }
+      if (b->has_ds)
+        fn (&b->ds, h, h, user);
+      h = bh;
+    }
+  if (out_h)
+    *out_h = h;
+}
+
+static void
+macs_visit (const Conv *c,
+            int         h,
+            int         w,
+            void       *user)
+{
+  double oh = hepa_nn_out_size (h, c->d.k, c->d.stride, c->d.pad);
+  double ow = hepa_nn_out_size (w, c->d.k, c->d.stride, c->d.pad);
+
+  *(double *) user += oh * ow * c->d.c_out * c->d.c_in * c->d.k * c->d.k;
+}
+
+/* The smallest input every layer accepts: the stem and each stride keep at least one pixel. */
+#define MIN_SIZE 32
+
+double
+hepa_resnet_macs (const HepaResnet *net,
+                  int               size)
+{
+  double macs = 0;
+
+  HEPA_NN_ASSERT (net != NULL && size >= MIN_SIZE);
+  walk (net, size, NULL, macs_visit, &macs);
+  return macs + (double) net->n_classes * net->feat_c;
+}
+
+/* ---- Workspace and forward --------------------------------------------------------------- */
+
+struct HepaResnetWorkspace
+{
+  int          max_batch;
+  int          size;
+  size_t       act_sz;     /* floats per image in each activation buffer */
+  float       *act[4];     /* (max_batch, act_sz) each */
+  float       *scratch;    /* im2col / Winograd */
+  size_t       scratch_sz;
+  float       *pooled;     /* (max_batch, feat_c) */
+  const float *feat;       /* into act[]: layer4's output */
+  int          feat_c, feat_h, feat_w;
+};
+
+typedef struct
+{
+  int    batch;
+  size_t act;
+  size_t scratch;
+} SizeAcc;
+
+static void
+size_visit (const Conv *c,
+            int         h,
+            int         w,
+            void       *user)
+{
+  SizeAcc *acc = user;
+  size_t in = (size_t) c->d.c_in * h * w;
+  size_t out = (size_t) c->d.c_out * hepa_nn_out_size (h, c->d.k, c->d.stride, c->d.pad)
+               * hepa_nn_out_size (w, c->d.k, c->d.stride, c->d.pad);
+  size_t s;
+
+  if (c->wino)
+    s = hepa_nn_winograd_scratch_size (c->d.c_in, c->d.c_out, acc->batch, h, w);
+  else
+    s = hepa_nn_conv2d_scratch_size (&c->d, h, w);
+  acc->act = in > acc->act ? in : acc->act;
+  acc->act = out > acc->act ? out : acc->act;
+  acc->scratch = s > acc->scratch ? s : acc->scratch;
+}
+
+HepaResnetWorkspace *
+hepa_resnet_workspace_new (const HepaResnet *net,
+                           int               max_batch,
+                           int               size)
+{
+  HepaResnetWorkspace *ws;
+  SizeAcc acc = { max_batch, 0, 0 };
+  int fh;
+
+  HEPA_NN_ASSERT (net != NULL && max_batch > 0 && size >= MIN_SIZE);
+  walk (net, size, &fh, size_visit, &acc);
+  ws = calloc (1, sizeof *ws);
+  if (ws == NULL)
+    return NULL;
+  ws->max_batch = max_batch;
+  ws->size = size;
+  ws->act_sz = acc.act;
+  ws->scratch_sz = acc.scratch > 0 ? acc.scratch : 1;
+  ws->feat_c = net->feat_c;
+  ws->feat_h = ws->feat_w = fh;
+  for (int i = 0; i < 4; i++)
+    if ((ws->act[i] = malloc (sizeof (float) * acc.act * max_batch)) == NULL)
+      goto fail;
+  ws->scratch = malloc (sizeof (float) * ws->scratch_sz);
+  ws->pooled = malloc (sizeof (float) * max_batch * net->feat_c);
+  if (ws->scratch == NULL || ws->pooled == NULL)
+    goto fail;
+  return ws;
+
+fail:
+  hepa_resnet_workspace_free (ws);
+  return NULL;
+}
+
+void
+hepa_resnet_workspace_free (HepaResnetWorkspace *ws)
+{
+  if (ws == NULL)
+    return;
+  for (int i = 0; i < 4; i++)
+    free (ws->act[i]);
+  free (ws->scratch);
+  free (ws->pooled);
+  free (ws);
+}
+
+const float *
+hepa_resnet_workspace_features (const HepaResnetWorkspace *ws,
+                                int                       *c,
+                                int                       *h,
+                                int                       *w)
+{
+  HEPA_NN_ASSERT (ws != NULL);
+  if (c)
+    *c = ws->feat_c;
+  if (h)
+    *h = ws->feat_h;
+  if (w)
+    *w = ws->feat_w;
+  return ws->feat;
+}
+
+/* x (batch, c_in, h, w) -> y (batch, c_out, oh, ow) with the conv's folded bias. */
+static void
+conv_run (const Conv          *c,
+          HepaResnetWorkspace *ws,
+          const float         *x,
+          int                  batch,
+          int                  h,
+          int                  w,
+          const float         *residual,
+          int                  relu,
+          float               *y)
+{
+  HepaEpilogue epi = { c->b, residual, relu };
+
+  if (c->wino)
+    hepa_nn_conv3x3_winograd (c->wino, c->d.c_in, c->d.c_out, x, batch, h, w, &epi, y,
+                              ws->scratch);
+  else
+    hepa_nn_conv2d (&c->d, x, batch, h, w, c->w, &epi, y, ws->scratch);
+}
+
+/* A buffer of ws->act that is none of @a, @b, @c. */
+static float *
+free_buffer (HepaResnetWorkspace *ws,
+             const float         *a,
+             const float         *b,
+             const float         *c)
+{
+  for (int i = 0; i < 4; i++)
+    if (ws->act[i] != a && ws->act[i] != b && ws->act[i] != c)
+      return ws->act[i];
+  HEPA_NN_ASSERT (!"no free activation buffer");
+  return NULL;
+}
+
+int
+hepa_resnet_forward (const HepaResnet    *net,
+                     HepaResnetWorkspace *ws,
+                     const float         *input,
+                     int                  batch,
+                     float               *logits,
+                     HepaCancelFn         cancel,
+                     void                *cancel_user)
+{
+  float *x, *t;
+  int h;
+
+  HEPA_NN_ASSERT (net != NULL && ws != NULL && input != NULL && logits != NULL);
+  HEPA_NN_ASSERT (batch > 0 && batch <= ws->max_batch);
+  HEPA_NN_ASSERT (ws->feat_c == net->feat_c);
+
+  ws->feat = NULL;
+  if (cancel && cancel (cancel_user))
+    return 1;
+
+  /* Stem: conv 7x7/2 + ReLU, then max pool 3x3/2. */
+  t = ws->act[1];
+  conv_run (&net->stem, ws, input, batch, ws->size, ws->size, NULL, 1, t);
+  h = hepa_nn_out_size (ws->size, 7, 2, 3);
+  x = ws->act[0];
+  hepa_nn_maxpool3x3s2 (t, batch, net->stem.d.c_out, h, h, x);
+  h = hepa_nn_out_size (h, 3, 2, 1);
+
+  for (int i = 0; i < net->n_blocks; i++)
+    {
+      const Block *b = &net->blocks[i];
+      const Conv *last = &b->conv[b->n_conv - 1];
+      const float *identity = x;
+      float *cur = x, *out;
+      int bh = h;
+
+      if (cancel && cancel (cancel_user))
+        return 1;
+      if (b->has_ds)
+        {
+          float *ds = free_buffer (ws, x, NULL, NULL);
+
+          conv_run (&b->ds, ws, x, batch, h, h, NULL, 0, ds);
+          identity = ds;
+        }
+      /* conv1 (, conv2) with ReLU, each into a buffer that is neither its input nor the
+       * identity; the last conv adds the identity before its ReLU. */
+      for (int k = 0; k < b->n_conv - 1; k++)
+        {
+          float *nxt = free_buffer (ws, cur, identity, x);
+
+          conv_run (&b->conv[k], ws, cur, batch, bh, bh, NULL, 1, nxt);
+          bh = hepa_nn_out_size (bh, b->conv[k].d.k, b->conv[k].d.stride, b->conv[k].d.pad);
+          cur = nxt;
+        }
+      out = free_buffer (ws, cur, identity, x);
+      conv_run (last, ws, cur, batch, bh, bh, identity, 1, out);
+      x = out;
+      h = bh;
+    }
+
+  HEPA_NN_ASSERT (h == ws->feat_h);
+  ws->feat = x;
+  hepa_nn_global_avgpool (x, batch, net->feat_c, h * h, ws->pooled);
+  hepa_nn_linear (ws->pooled, batch, net->feat_c, net->n_classes, net->fc_w, net->fc_b, logits);
+  return 0;
+}
