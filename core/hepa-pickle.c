@@ -33,6 +33,7 @@ typedef struct
   gsize              pos;
   const char        *name;
   const char *const *allowed;
+  const char *const *callable;
   GPtrArray         *stack;     /* borrowed HepaPickleValue* */
   GArray            *marks;     /* guint stack positions */
   GHashTable        *memo;      /* index -> HepaPickleValue* */
@@ -310,10 +311,10 @@ push_long (Machine  *m,
 }
 
 static gboolean
-is_allowed (Machine    *m,
-            const char *qualname)
+in_list (const char *const *list,
+         const char        *qualname)
 {
-  for (const char *const *a = m->allowed; a != NULL && *a != NULL; a++)
+  for (const char *const *a = list; a != NULL && *a != NULL; a++)
     if (strcmp (*a, qualname) == 0)
       return TRUE;
   return FALSE;
@@ -328,7 +329,7 @@ push_global (Machine    *m,
   g_autofree char *qualname = g_strdup_printf ("%s.%s", module, attr);
   HepaPickleValue *v;
 
-  if (!is_allowed (m, qualname))
+  if (!in_list (m->allowed, qualname))
     {
       g_autofree char *shown = g_strescape (qualname, NULL);
 
@@ -423,6 +424,13 @@ reduce (Machine  *m,
     return FALSE;
   if (callable->kind != HEPA_PICKLE_GLOBAL)
     return fail (m, error, HEPA_ERROR_FORMAT, _("pickle calls something that is not a global"));
+  if (!in_list (m->callable, callable->str))
+    {
+      g_autofree char *shown = g_strescape (callable->str, NULL);
+
+      return fail (m, error, HEPA_ERROR_UNSUPPORTED, _("refusing to call pickle global %s"),
+                   shown);
+    }
   if (args->kind != HEPA_PICKLE_TUPLE)
     return fail (m, error, HEPA_ERROR_FORMAT, _("pickle calls %s with arguments that are not a "
                                                 "tuple"), callable->str);
@@ -651,6 +659,7 @@ HepaPickle *
 hepa_pickle_load (const guint8      *data,
                   gsize              size,
                   const char *const *allowed_globals,
+                  const char *const *callable_globals,
                   const char        *name,
                   GError           **error)
 {
@@ -664,6 +673,7 @@ hepa_pickle_load (const guint8      *data,
     .size = size,
     .name = name,
     .allowed = allowed_globals,
+    .callable = callable_globals,
     .stack = stack,
     .marks = marks,
     .memo = memo,

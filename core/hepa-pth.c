@@ -42,6 +42,15 @@ static const char *const allowed_globals[] = {
   NULL
 };
 
+/* The calls a state dict records; storage types only appear inside persistent ids. */
+static const char *const callable_globals[] = {
+  "collections.OrderedDict",
+  "torch._utils._rebuild_tensor_v2",
+  "torch._utils._rebuild_parameter",
+  "torch._utils._rebuild_parameter_with_state",
+  NULL
+};
+
 typedef struct
 {
   const char *storage;   /* the global's name */
@@ -473,7 +482,8 @@ hepa_pth_load_from_data (const guint8 *data,
   pkl_name = g_strconcat (prefix, "data.pkl", NULL);
   if (!hepa_zip_get_entry (zip, pkl_name, TRUE, &pkl, &pkl_size, error))
     return NULL;
-  pickle = hepa_pickle_load (pkl, pkl_size, allowed_globals, name, error);
+  pickle = hepa_pickle_load (pkl, pkl_size, allowed_globals, callable_globals, name,
+                             error);
   if (pickle == NULL)
     return NULL;
 
