@@ -9,6 +9,9 @@
 
 G_BEGIN_DECLS
 
+/* CAMs of larger ROIs are computed at this many pixels on the longest side. */
+#define HEPA_CAM_MAX_SIDE 1024
+
 typedef struct
 {
   guint     n_classes;
@@ -17,8 +20,9 @@ typedef struct
   guint     top;            /* index of the largest probability */
   HepaRect  roi;            /* the region classified, after clamping to the frame */
   gboolean  roi_clamped;    /* TRUE when the requested ROI had to be clamped */
-  int       cam_width;      /* = roi.width */
-  int       cam_height;     /* = roi.height */
+  int       cam_width;      /* = roi.width (scaled down, aspect kept, when a side of the ROI
+                             * exceeds HEPA_CAM_MAX_SIDE) */
+  int       cam_height;     /* = roi.height (idem) */
   float    *cams;           /* (n_classes, cam_height, cam_width): fc-weighted layer4
                              * activations (Grad-CAM for GAP + linear), upsampled to the ROI,
                              * not normalized */
@@ -44,6 +48,15 @@ HepaResult *hepa_engine_classify  (HepaEngine      *self,
                                    GCancellable    *cancellable,
                                    GError         **error);
 
+/* Classifies @n regions (@rois NULL: whole frames) of @frames in forward passes of up to 8.
+ * Returns a GPtrArray of HepaResult in order; on error (any empty ROI, cancellation) none. */
+GPtrArray  *hepa_engine_classify_batch  (HepaEngine             *self,
+                                         const HepaFrame *const *frames,
+                                         const HepaRect         *rois,
+                                         guint                   n,
+                                         GCancellable           *cancellable,
+                                         GError                **error);
+
 /* Runs hepa_engine_classify in a worker thread. @image is referenced for the frame's lifetime. */
 void        hepa_engine_classify_async  (HepaEngine          *self,
                                          HepaImage           *image,
@@ -56,7 +69,10 @@ HepaResult *hepa_engine_classify_finish (HepaEngine          *self,
                                          GAsyncResult        *result,
                                          GError             **error);
 
-/* Preprocesses @roi of @frame as @card says into (3, size, size) floats. */
+/* Preprocesses @roi (inside the frame, not empty) of @frame as @card says into
+ * (3, size, size) floats: GRAY16 through the frame's default VOI window to 8 bits (what the
+ * screen shows), gray -> 3 channels, area-aware bilinear resize (stretch or letterbox padded
+ * with the mean), then (v / 255 - mean) / std. */
 void hepa_preprocess_roi (const HepaModelCard *card,
                           const HepaFrame     *frame,
                           const HepaRect      *roi,

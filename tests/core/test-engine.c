@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include "hepa-engine.h"
+#include "hepa-error.h"
+#include "hepa-preprocess-private.h"
+#include "hepa-test-utils.h"
+#include "nn/hepa-nn.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- Helpers ------------------------------------------------------------------------------- */
+
+static HepaModelCard
+plain_card (int        size,
+            gboolean   grayscale,
+            HepaResize resize)
+{
+  HepaModelCard card = { 0 };
+
+  card.input_size = size;
+  card.grayscale = grayscale;
+  card.resize = resize;
+  for (int c = 0; c < 3; c++)
+    {
+      card.mean[c] = 0.0f;
+      card.std[c] = 1.0f;
+    }
+  return card;
+}
+
+static HepaFrame
+rgb_frame (int           width,
+           int           height,
+           const guint8 *data)
+{
+  HepaFrame frame = { 0 };
+
+  frame.width = width;
+  frame.height = height;
+  frame.format = HEPA_PIXEL_RGB8;
+  frame.stride = (gsize) width * 3;
+  frame.data = data;
+  frame.bits_stored = 8;
+  return frame;
+}
+
+static guint8 *
+random_rgb (int      width,
+            int      height,
+            guint32  seed)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  guint8 *data = g_malloc ((gsize) width * height * 3);
+
+  for (gsize i = 0; i < (gsize) width * height * 3; i++)
+    data[i] = (guint8) g_rand_int_range (rand, 0, 256);
+  return data;
+}
+
+/* A small resnet18 shared by the engine tests (building one takes a moment). */
+static HepaModel *
+small_model (void)
+{
+  static HepaModel *model;
+
+  if (model == NULL)
+    model = hepa_model_new_random (HEPA_ARCH_RESNET18, 5, NULL, 64, 7);
+  return model;
+}
+
+/* ---- Preprocessing ------------------------------------------------------------------------- */
+
+static void
+test_preprocess_gray_to_three (void)
+{
+  HepaModelCard card = plain_card (16, TRUE, HEPA_RESIZE_STRETCH);
+  g_autofree guint8 *pixels = random_rgb (16, 16, 1);
+  HepaFrame frame = rgb_frame (16, 16, pixels);
+  HepaRect roi = { 0, 0, 16, 16 };
+  float out[3 * 16 * 16];
+
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  for (int i = 0; i < 16 * 16; i++)
+    {
+      const guint8 *p = pixels + 3 * i;
+      float luma = (0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]) / 255.0f;
+
+      /* Same size: the resize is the identity. */
+      g_assert_cmpfloat_with_epsilon (out[i], luma, 1e-5);
+      g_assert_cmpfloat (out[256 + i], ==, out[i]);
+      g_assert_cmpfloat (out[512 + i], ==, out[i]);
+    }
+
+  /* An RGB card keeps the channels apart. */
+  card.grayscale = FALSE;
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  for (int i = 0; i < 16 * 16; i++)
+    for (int c = 0; c < 3; c++)
+      g_assert_cmpfloat_with_epsilon (out[c * 256 + i], pixels[3 * i + c] / 255.0f, 1e-6);
+}
+
+static void
+test_preprocess_mean_std (void)
+{
+  HepaModelCard card = plain_card (8, FALSE, HEPA_RESIZE_STRETCH);
+  guint8 pixels[8 * 8 * 3];
+  HepaFrame frame = rgb_frame (8, 8, pixels);
+  HepaRect roi = { 0, 0, 8, 8 };
+  float out[3 * 64];
+  const float mean[3] = { 0.485f, 0.456f, 0.406f };
+  const float std[3] = { 0.229f, 0.224f, 0.225f };
+
+  for (int i = 0; i < 64; i++)
+    {
+      pixels[3 * i] = 10;
+      pixels[3 * i + 1] = 128;
+      pixels[3 * i + 2] = 250;
+    }
+  memcpy (card.mean, mean, sizeof mean);
+  memcpy (card.std, std, sizeof std);
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  g_assert_cmpfloat_with_epsilon (out[0], (10 / 255.0f - mean[0]) / std[0], 1e-5);
+  g_assert_cmpfloat_with_epsilon (out[64 + 5], (128 / 255.0f - mean[1]) / std[1], 1e-5);
+  g_assert_cmpfloat_with_epsilon (out[128 + 63], (250 / 255.0f - mean[2]) / std[2], 1e-5);
+}
+
+static void
+test_preprocess_letterbox (void)
+{
+  HepaModelCard card = plain_card (32, TRUE, HEPA_RESIZE_LETTERBOX);
+  g_autofree guint8 *pixels = g_malloc (60 * 40 * 3);
+  HepaFrame frame = rgb_frame (60, 40, pixels);
+  HepaRect roi = { 10, 5, 40, 20 };  /* 2:1 */
+  float out[3 * 32 * 32];
+  int gx, gy, gw, gh;
+
+  memset (pixels, 204, 60 * 40 * 3);
+  hepa_preprocess_geometry (&card, 40, 20, &gx, &gy, &gw, &gh);
+  g_assert_cmpint (gx, ==, 0);
+  g_assert_cmpint (gy, ==, 8);
+  g_assert_cmpint (gw, ==, 32);
+  g_assert_cmpint (gh, ==, 16);
+
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  for (int y = 0; y < 32; y++)
+    for (int x = 0; x < 32; x++)
+      {
+        /* Inside: the image; outside: the mean, which normalizes to 0. */
+        float expected = y >= 8 && y < 24 ? 0.8f : 0.0f;
+
+        g_assert_cmpfloat_with_epsilon (out[y * 32 + x], expected, 1e-5);
+      }
+
+  /* Stretch fills everything. */
+  card.resize = HEPA_RESIZE_STRETCH;
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  for (int i = 0; i < 32 * 32; i++)
+    g_assert_cmpfloat_with_epsilon (out[i], 0.8f, 1e-5);
+
+  /* A tall ROI is centred horizontally. */
+  card.resize = HEPA_RESIZE_LETTERBOX;
+  hepa_preprocess_geometry (&card, 10, 40, &gx, &gy, &gw, &gh);
+  g_assert_cmpint (gx, ==, 12);
+  g_assert_cmpint (gw, ==, 8);
+  g_assert_cmpint (gh, ==, 32);
+}
+
+/* The border pixels' filters are cut by the edge (and renormalized), so only the inside of a
+ * pattern averages out exactly. */
+static void
+assert_flat_inside (const float *plane,
+                    int          size,
+                    float        value)
+{
+  for (int y = 1; y < size - 1; y++)
+    for (int x = 1; x < size - 1; x++)
+      g_assert_cmpfloat_with_epsilon (plane[y * size + x], value, 1e-5);
+}
+
+static void
+test_preprocess_area_downscale (void)
+{
+  /* A one-pixel checkerboard has no structure a quarter-size image can show: an area-aware
+   * downscale turns it into flat gray, where point sampling would alias to black or white. */
+  HepaModelCard card = plain_card (32, TRUE, HEPA_RESIZE_STRETCH);
+  g_autofree guint8 *pixels = g_malloc (128 * 128 * 3);
+  HepaFrame frame = rgb_frame (128, 128, pixels);
+  HepaRect roi = { 0, 0, 128, 128 };
+  float out[3 * 32 * 32];
+
+  for (int y = 0; y < 128; y++)
+    for (int x = 0; x < 128; x++)
+      memset (pixels + 3 * (y * 128 + x), (x + y) % 2 ? 255 : 0, 3);
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  assert_flat_inside (out, 32, 0.5f);
+
+  /* Stripes two pixels wide, shrunk 4x (period 4 -> 1): flat too. */
+  for (int y = 0; y < 128; y++)
+    for (int x = 0; x < 128; x++)
+      memset (pixels + 3 * (y * 128 + x), (x / 2) % 2 ? 255 : 0, 3);
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  assert_flat_inside (out, 32, 0.5f);
+
+  /* Wide stripes survive: 16-pixel bands -> 4-pixel bands, dark on the left of each period. */
+  for (int y = 0; y < 128; y++)
+    for (int x = 0; x < 128; x++)
+      memset (pixels + 3 * (y * 128 + x), (x / 16) % 2 ? 255 : 0, 3);
+  hepa_preprocess_roi (&card, &frame, &roi, out);
+  g_assert_cmpfloat (out[1], <, 0.05f);
+  g_assert_cmpfloat (out[6], >, 0.95f);
+}
+
+static void
+test_preprocess_upscale (void)
+{
+  /* Upscaling is plain bilinear with half-pixel centres: a 2-pixel ramp doubles to
+   * 0, 0.25, 0.75, 1 (times the step) per row. */
+  float src[2] = { 0.0f, 1.0f };
+  float dst[4];
+  float tmp[4];
+
+  hepa_resample_plane (src, 2, 1, dst, 4, 1, tmp);
+  g_assert_cmpfloat_with_epsilon (dst[0], 0.0f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (dst[1], 0.25f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (dst[2], 0.75f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (dst[3], 1.0f, 1e-6);
+}
+
+static void
+test_preprocess_gray16 (void)
+{
+  /* A 12-bit frame through a window [1000, 3000): the model sees the displayed 8 bits. */
+  HepaModelCard card = plain_card (8, TRUE, HEPA_RESIZE_STRETCH);
+  guint16 pixels[8 * 8];
+  guint8 rendered[8 * 8 * 3];
+  HepaFrame frame = { 0 };
+  HepaFrame rgb;
+  HepaRect roi = { 0, 0, 8, 8 };
+  float out16[3 * 64];
+  float out8[3 * 64];
+
+  for (int i = 0; i < 64; i++)
+    pixels[i] = (guint16) (i * 64);
+  frame.width = 8;
+  frame.height = 8;
+  frame.format = HEPA_PIXEL_GRAY16;
+  frame.stride = 16;
+  frame.data = (const guint8 *) pixels;
+  frame.bits_stored = 12;
+  frame.window_center = 2000;
+  frame.window_width = 2000;
+  hepa_frame_render_rgb (&frame, 0, 0, rendered);
+  rgb = rgb_frame (8, 8, rendered);
+
+  hepa_preprocess_roi (&card, &frame, &roi, out16);
+  hepa_preprocess_roi (&card, &rgb, &roi, out8);
+  hepa_assert_allclose (out16, out8, 3 * 64, 0, 1e-5);
+  g_assert_cmpfloat (out16[0], ==, 0.0f);    /* below the window */
+  g_assert_cmpfloat (out16[63], ==, 1.0f);   /* above it */
+
+  /* A sub-ROI reads the right pixels. */
+  roi = (HepaRect) { 3, 2, 4, 4 };
+  hepa_preprocess_roi (&card, &frame, &roi, out16);
+  hepa_preprocess_roi (&card, &rgb, &roi, out8);
+  hepa_assert_allclose (out16, out8, 3 * 64, 0, 1e-5);
+}
+
+/* ---- Engine -------------------------------------------------------------------------------- */
+
+static void
+test_engine_basic (void)
+{
+  HepaModel *model = small_model ();
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = random_rgb (64, 64, 3);
+  HepaFrame frame = rgb_frame (64, 64, pixels);
+  HepaEngine *engine = hepa_engine_new (model, &error);
+  g_autoptr(HepaResult) r = NULL;
+  const float *bias;
+  double sum = 0;
+
+  g_assert_no_error (error);
+  g_assert_true (hepa_engine_get_model (engine) == model);
+  r = hepa_engine_classify (engine, &frame, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r->n_classes, ==, 5);
+  g_assert_false (r->roi_clamped);
+  g_assert_cmpint (r->roi.width, ==, 64);
+  g_assert_cmpint (r->cam_width, ==, 64);
+  g_assert_cmpint (r->cam_height, ==, 64);
+  g_assert_cmpfloat (r->latency_ms, >, 0.0);
+  for (guint k = 0; k < 5; k++)
+    {
+      g_assert_true (isfinite (r->logits[k]));
+      g_assert_cmpfloat (r->probabilities[k], >=, 0.0f);
+      g_assert_cmpfloat (r->probabilities[k], <=, r->probabilities[r->top]);
+      sum += r->probabilities[k];
+    }
+  g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-5);
+
+  /* CAM: the fc-weighted layer4 map, whose spatial mean is the logit minus the bias
+   * (GAP commutes with the fc). At 64x64 layer4 is 2x2; a 2x bilinear upsample keeps the mean. */
+  bias = hepa_resnet_fc_bias (hepa_model_get_network (model));
+  for (guint k = 0; k < 5; k++)
+    {
+      double mean = 0;
+
+      for (int i = 0; i < 64 * 64; i++)
+        mean += r->cams[k * 64 * 64 + i];
+      mean /= 64 * 64;
+      g_assert_cmpfloat_with_epsilon (mean, r->logits[k] - bias[k],
+                                      1e-4 * (1 + fabs (r->logits[k])));
+    }
+  hepa_engine_free (engine);
+}
+
+static void
+test_engine_batch (void)
+{
+  HepaModel *model = small_model ();
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = random_rgb (90, 70, 4);
+  HepaFrame frame = rgb_frame (90, 70, pixels);
+  const HepaFrame *frames[11];
+  HepaRect rois[11];
+  HepaEngine *engine = hepa_engine_new (model, &error);
+  g_autoptr(GPtrArray) results = NULL;
+
+  /* 11 ROIs: one batch of 8, then 3, against one at a time. */
+  for (int i = 0; i < 11; i++)
+    {
+      frames[i] = &frame;
+      rois[i] = (HepaRect) { i * 3, i * 2, 40 + i, 30 + 2 * i };
+    }
+  results = hepa_engine_classify_batch (engine, frames, rois, 11, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (results->len, ==, 11);
+  for (int i = 0; i < 11; i++)
+    {
+      g_autoptr(HepaResult) one = hepa_engine_classify (engine, &frame, &rois[i], NULL, &error);
+      const HepaResult *r = g_ptr_array_index (results, i);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (r->roi.width, ==, 40 + i);
+      g_assert_cmpint (r->cam_height, ==, 30 + 2 * i);
+      hepa_assert_allclose (r->logits, one->logits, 5, 1e-4, 1e-5);
+      hepa_assert_allclose (r->cams, one->cams, (gsize) 5 * r->cam_width * r->cam_height, 1e-4,
+                            1e-4);
+    }
+  hepa_engine_free (engine);
+}
+
+static void
+test_engine_roi (void)
+{
+  HepaModel *model = small_model ();
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = random_rgb (40, 35, 5);
+  HepaFrame frame = rgb_frame (40, 35, pixels);
+  HepaEngine *engine = hepa_engine_new (model, &error);
+  HepaRect across = { -10, -5, 30, 100 };
+  HepaRect outside = { 50, 0, 10, 10 };
+  HepaRect empty = { 5, 5, 0, 10 };
+  HepaRect huge = { G_MAXINT - 1, G_MAXINT - 1, G_MAXINT, G_MAXINT };
+  g_autoptr(HepaResult) r = NULL;
+
+  r = hepa_engine_classify (engine, &frame, &across, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (r->roi_clamped);
+  g_assert_cmpint (r->roi.x, ==, 0);
+  g_assert_cmpint (r->roi.y, ==, 0);
+  g_assert_cmpint (r->roi.width, ==, 20);
+  g_assert_cmpint (r->roi.height, ==, 35);
+  g_assert_cmpint (r->cam_width, ==, 20);
+  g_assert_cmpint (r->cam_height, ==, 35);
+
+  g_assert_null (hepa_engine_classify (engine, &frame, &outside, NULL, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "outside the 40×35 image"));
+  g_clear_error (&error);
+
+  g_assert_null (hepa_engine_classify (engine, &frame, &empty, NULL, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "empty"));
+  g_clear_error (&error);
+
+  g_assert_null (hepa_engine_classify (engine, &frame, &huge, NULL, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* A one-pixel ROI works. */
+  {
+    HepaRect dot = { 39, 34, 1, 1 };
+    g_autoptr(HepaResult) d = hepa_engine_classify (engine, &frame, &dot, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (d->cam_width, ==, 1);
+  }
+  hepa_engine_free (engine);
+}
+
+static void
+test_engine_large_cam (void)
+{
+  HepaModel *model = small_model ();
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = g_malloc0 (2100 * 30 * 3);
+  HepaFrame frame = rgb_frame (2100, 30, pixels);
+  HepaEngine *engine = hepa_engine_new (model, &error);
+  g_autoptr(HepaResult) r = hepa_engine_classify (engine, &frame, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (r->cam_width, ==, HEPA_CAM_MAX_SIDE);
+  g_assert_cmpint (r->cam_height, ==, 15);
+  hepa_engine_free (engine);
+}
+
+typedef struct
+{
+  GCancellable *cancellable;
+  guint         delay_us;
+} CancelLater;
+
+static gpointer
+cancel_later (gpointer data)
+{
+  CancelLater *c = data;
+
+  g_usleep (c->delay_us);
+  g_cancellable_cancel (c->cancellable);
+  return NULL;
+}
+
+static void
+test_engine_cancel (void)
+{
+  g_autoptr(HepaModel) model = hepa_model_new_random (HEPA_ARCH_RESNET18, 3, NULL, 224, 11);
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = random_rgb (224, 224, 6);
+  HepaFrame frame = rgb_frame (224, 224, pixels);
+  HepaEngine *engine = hepa_engine_new (model, &error);
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  gboolean stopped_midway = FALSE;
+
+  g_cancellable_cancel (cancelled);
+  g_assert_null (hepa_engine_classify (engine, &frame, NULL, cancelled, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* Cancelled from another thread while the forward runs: it stops between blocks. A loaded
+   * machine may finish a pass before the other thread runs, so allow a few tries. */
+  for (int attempt = 0; attempt < 5 && !stopped_midway; attempt++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      CancelLater later = { cancellable, 2000 };
+      GThread *thread = g_thread_new ("cancel", cancel_later, &later);
+      g_autoptr(HepaResult) r = hepa_engine_classify (engine, &frame, NULL, cancellable, &error);
+
+      g_thread_join (thread);
+      if (r == NULL)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_clear_error (&error);
+          stopped_midway = TRUE;
+        }
+    }
+  g_assert_true (stopped_midway);
+
+  /* The engine still works afterwards. */
+  {
+    g_autoptr(HepaResult) r = hepa_engine_classify (engine, &frame, NULL, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (r);
+  }
+  hepa_engine_free (engine);
+}
+
+typedef struct
+{
+  GMainLoop  *loop;
+  HepaEngine *engine;
+  HepaResult *result;
+  GError     *error;
+} AsyncData;
+
+static void
+classified_cb (GObject      *source,
+               GAsyncResult *res,
+               gpointer      user_data)
+{
+  AsyncData *data = user_data;
+
+  data->result = hepa_engine_classify_finish (data->engine, res, &data->error);
+  g_main_loop_quit (data->loop);
+}
+
+static void
+test_engine_async (void)
+{
+  HepaModel *model = small_model ();
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *pixels = random_rgb (50, 60, 8);
+  g_autoptr(HepaImage) image = hepa_image_new_from_pixels (HEPA_PIXEL_RGB8, 50, 60, 150, pixels,
+                                                           "test");
+  HepaFrame frame = rgb_frame (50, 60, pixels);
+  HepaRect roi = { 5, 5, 30, 40 };
+  HepaEngine *engine = hepa_engine_new (model, &error);
+  g_autoptr(HepaResult) sync = hepa_engine_classify (engine, &frame, &roi, NULL, &error);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  AsyncData data = { loop, engine, NULL, NULL };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+
+  hepa_engine_classify_async (engine, image, 0, &roi, NULL, classified_cb, &data);
+  /* The engine is freed before the task finishes: the task keeps it alive. */
+  g_main_loop_run (loop);
+  g_assert_no_error (data.error);
+  hepa_assert_allclose (data.result->logits, sync->logits, 5, 1e-5, 1e-6);
+  g_assert_cmpint (data.result->roi.width, ==, 30);
+  g_clear_pointer (&data.result, hepa_result_free);
+
+  /* A bad frame index fails cleanly. */
+  hepa_engine_classify_async (engine, image, 3, &roi, NULL, classified_cb, &data);
+  g_main_loop_run (loop);
+  g_assert_null (data.result);
+  g_assert_nonnull (data.error);
+  g_clear_error (&data.error);
+
+  /* Cancelled before it runs. */
+  g_cancellable_cancel (cancellable);
+  hepa_engine_classify_async (engine, image, 0, &roi, cancellable, classified_cb, &data);
+  hepa_engine_free (engine);
+  g_main_loop_run (loop);
+  g_assert_error (data.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&data.error);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/core/preprocess/gray-to-three", test_preprocess_gray_to_three);
+  g_test_add_func ("/core/preprocess/mean-std", test_preprocess_mean_std);
+  g_test_add_func ("/core/preprocess/letterbox", test_preprocess_letterbox);
+  g_test_add_func ("/core/preprocess/area-downscale", test_preprocess_area_downscale);
+  g_test_add_func ("/core/preprocess/upscale", test_preprocess_upscale);
+  g_test_add_func ("/core/preprocess/gray16-window", test_preprocess_gray16);
+  g_test_add_func ("/core/engine/basic", test_engine_basic);
+  g_test_add_func ("/core/engine/batch", test_engine_batch);
+  g_test_add_func ("/core/engine/roi", test_engine_roi);
+  g_test_add_func ("/core/engine/large-cam", test_engine_large_cam);
+  g_test_add_func ("/core/engine/cancel", test_engine_cancel);
+  g_test_add_func ("/core/engine/async", test_engine_async);
+
+  status = g_test_run ();
+  hepa_model_unref (small_model ());
+  return status;
+}
