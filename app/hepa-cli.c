@@ -20,6 +20,7 @@ typedef struct
 static const Subcommand subcommands[] = {
   { "info", hepa_cli_info, N_("Describe DICOM, PNG and JPEG files") },
   { "render", hepa_cli_render, N_("Write a frame as displayed to a PNG file") },
+  { "convert", hepa_cli_convert, N_("Convert a .pth or safetensors file into a model") },
   { NULL, NULL, NULL },
 };
 
