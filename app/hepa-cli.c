@@ -21,6 +21,8 @@ static const Subcommand subcommands[] = {
   { "info", hepa_cli_info, N_("Describe DICOM, PNG and JPEG files") },
   { "render", hepa_cli_render, N_("Write a frame as displayed to a PNG file") },
   { "convert", hepa_cli_convert, N_("Convert a .pth or safetensors file into a model") },
+  { "classify", hepa_cli_classify, N_("Classify regions of an image and map the evidence") },
+  { "bench", hepa_cli_bench, N_("Time the ResNet forward pass") },
   { NULL, NULL, NULL },
 };
 

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include "hepa-engine.h"
+#include "hepa-error.h"
+#include "hepa-model.h"
+#include "hepa-weights-private.h"
+#include "hepa-test-utils.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#define CARD_5 \
+  "{\"name\": \"fll-test\", \"arch\": \"resnet18\", " \
+  "\"classes\": [\"non_fll\", \"cyst\", \"hemangioma\", \"ffs\", \"hcc\"], " \
+  "\"input_size\": 64, " \
+  "\"preprocess\": {\"grayscale\": true, \"resize\": \"letterbox\", " \
+  "\"mean\": [0.5, 0.5, 0.5], \"std\": [0.25, 0.25, 0.25]}, " \
+  "\"trained_on\": {\"name\": \"synthetic\", \"sha256\": \"00\"}, " \
+  "\"metrics\": {\"accuracy\": 0.5}, \"created\": \"2026-11-27T09:00:00Z\", " \
+  "\"software_version\": \"0.1.0\", \"intended_use\": \"tests\", \"warnings\": []}"
+
+typedef struct
+{
+  char        *dir;
+  char        *path;
+  HepaWeights *weights;  /* resnet18, 5 classes, seed 3 */
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  fixture->dir = hepa_test_mkdtemp ();
+  fixture->path = g_build_filename (fixture->dir, "liver-net.safetensors", NULL);
+  fixture->weights = hepa_model_random_weights (HEPA_ARCH_RESNET18, 5, 3);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  hepa_weights_free (fixture->weights);
+  hepa_test_rmtree (fixture->dir);
+  g_free (fixture->dir);
+  g_free (fixture->path);
+}
+
+static char *
+file_sha256 (const char *path)
+{
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
+}
+
+static void
+forward_logits (HepaModel *model,
+                float     *logits)
+{
+  const HepaResnet *net = hepa_model_get_network (model);
+  int size = hepa_model_get_card (model)->input_size;
+  HepaResnetWorkspace *ws = hepa_resnet_workspace_new (net, 1, size);
+  g_autofree float *input = g_new (float, 3 * size * size);
+
+  for (int i = 0; i < 3 * size * size; i++)
+    input[i] = hepa_nn_seeded_uniform (5, (guint64) i);
+  g_assert_cmpint (hepa_resnet_forward (net, ws, input, 1, logits, NULL, NULL), ==, 0);
+  hepa_resnet_workspace_free (ws);
+}
+
+static void
+test_card (Fixture       *fixture,
+           gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = NULL;
+  g_autofree char *sha = NULL;
+  g_autofree char *expected_id = NULL;
+  const HepaModelCard *card;
+
+  hepa_weights_set_metadata (fixture->weights, "hepascope.card", CARD_5);
+  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F32,
+                                                &error));
+  model = hepa_model_load (fixture->path, &error);
+  g_assert_no_error (error);
+  card = hepa_model_get_card (model);
+  g_assert_true (card->has_card);
+  g_assert_cmpstr (card->arch, ==, "resnet18");
+  g_assert_cmpuint (card->n_classes, ==, 5);
+  g_assert_cmpstr (card->classes[1], ==, "cyst");
+  g_assert_cmpstr (card->classes[4], ==, "hcc");
+  g_assert_null (card->classes[5]);
+  g_assert_cmpint (card->input_size, ==, 64);
+  g_assert_true (card->grayscale);
+  g_assert_cmpint (card->resize, ==, HEPA_RESIZE_LETTERBOX);
+  g_assert_cmpfloat (card->mean[2], ==, 0.5f);
+  g_assert_cmpfloat (card->std[0], ==, 0.25f);
+  g_assert_nonnull (strstr (card->json, "intended_use"));
+  sha = file_sha256 (fixture->path);
+  g_assert_cmpstr (card->sha256, ==, sha);
+  expected_id = g_strdup_printf ("fll-test-%.12s", sha);
+  g_assert_cmpstr (card->id, ==, expected_id);
+  g_assert_cmpint (hepa_resnet_get_arch (hepa_model_get_network (model)), ==, HEPA_ARCH_RESNET18);
+}
+
+static void
+test_no_card (Fixture       *fixture,
+              gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = NULL;
+  g_autofree char *sha = NULL;
+  g_autofree char *expected_id = NULL;
+  const HepaModelCard *card;
+
+  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F16,
+                                                &error));
+  model = hepa_model_load (fixture->path, &error);
+  g_assert_no_error (error);
+  card = hepa_model_get_card (model);
+  g_assert_false (card->has_card);
+  g_assert_cmpstr (card->arch, ==, "resnet18");
+  g_assert_cmpuint (card->n_classes, ==, 5);
+  g_assert_cmpstr (card->classes[0], ==, "class0");
+  g_assert_cmpstr (card->classes[4], ==, "class4");
+  g_assert_cmpint (card->input_size, ==, 224);
+  g_assert_false (card->grayscale);
+  g_assert_cmpint (card->resize, ==, HEPA_RESIZE_STRETCH);
+  g_assert_cmpfloat_with_epsilon (card->mean[0], 0.485f, 1e-7);
+  g_assert_cmpfloat_with_epsilon (card->std[2], 0.225f, 1e-7);
+  g_assert_nonnull (strstr (card->json, "No model card"));
+  sha = file_sha256 (fixture->path);
+  expected_id = g_strdup_printf ("liver-net-%.12s", sha);
+  g_assert_cmpstr (card->id, ==, expected_id);
+}
+
+static void
+test_same_logits (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  /* Saved and loaded (F32 exactly, F16 closely), the model computes what the in-memory one
+   * computes. */
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) direct = hepa_model_new_random (HEPA_ARCH_RESNET18, 5, NULL, 64, 3);
+  g_autoptr(HepaModel) loaded = NULL;
+  g_autoptr(HepaModel) loaded16 = NULL;
+  float a[5], b[5], c[5];
+  float scale = 0;
+
+  hepa_weights_set_metadata (fixture->weights, "hepascope.card",
+                             "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"],"
+                             " \"input_size\": 64}");
+  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F32,
+                                                &error));
+  loaded = hepa_model_load (fixture->path, &error);
+  g_assert_no_error (error);
+  forward_logits (direct, a);
+  forward_logits (loaded, b);
+  hepa_assert_allclose (b, a, 5, 0, 0);
+
+  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F16,
+                                                &error));
+  loaded16 = hepa_model_load (fixture->path, &error);
+  g_assert_no_error (error);
+  forward_logits (loaded16, c);
+  for (int k = 0; k < 5; k++)
+    scale = MAX (scale, fabsf (a[k]));
+  hepa_assert_allclose (c, a, 5, 0, 2e-2 * scale);
+}
+
+typedef struct
+{
+  const char *name;
+  const char *remove;     /* tensor to drop, or NULL */
+  const char *add;        /* tensor to add (shape [3]), or NULL */
+  const char *reshape;    /* tensor to replace with shape [3], or NULL */
+  const char *card;       /* card JSON, or NULL */
+  const char *needle;
+} BadModel;
+
+static const BadModel bad_models[] = {
+  { "missing-tensor", "layer3.1.bn2.running_var", NULL, NULL, NULL,
+    "Missing tensor “layer3.1.bn2.running_var” for resnet18" },
+  { "unknown-tensor", NULL, "layer5.0.conv1.weight", NULL, NULL,
+    "Unknown tensor “layer5.0.conv1.weight” for resnet18" },
+  { "wrong-shape", NULL, NULL, "layer2.0.conv1.weight", NULL,
+    "Tensor “layer2.0.conv1.weight” has shape [3]; resnet18 with 5 classes needs [128, 64, 3, 3]" },
+  { "no-fc", "fc.weight", NULL, NULL, NULL, "Missing tensor “fc.weight”" },
+  { "not-resnet", "layer1.0.conv1.weight", NULL, NULL, NULL, "Not a ResNet" },
+  { "card-not-json", NULL, NULL, NULL, "{arch", "not valid JSON" },
+  { "card-arch-mismatch", NULL, NULL, NULL,
+    "{\"arch\": \"resnet50\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}",
+    "says resnet50 but the tensors are resnet18" },
+  { "card-arch-unknown", NULL, NULL, NULL,
+    "{\"arch\": \"vgg16\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", "arch must be" },
+  { "card-class-count", NULL, NULL, NULL,
+    "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\"]}", "names 2 classes but “fc.weight” has 5" },
+  { "card-duplicate-class", NULL, NULL, NULL,
+    "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\",\"a\",\"d\",\"e\"]}", "class “a” twice" },
+  { "card-no-classes", NULL, NULL, NULL, "{\"arch\": \"resnet18\"}", "no list of classes" },
+  { "card-bad-resize", NULL, NULL, NULL,
+    "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"], "
+    "\"preprocess\": {\"resize\": \"crop\"}}", "preprocess.resize" },
+  { "card-zero-std", NULL, NULL, NULL,
+    "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"], "
+    "\"preprocess\": {\"std\": [0.2, 0, 0.2]}}", "preprocess.std" },
+  { "card-input-size", NULL, NULL, NULL,
+    "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"], \"input_size\": 100000}",
+    "input_size" },
+};
+
+static void
+test_bad_model (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  const BadModel *c = user_data;
+  g_autoptr(HepaWeights) w = hepa_weights_new ();
+  g_autoptr(GError) error = NULL;
+  const gint64 shape3[1] = { 3 };
+  const float three[3] = { 1, 2, 3 };
+
+  for (guint i = 0; i < hepa_weights_get_n (fixture->weights); i++)
+    {
+      const HepaTensorEntry *e = hepa_weights_get_nth (fixture->weights, i);
+
+      if (g_strcmp0 (e->name, c->remove) == 0)
+        continue;
+      if (g_strcmp0 (e->name, c->reshape) == 0)
+        hepa_weights_add (w, e->name, 1, shape3, three);
+      else
+        hepa_weights_add (w, e->name, e->ndim, e->shape, e->data);
+    }
+  if (c->add != NULL)
+    hepa_weights_add (w, c->add, 1, shape3, three);
+  if (c->card != NULL)
+    hepa_weights_set_metadata (w, "hepascope.card", c->card);
+  g_assert_true (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F32, &error));
+
+  g_assert_null (hepa_model_load (fixture->path, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_MODEL);
+  g_test_message ("%s: %s", c->name, error->message);
+  g_assert_nonnull (strstr (error->message, c->needle));
+}
+
+static void
+test_num_batches_tracked (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  /* torchvision state dicts carry BN step counters; they are not weights and are skipped. */
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = NULL;
+  const gint64 scalar_shape[1] = { 1 };
+  const float zero = 0;
+
+  hepa_weights_add (fixture->weights, "bn1.num_batches_tracked", 0, scalar_shape, &zero);
+  model = hepa_model_new_from_weights (fixture->weights, "x", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (hepa_model_get_card (model)->id, ==, "x");
+}
+
+static void
+test_random_resnet50 (void)
+{
+  g_autoptr(HepaModel) model = hepa_model_new_random (HEPA_ARCH_RESNET50, 3, NULL, 64, 1);
+  const char *const names[] = { "x", "y", NULL };
+  g_autoptr(HepaModel) named = hepa_model_new_random (HEPA_ARCH_RESNET18, 2, names, 32, 2);
+  float logits[3];
+
+  g_assert_cmpstr (hepa_model_get_card (model)->arch, ==, "resnet50");
+  g_assert_false (hepa_model_get_card (model)->has_card);
+  g_assert_cmpstr (hepa_model_get_card (model)->sha256, ==, "");
+  forward_logits (model, logits);
+  for (int k = 0; k < 3; k++)
+    g_assert_true (isfinite (logits[k]));
+  g_assert_cmpstr (hepa_model_get_card (named)->classes[1], ==, "y");
+  g_assert_cmpint (hepa_model_get_card (named)->input_size, ==, 32);
+  /* Seeded: the same seed gives the same weights. */
+  {
+    g_autoptr(HepaWeights) a = hepa_model_random_weights (HEPA_ARCH_RESNET18, 2, 9);
+    g_autoptr(HepaWeights) b = hepa_model_random_weights (HEPA_ARCH_RESNET18, 2, 9);
+    const HepaTensorEntry *ea = hepa_weights_lookup (a, "layer4.1.conv2.weight");
+    const HepaTensorEntry *eb = hepa_weights_lookup (b, "layer4.1.conv2.weight");
+
+    hepa_assert_allclose (ea->data, eb->data, (gsize) ea->n_elements, 0, 0);
+    g_assert_cmpfloat (hepa_weights_lookup (a, "bn1.running_var")->data[0], >=, 0.5f);
+  }
+}
+
+static void
+test_find_default (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_autofree char *found = NULL;
+
+  g_setenv ("HEPASCOPE_MODEL", fixture->path, TRUE);
+  found = hepa_model_find_default ();
+  g_assert_cmpstr (found, ==, fixture->path);
+  g_unsetenv ("HEPASCOPE_MODEL");
+  g_clear_pointer (&found, g_free);
+  /* Without the variable, whatever is found is a .safetensors file under a models folder. */
+  found = hepa_model_find_default ();
+  if (found != NULL)
+    g_assert_true (g_str_has_suffix (found, ".safetensors"));
+}
+
+static void
+test_load_errors (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (hepa_model_load ("/nonexistent/m.safetensors", &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/core/model/card", Fixture, NULL, fixture_set_up, test_card, fixture_tear_down);
+  g_test_add ("/core/model/no-card", Fixture, NULL, fixture_set_up, test_no_card,
+              fixture_tear_down);
+  g_test_add ("/core/model/same-logits", Fixture, NULL, fixture_set_up, test_same_logits,
+              fixture_tear_down);
+  g_test_add ("/core/model/num-batches-tracked", Fixture, NULL, fixture_set_up,
+              test_num_batches_tracked, fixture_tear_down);
+  g_test_add ("/core/model/find-default", Fixture, NULL, fixture_set_up, test_find_default,
+              fixture_tear_down);
+  g_test_add_func ("/core/model/random-resnet50", test_random_resnet50);
+  g_test_add_func ("/core/model/load-errors", test_load_errors);
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_models); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/core/model/bad/%s", bad_models[i].name);
+
+      g_test_add (path, Fixture, &bad_models[i], fixture_set_up, test_bad_model,
+                  fixture_tear_down);
+    }
+  return g_test_run ();
+}
