@@ -301,10 +301,23 @@ hepa_dcm_open (const char   *path,
           HepaDcmStatus status = HEPA_DCM_ERR_FORMAT;
           if (cond == EC_InvalidFilename || cond == EC_InvalidStream)
             status = HEPA_DCM_ERR_IO;
-          if (cond == EC_StreamNotifyClient || cond == EC_ItemEnd || cond == EC_EndOfStream)
+          // Tell a damaged DICOM file from something else: Part 10 files say "DICM" at 128.
+          char head[132] = { 0 };
+          bool marker = false;
+          if (FILE *fp = std::fopen (path, "rb"))
+            {
+              marker = std::fread (head, 1, sizeof head, fp) == sizeof head
+                       && std::memcmp (head + 128, "DICM", 4) == 0;
+              std::fclose (fp);
+            }
+          if (!marker)
+            set_msg (msg, msg_size, "not a DICOM file, or a damaged one without a header (%s)",
+                     cond.text ());
+          else if (cond == EC_StreamNotifyClient || cond == EC_ItemEnd
+                   || cond == EC_EndOfStream)
             set_msg (msg, msg_size, "truncated or damaged DICOM file (%s)", cond.text ());
           else
-            set_msg (msg, msg_size, "not a readable DICOM file (%s)", cond.text ());
+            set_msg (msg, msg_size, "damaged DICOM file (%s)", cond.text ());
           delete file;
           return status;
         }
@@ -437,7 +450,15 @@ hepa_dcm_get_pixel_info (HepaDcmFile      *file,
               return HEPA_DCM_ERR_FORMAT;
             }
           else if (!info->encapsulated)
-            info->pixel_length = el->getLength ();
+            {
+              if (el->getLengthField () == DCM_UndefinedLength)
+                {
+                  set_msg (msg, msg_size, "compressed pixel data, but no transfer syntax says "
+                           "how it is compressed (missing meta header?)");
+                  return HEPA_DCM_ERR_FORMAT;
+                }
+              info->pixel_length = el->getLength ();
+            }
         }
       return HEPA_DCM_OK;
     }
