@@ -2,26 +2,51 @@
 /* Winograd F(4x4, 3x3) for the stride-1 3x3 convolutions (Lavin & Gray 2015, points 0, +-1, +-2).
  *
  * Each 4x4 output tile is A^T [ (G g G^T) . (B^T d B) ] A over a 6x6 input tile d. The 36
- * elementwise products summed over input channels are 36 independent GEMMs:
- *   m[t] (c_out, tiles) = u[t] (c_out, c_in) * v[t] (c_in, tiles),
- * 4 times fewer multiplies than the direct convolution. The transforms work on a whole row of
- * tiles at once, with the tiles along the innermost, contiguous axis so they vectorize. */
+ * elementwise products summed over input channels are 36 independent GEMMs, with 4 times fewer
+ * multiplies than the direct convolution:
+ *   m[t] (c_out, tiles) = u[t] (c_out, c_in) * v[t] (c_in, tiles)
+ * Those GEMMs are small (64 x 64 x 196 in layer1 at 224), where a BLAS spends its time packing,
+ * so everything here works on blocks of 8 tiles held in the 8 lanes of a vector:
+ *   v (36, tile blocks, c_in, 8 lanes)        written packed by the input transform
+ *   u (36, c_out / 8, c_in, 8 rows)           packed once at load
+ *   m (36, tile blocks, c_out_pad, 8 lanes)   an 8 x 8 register-blocked kernel per (t, block)
+ * and the output transform reads m back a vector per (t, block, c_out). */
 #include "hepa-nn.h"
 #include "hepa-nn-private.h"
 
-#include <cblas.h>
 #include <string.h>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #define T 6       /* input tile */
 #define TT 36
 #define M_OUT 4   /* output tile */
+#define LANES 8
+
+/* Unaligned 8-float vectors; GCC lowers them to AVX where the target has it. */
+typedef float v8f __attribute__ ((vector_size (32), aligned (4)));
+typedef int v8i __attribute__ ((vector_size (32), aligned (4)));
+
+static int
+round8 (int v)
+{
+  return (v + LANES - 1) / LANES * LANES;
+}
+
+static int
+n_tiles (int extent)
+{
+  return (extent + M_OUT - 1) / M_OUT;
+}
 
 size_t
 hepa_nn_winograd_weight_size (int c_in,
                               int c_out)
 {
   HEPA_NN_ASSERT (c_in > 0 && c_out > 0);
-  return (size_t) TT * c_in * c_out;
+  return (size_t) TT * c_in * round8 (c_out);
 }
 
 void
@@ -39,8 +64,10 @@ hepa_nn_winograd_pack (const float *weight,
     { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
     { 0, 0, 1 },
   };
+  const int co_blocks = round8 (c_out) / LANES;
 
   HEPA_NN_ASSERT (weight != NULL && u != NULL && c_in > 0 && c_out > 0);
+  memset (u, 0, sizeof (float) * hepa_nn_winograd_weight_size (c_in, c_out));
   for (int co = 0; co < c_out; co++)
     for (int ci = 0; ci < c_in; ci++)
       {
@@ -56,26 +83,12 @@ hepa_nn_winograd_pack (const float *weight,
             {
               double v = tmp[i][0] * g_mat[j][0] + tmp[i][1] * g_mat[j][1]
                          + tmp[i][2] * g_mat[j][2];
-              u[((size_t) (i * T + j) * c_out + co) * c_in + ci] = (float) v;
+              size_t at = (((size_t) (i * T + j) * co_blocks + co / LANES) * c_in + ci) * LANES
+                          + co % LANES;
+              u[at] = (float) v;
             }
       }
 }
-
-static int
-n_tiles (int extent)
-{
-  return (extent + M_OUT - 1) / M_OUT;
-}
-
-/* Per thread: q (6 rows, 6 taps, tw) + s (6, 6, tw) + one padded input row (4 tw + 2). */
-static size_t
-row_buffer_size (int w)
-{
-  int tw = n_tiles (w);
-  return (size_t) 2 * TT * tw + M_OUT * tw + 2 + 16;
-}
-
-#define MAX_THREADS 16
 
 size_t
 hepa_nn_winograd_scratch_size (int c_in,
@@ -85,192 +98,227 @@ hepa_nn_winograd_scratch_size (int c_in,
                                int w)
 {
   HEPA_NN_ASSERT (c_in > 0 && c_out > 0 && n > 0 && h > 0 && w > 0);
-  size_t tiles = (size_t) n * n_tiles (h) * n_tiles (w);
-  return (size_t) TT * tiles * (c_in + c_out) + MAX_THREADS * row_buffer_size (w);
+  size_t blocks = ((size_t) n * n_tiles (h) * n_tiles (w) + LANES - 1) / LANES;
+  return (size_t) TT * blocks * LANES * (c_in + round8 (c_out));
 }
 
-static int
-thread_id (void)
+/* In-register 1-D transforms over six vectors. */
+static inline void
+bt6 (const v8f d[T],
+     v8f       o[T])
 {
-#ifdef _OPENMP
-  int id = omp_get_thread_num ();
-  HEPA_NN_ASSERT (id < MAX_THREADS);
-  return id;
-#else
-  return 0;
-#endif
+  v8f a = d[4] - 4.f * d[2];
+  v8f b = d[3] - 4.f * d[1];
+  v8f c = d[4] - d[2];
+  v8f e = 2.f * (d[3] - d[1]);
+
+  o[0] = 4.f * d[0] - 5.f * d[2] + d[4];
+  o[1] = a + b;
+  o[2] = a - b;
+  o[3] = c + e;
+  o[4] = c - e;
+  o[5] = 4.f * d[1] - 5.f * d[3] + d[5];
 }
 
-/* One row of tiles of one channel: x (h, w) -> v[t][tile0 + tx] for t < 36, tx < tw. */
+static inline void
+at6 (const v8f m[T],
+     v8f       o[M_OUT])
+{
+  v8f a = m[1] + m[2], b = m[1] - m[2];
+  v8f c = m[3] + m[4], e = m[3] - m[4];
+
+  o[0] = m[0] + a + c;
+  o[1] = b + 2.f * e;
+  o[2] = a + 4.f * c;
+  o[3] = b + 8.f * e + m[5];
+}
+
+/* Where the 8 tiles of block @blk start: lane offsets into one input plane and validity. */
+typedef struct
+{
+  int b[LANES];       /* image, or -1 for padding lanes */
+  int y0[LANES];      /* top-left input pixel of the 6x6 tile: 4 ty - 1 */
+  int x0[LANES];
+} TileBlock;
+
 static void
-input_row (const float *x,
-           int          h,
-           int          w,
-           int          ty,
-           int          tw,
-           float       *v,
-           size_t       v_stride,   /* floats between v[t] and v[t + 1] */
-           float       *buf)
+tile_block (int        blk,
+            int        n,
+            int        th,
+            int        tw,
+            TileBlock *tb)
 {
-  float *q = buf;                 /* (6 rows, 6 taps, tw) */
-  float *s = q + TT * tw;         /* (6 k, 6 taps, tw) */
-  float *padded = s + TT * tw;    /* (4 tw + 2) */
-  const int width = M_OUT * tw + 2;
-
-  /* q[r][p][tx] = x[4 ty - 1 + r][4 tx - 1 + p], zero outside the image. */
-  for (int r = 0; r < T; r++)
+  for (int l = 0; l < LANES; l++)
     {
-      int iy = M_OUT * ty - 1 + r;
+      int tile = blk * LANES + l;
 
-      if (iy < 0 || iy >= h)
+      if (tile >= n * th * tw)
         {
-          memset (q + r * T * tw, 0, sizeof (float) * T * tw);
+          tb->b[l] = -1;
+          tb->y0[l] = tb->x0[l] = 0;
           continue;
         }
-      padded[0] = 0.f;
-      memcpy (padded + 1, x + (size_t) iy * w, sizeof (float) * w);
-      for (int i = w + 1; i < width; i++)
-        padded[i] = 0.f;
-      for (int p = 0; p < T; p++)
-        {
-          float *dst = q + (r * T + p) * tw;
-          for (int tx = 0; tx < tw; tx++)
-            dst[tx] = padded[M_OUT * tx + p];
-        }
-    }
-
-  /* s[k][p] = sum_r BT[k][r] q[r][p]  (the vertical B^T d) */
-  for (int p = 0; p < T; p++)
-    {
-      const float *d0 = q + (0 * T + p) * tw, *d1 = q + (1 * T + p) * tw;
-      const float *d2 = q + (2 * T + p) * tw, *d3 = q + (3 * T + p) * tw;
-      const float *d4 = q + (4 * T + p) * tw, *d5 = q + (5 * T + p) * tw;
-      float *s0 = s + (0 * T + p) * tw, *s1 = s + (1 * T + p) * tw;
-      float *s2 = s + (2 * T + p) * tw, *s3 = s + (3 * T + p) * tw;
-      float *s4 = s + (4 * T + p) * tw, *s5 = s + (5 * T + p) * tw;
-
-      for (int tx = 0; tx < tw; tx++)
-        {
-          float a = d4[tx] - 4.f * d2[tx];
-          float b = d3[tx] - 4.f * d1[tx];
-          float c = d4[tx] - d2[tx];
-          float e = 2.f * (d3[tx] - d1[tx]);
-
-          s0[tx] = 4.f * d0[tx] - 5.f * d2[tx] + d4[tx];
-          s1[tx] = a + b;
-          s2[tx] = a - b;
-          s3[tx] = c + e;
-          s4[tx] = c - e;
-          s5[tx] = 4.f * d1[tx] - 5.f * d3[tx] + d5[tx];
-        }
-    }
-
-  /* v[k * 6 + l] = sum_p BT[l][p] s[k][p]  (the horizontal . B) */
-  for (int k = 0; k < T; k++)
-    {
-      const float *d0 = s + (k * T + 0) * tw, *d1 = s + (k * T + 1) * tw;
-      const float *d2 = s + (k * T + 2) * tw, *d3 = s + (k * T + 3) * tw;
-      const float *d4 = s + (k * T + 4) * tw, *d5 = s + (k * T + 5) * tw;
-      float *v0 = v + (k * T + 0) * v_stride, *v1 = v + (k * T + 1) * v_stride;
-      float *v2 = v + (k * T + 2) * v_stride, *v3 = v + (k * T + 3) * v_stride;
-      float *v4 = v + (k * T + 4) * v_stride, *v5 = v + (k * T + 5) * v_stride;
-
-      for (int tx = 0; tx < tw; tx++)
-        {
-          float a = d4[tx] - 4.f * d2[tx];
-          float b = d3[tx] - 4.f * d1[tx];
-          float c = d4[tx] - d2[tx];
-          float e = 2.f * (d3[tx] - d1[tx]);
-
-          v0[tx] = 4.f * d0[tx] - 5.f * d2[tx] + d4[tx];
-          v1[tx] = a + b;
-          v2[tx] = a - b;
-          v3[tx] = c + e;
-          v4[tx] = c - e;
-          v5[tx] = 4.f * d1[tx] - 5.f * d3[tx] + d5[tx];
-        }
+      tb->b[l] = tile / (th * tw);
+      tb->y0[l] = M_OUT * ((tile / tw) % th) - 1;
+      tb->x0[l] = M_OUT * (tile % tw) - 1;
     }
 }
 
-/* One row of tiles of one output channel: m[t][tile0 + tx] -> y (h, w) rows 4 ty .. 4 ty + 3,
- * with bias, residual and ReLU applied on the way out. */
+/* v[t][blk][ci][lane] = (B^T d B)[t] of the tile in each lane, for one input channel. */
 static void
-output_row (const float *m,
-            size_t       m_stride,
-            int          h,
-            int          w,
-            int          ty,
-            int          tw,
-            float        bias,
-            const float *res,
-            int          relu,
-            float       *y,
-            float       *buf)
+input_block (const float     *x,
+             int              c_in,
+             int              h,
+             int              w,
+             const TileBlock *tb,
+             int              ci,
+             float           *v,
+             size_t           t_stride)
 {
-  float *s = buf;                 /* (6 k, 4 q, tw) */
-  float *o = s + T * M_OUT * tw;  /* (4 i, 4 q, tw) */
+  v8f d[T][T], s[T][T], o[T];
+  v8i base, row_ok[T], col_ok[T];
 
-  /* s[k][q] = sum_l AT[q][l] m[k * 6 + l] */
+  for (int l = 0; l < LANES; l++)
+    {
+      int valid = tb->b[l] >= 0;
+
+      base[l] = valid ? (int) (((size_t) tb->b[l] * c_in + ci) * h * w)
+                        + tb->y0[l] * w + tb->x0[l]
+                      : 0;
+      for (int r = 0; r < T; r++)
+        {
+          row_ok[r][l] = valid && tb->y0[l] + r >= 0 && tb->y0[l] + r < h ? -1 : 0;
+          col_ok[r][l] = valid && tb->x0[l] + r >= 0 && tb->x0[l] + r < w ? -1 : 0;
+        }
+    }
+  for (int r = 0; r < T; r++)
+    for (int p = 0; p < T; p++)
+      {
+        v8i ok = row_ok[r] & col_ok[p];
+        v8i idx = base + (r * w + p);
+#if defined(__AVX2__)
+        __m256i mi, ii;
+        __m256 g;
+
+        memcpy (&mi, &ok, sizeof mi);
+        memcpy (&ii, &idx, sizeof ii);
+        g = _mm256_mask_i32gather_ps (_mm256_setzero_ps (), x, ii, _mm256_castsi256_ps (mi), 4);
+        memcpy (&d[r][p], &g, sizeof g);
+#else
+        for (int l = 0; l < LANES; l++)
+          d[r][p][l] = ok[l] ? x[idx[l]] : 0.f;
+#endif
+      }
+  /* Vertical, then horizontal. */
+  for (int p = 0; p < T; p++)
+    {
+      v8f col[T];
+
+      for (int r = 0; r < T; r++)
+        col[r] = d[r][p];
+      bt6 (col, o);
+      for (int k = 0; k < T; k++)
+        s[k][p] = o[k];
+    }
   for (int k = 0; k < T; k++)
     {
-      const float *m0 = m + (k * T + 0) * m_stride, *m1 = m + (k * T + 1) * m_stride;
-      const float *m2 = m + (k * T + 2) * m_stride, *m3 = m + (k * T + 3) * m_stride;
-      const float *m4 = m + (k * T + 4) * m_stride, *m5 = m + (k * T + 5) * m_stride;
-      float *s0 = s + (k * M_OUT + 0) * tw, *s1 = s + (k * M_OUT + 1) * tw;
-      float *s2 = s + (k * M_OUT + 2) * tw, *s3 = s + (k * M_OUT + 3) * tw;
-
-      for (int tx = 0; tx < tw; tx++)
-        {
-          float a = m1[tx] + m2[tx], b = m1[tx] - m2[tx];
-          float c = m3[tx] + m4[tx], e = m3[tx] - m4[tx];
-
-          s0[tx] = m0[tx] + a + c;
-          s1[tx] = b + 2.f * e;
-          s2[tx] = a + 4.f * c;
-          s3[tx] = b + 8.f * e + m5[tx];
-        }
+      bt6 (s[k], o);
+      for (int l = 0; l < T; l++)
+        *(v8f *) (v + (size_t) (k * T + l) * t_stride) = o[l];
     }
-  /* o[i][q] = sum_k AT[i][k] s[k][q] + bias */
+}
+
+/* m (8 rows, 8 lanes) = u (c_in, 8 rows)^T * v (c_in, 8 lanes): 8 accumulators, and per input
+ * channel one vector load and eight broadcasts. */
+static void
+gemm_8x8 (const float *u,
+          const float *v,
+          int          c_in,
+          float       *m)
+{
+  v8f a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+  v8f a4 = { 0 }, a5 = { 0 }, a6 = { 0 }, a7 = { 0 };
+
+  for (int ci = 0; ci < c_in; ci++, u += LANES, v += LANES)
+    {
+      v8f x = *(const v8f *) v;
+
+      a0 += u[0] * x;
+      a1 += u[1] * x;
+      a2 += u[2] * x;
+      a3 += u[3] * x;
+      a4 += u[4] * x;
+      a5 += u[5] * x;
+      a6 += u[6] * x;
+      a7 += u[7] * x;
+    }
+  *(v8f *) (m + 0 * LANES) = a0;
+  *(v8f *) (m + 1 * LANES) = a1;
+  *(v8f *) (m + 2 * LANES) = a2;
+  *(v8f *) (m + 3 * LANES) = a3;
+  *(v8f *) (m + 4 * LANES) = a4;
+  *(v8f *) (m + 5 * LANES) = a5;
+  *(v8f *) (m + 6 * LANES) = a6;
+  *(v8f *) (m + 7 * LANES) = a7;
+}
+
+/* A^T m A for one output channel of one block, then bias, residual and ReLU on the way out. */
+static void
+output_block (const float        *m,
+              size_t              t_stride,
+              int                 c_out,
+              int                 h,
+              int                 w,
+              const TileBlock    *tb,
+              int                 co,
+              const HepaEpilogue *epi,
+              float              *y)
+{
+  v8f s[T][M_OUT], o[M_OUT][M_OUT], col[T];
+  float bias = epi && epi->bias ? epi->bias[co] : 0.f;
+  int relu = epi ? epi->relu : 0;
+
+  for (int k = 0; k < T; k++)
+    {
+      v8f row[T];
+
+      for (int l = 0; l < T; l++)
+        row[l] = *(const v8f *) (m + (size_t) (k * T + l) * t_stride);
+      at6 (row, s[k]);
+    }
   for (int q = 0; q < M_OUT; q++)
     {
-      const float *m0 = s + (0 * M_OUT + q) * tw, *m1 = s + (1 * M_OUT + q) * tw;
-      const float *m2 = s + (2 * M_OUT + q) * tw, *m3 = s + (3 * M_OUT + q) * tw;
-      const float *m4 = s + (4 * M_OUT + q) * tw, *m5 = s + (5 * M_OUT + q) * tw;
-      float *o0 = o + (0 * M_OUT + q) * tw, *o1 = o + (1 * M_OUT + q) * tw;
-      float *o2 = o + (2 * M_OUT + q) * tw, *o3 = o + (3 * M_OUT + q) * tw;
+      v8f out[M_OUT];
 
-      for (int tx = 0; tx < tw; tx++)
-        {
-          float a = m1[tx] + m2[tx], b = m1[tx] - m2[tx];
-          float c = m3[tx] + m4[tx], e = m3[tx] - m4[tx];
-
-          o0[tx] = m0[tx] + a + c + bias;
-          o1[tx] = b + 2.f * e + bias;
-          o2[tx] = a + 4.f * c + bias;
-          o3[tx] = b + 8.f * e + m5[tx] + bias;
-        }
+      for (int k = 0; k < T; k++)
+        col[k] = s[k][q];
+      at6 (col, out);
+      for (int i = 0; i < M_OUT; i++)
+        o[i][q] = out[i] + bias;
     }
-  /* Interleave the tiles back into image rows. */
-  for (int i = 0; i < M_OUT; i++)
+  for (int l = 0; l < LANES; l++)
     {
-      int oy = M_OUT * ty + i;
-
-      if (oy >= h)
+      if (tb->b[l] < 0)
         break;
-      float *dst = y + (size_t) oy * w;
-      const float *r = res ? res + (size_t) oy * w : NULL;
-      const float *oi = o + i * M_OUT * tw;
+      size_t plane = ((size_t) tb->b[l] * c_out + co) * h * w;
+      float *yp = y + plane;
+      const float *rp = epi && epi->residual ? epi->residual + plane : NULL;
+      int oy0 = tb->y0[l] + 1, ox0 = tb->x0[l] + 1;
+      int ni = h - oy0 < M_OUT ? h - oy0 : M_OUT;
+      int nq = w - ox0 < M_OUT ? w - ox0 : M_OUT;
 
-      for (int tx = 0; tx < tw; tx++)
-        {
-          int x0 = M_OUT * tx;
-          int nq = w - x0 < M_OUT ? w - x0 : M_OUT;
+      for (int i = 0; i < ni; i++)
+        for (int q = 0; q < nq; q++)
+          {
+            size_t at = (size_t) (oy0 + i) * w + ox0 + q;
+            float val = o[i][q][l];
 
-          for (int q = 0; q < nq; q++)
-            dst[x0 + q] = oi[q * tw + tx];
-        }
-      if (r != NULL || relu)
-        hepa_nn_epilogue_row (dst, w, 0.f, r, relu);
+            if (rp)
+              val += rp[at];
+            if (relu)
+              val = val > 0.f ? val : 0.f;
+            yp[at] = val;
+          }
     }
 }
 
@@ -290,42 +338,46 @@ hepa_nn_conv3x3_winograd (const float        *u,
   HEPA_NN_ASSERT (c_in > 0 && c_out > 0 && n > 0 && h > 0 && w > 0);
   HEPA_NN_ASSERT (x != y);
   HEPA_NN_ASSERT (epi == NULL || epi->residual != y);
+  /* Gather offsets are int: one batch of inputs must stay below 2^31 floats. */
+  HEPA_NN_ASSERT ((double) n * c_in * h * w < 2147483647.0);
 
   const int th = n_tiles (h), tw = n_tiles (w);
-  const size_t tiles = (size_t) n * th * tw;
-  float *v = scratch;                           /* (36, c_in, tiles) */
-  float *m = v + TT * c_in * tiles;             /* (36, c_out, tiles) */
-  float *bufs = m + TT * c_out * tiles;         /* MAX_THREADS x row_buffer_size */
-  const size_t buf_sz = row_buffer_size (w);
-  const int in_rows = n * c_in * th, out_rows = n * c_out * th;
+  const int blocks = (n * th * tw + LANES - 1) / LANES;
+  const int co_pad = round8 (c_out), co_blocks = co_pad / LANES;
+  float *v = scratch;                                      /* (36, blocks, c_in, 8) */
+  float *m = v + (size_t) TT * blocks * c_in * LANES;      /* (36, blocks, co_pad, 8) */
+  const size_t v_t = (size_t) blocks * c_in * LANES;
+  const size_t m_t = (size_t) blocks * co_pad * LANES;
 
-  HEPA_NN_PARALLEL_FOR (in_rows > 8)
-  for (int job = 0; job < in_rows; job++)
+  HEPA_NN_PARALLEL_FOR (blocks * c_in > 16)
+  for (int job = 0; job < blocks * c_in; job++)
     {
-      int ty = job % th, ci = (job / th) % c_in, b = job / (th * c_in);
-      size_t tile0 = ((size_t) b * th + ty) * tw;
+      int blk = job / c_in, ci = job % c_in;
+      TileBlock tb;
 
-      input_row (x + ((size_t) b * c_in + ci) * h * w, h, w, ty, tw,
-                 v + (size_t) ci * tiles + tile0, (size_t) c_in * tiles,
-                 bufs + thread_id () * buf_sz);
+      tile_block (blk, n, th, tw, &tb);
+      input_block (x, c_in, h, w, &tb, ci, v + ((size_t) blk * c_in + ci) * LANES, v_t);
     }
 
-  for (int t = 0; t < TT; t++)
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, c_out, (int) tiles, c_in,
-                 1.0f, u + (size_t) t * c_out * c_in, c_in,
-                 v + (size_t) t * c_in * tiles, (int) tiles,
-                 0.0f, m + (size_t) t * c_out * tiles, (int) tiles);
-
-  HEPA_NN_PARALLEL_FOR (out_rows > 8)
-  for (int job = 0; job < out_rows; job++)
+  HEPA_NN_PARALLEL_FOR (blocks * TT > 1)
+  for (int job = 0; job < TT * blocks; job++)
     {
-      int ty = job % th, co = (job / th) % c_out, b = job / (th * c_out);
-      size_t tile0 = ((size_t) b * th + ty) * tw;
-      size_t plane = ((size_t) b * c_out + co) * h * w;
+      int t = job / blocks, blk = job % blocks;
+      const float *vb = v + t * v_t + (size_t) blk * c_in * LANES;
+      float *mb = m + t * m_t + (size_t) blk * co_pad * LANES;
 
-      output_row (m + (size_t) co * tiles + tile0, (size_t) c_out * tiles, h, w, ty, tw,
-                  epi && epi->bias ? epi->bias[co] : 0.f,
-                  epi && epi->residual ? epi->residual + plane : NULL,
-                  epi ? epi->relu : 0, y + plane, bufs + thread_id () * buf_sz);
+      for (int cb = 0; cb < co_blocks; cb++)
+        gemm_8x8 (u + ((size_t) t * co_blocks + cb) * c_in * LANES, vb, c_in,
+                  mb + (size_t) cb * LANES * LANES);
+    }
+
+  HEPA_NN_PARALLEL_FOR (blocks * c_out > 16)
+  for (int job = 0; job < blocks * c_out; job++)
+    {
+      int blk = job / c_out, co = job % c_out;
+      TileBlock tb;
+
+      tile_block (blk, n, th, tw, &tb);
+      output_block (m + ((size_t) blk * co_pad + co) * LANES, m_t, c_out, h, w, &tb, co, epi, y);
     }
 }

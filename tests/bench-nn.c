@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Times the libhepa-nn ResNet forward pass on seeded random weights (a benchmark, not a test).
+ *   bench-nn [--arch 50|18] [--batch B] [--size S] [--threads T] [--runs R] [--json]
+ * tests/bench-nn-vs-torch.sh runs it side by side with ../shared/peers/bench_torch.py. */
+#include "config.h"
+
+#include "hepa-nn.h"
+#include "hepa-resnet.h"
+
+#include <cblas.h>
+#include <glib.h>
+#include <math.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Same recipe as tests/gen-resnet-ref.py; the values only need to be realistic in scale. */
+static const float *
+lookup (void       *user,
+        const char *name,
+        const int  *shape,
+        int         ndim)
+{
+  GPtrArray *keep = user;
+  gsize n = 1;
+  float *v;
+  guint64 seed = g_str_hash (name);
+
+  for (int i = 0; i < ndim; i++)
+    n *= shape[i];
+  v = g_new (float, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      double u = hepa_nn_seeded_uniform (seed, i);
+
+      if (g_str_has_suffix (name, "running_var"))
+        v[i] = (float) (1.0 + 0.25 * (u + 1.0));
+      else if (ndim == 4)
+        v[i] = (float) (u * sqrt (6.0 / (shape[1] * shape[2] * shape[3])));
+      else if (ndim == 2)
+        v[i] = (float) (u / sqrt (shape[1]));
+      else if (g_str_has_suffix (name, "weight"))
+        v[i] = (float) (1.0 + 0.1 * u);
+      else
+        v[i] = (float) (0.1 * u);
+    }
+  g_ptr_array_add (keep, v);
+  return v;
+}
+
+static int
+cmp_double (const void *a,
+            const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int arch = 50, batch = 1, size = 224, threads = 2, runs = 20, classes = 5;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "arch", 0, 0, G_OPTION_ARG_INT, &arch, "18 or 50", "A" },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Batch size", "B" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, "Input size", "S" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Threads", "T" },
+    { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "Timed runs", "R" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "One JSON line", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("- time the ResNet forward pass");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
+  g_autofree float *input = NULL, *logits = NULL;
+  g_autofree double *ms = NULL;
+  HepaResnet *net;
+  HepaResnetWorkspace *ws;
+  gint64 t0;
+  double load_ms, median, gmac;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("bench-nn: %s\n", error->message);
+      return 1;
+    }
+  if ((arch != 18 && arch != 50) || batch < 1 || size < 32 || threads < 1 || runs < 1)
+    {
+      g_printerr ("bench-nn: bad --arch, --batch, --size, --threads or --runs\n");
+      return 1;
+    }
+  openblas_set_num_threads (threads);
+#ifdef _OPENMP
+  omp_set_num_threads (threads);
+#endif
+
+  t0 = g_get_monotonic_time ();
+  net = hepa_resnet_new ((HepaArch) arch, classes, lookup, keep);
+  g_ptr_array_set_size (keep, 0);
+  ws = net ? hepa_resnet_workspace_new (net, batch, size) : NULL;
+  if (ws == NULL)
+    {
+      g_printerr ("bench-nn: out of memory\n");
+      return 1;
+    }
+  load_ms = (g_get_monotonic_time () - t0) / 1e3;
+
+  input = g_new (float, (gsize) batch * 3 * size * size);
+  for (gsize i = 0; i < (gsize) batch * 3 * size * size; i++)
+    input[i] = hepa_nn_seeded_uniform (1, i);
+  logits = g_new (float, (gsize) batch * classes);
+  ms = g_new (double, runs);
+  for (int i = 0; i < 3; i++)
+    hepa_resnet_forward (net, ws, input, batch, logits, NULL, NULL);
+  for (int i = 0; i < runs; i++)
+    {
+      t0 = g_get_monotonic_time ();
+      hepa_resnet_forward (net, ws, input, batch, logits, NULL, NULL);
+      ms[i] = (g_get_monotonic_time () - t0) / 1e3;
+    }
+  qsort (ms, runs, sizeof (double), cmp_double);
+  median = runs % 2 ? ms[runs / 2] : 0.5 * (ms[runs / 2 - 1] + ms[runs / 2]);
+  gmac = hepa_resnet_macs (net, size) * batch / 1e9;
+
+  if (json)
+    g_print ("{\"test\": \"hepa-nn resnet%d bs%d %d\", \"median_ms\": %.2f, \"min_ms\": %.2f, "
+             "\"max_ms\": %.2f, \"img_per_s\": %.3f, \"gflops_per_s\": %.2f, \"threads\": %d, "
+             "\"runs\": %d, \"build_ms\": %.1f}\n",
+             arch, batch, size, median, ms[0], ms[runs - 1], batch / (median / 1e3),
+             2 * gmac / (median / 1e3), threads, runs, load_ms);
+  else
+    g_print ("resnet%d batch %d %dx%d, %d threads: median %.2f ms (min %.2f, max %.2f), "
+             "%.2f img/s, %.1f GFLOP/s\n",
+             arch, batch, size, size, threads, median, ms[0], ms[runs - 1],
+             batch / (median / 1e3), 2 * gmac / (median / 1e3));
+
+  hepa_resnet_workspace_free (ws);
+  hepa_resnet_free (net);
+  return 0;
+}
