@@ -4,13 +4,17 @@
 #include "config.h"
 
 #include "hepa-error.h"
+#include "hepa-model.h"
 #include "hepa-pickle.h"
 #include "hepa-pth.h"
 #include "hepa-weights.h"
 #include "hepa-zip.h"
 #include "hepa-test-utils.h"
 
+#include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static char *
 fixture_path (const char *name)
@@ -534,6 +538,286 @@ test_storage_bounds (void)
     }
 }
 
+static void
+pickle_str (GByteArray *p,
+            const char *s)
+{
+  guint32 len = GUINT32_TO_LE (strlen (s));
+
+  g_byte_array_append (p, (const guint8 *) "X", 1);
+  g_byte_array_append (p, (const guint8 *) &len, 4);
+  g_byte_array_append (p, (const guint8 *) s, strlen (s));
+}
+
+static void
+pickle_int (GByteArray *p,
+            gint64      v)
+{
+  gint32 le = GINT32_TO_LE ((gint32) v);
+
+  g_assert_cmpint (v, <=, G_MAXINT32);
+  g_byte_array_append (p, (const guint8 *) "J", 1);
+  g_byte_array_append (p, (const guint8 *) &le, 4);
+}
+
+#define PICKLE_OP(p, s) g_byte_array_append (p, (const guint8 *) s, sizeof (s) - 1)
+
+/* Writes @w as torch.save would write {"epoch": 1, "state_dict": {"module." + name: tensor}}
+ * (protocol 2, one float32 storage per tensor, plus int64 num_batches_tracked buffers), so the
+ * convert path is tested without Python. */
+static void
+write_state_dict (HepaWeights *w,
+                  const char  *path)
+{
+  g_autoptr(GByteArray) p = g_byte_array_new ();
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) datas = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GByteArray) zip = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n = hepa_weights_get_n (w);
+
+  PICKLE_OP (p, "\x80\x02}");
+  pickle_str (p, "epoch");
+  pickle_int (p, 1);
+  PICKLE_OP (p, "s");
+  pickle_str (p, "state_dict");
+  PICKLE_OP (p, "ccollections\nOrderedDict\n)R(");
+  g_ptr_array_add (names, g_strdup ("archive/data.pkl"));
+  g_ptr_array_add (datas, NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      const HepaTensorEntry *e = hepa_weights_get_nth (w, i);
+      g_autofree char *key = g_strdup_printf ("%u", i);
+      g_autofree char *name = g_strconcat ("module.", e->name, NULL);
+      gint64 stride = 1;
+
+      pickle_str (p, name);
+      PICKLE_OP (p, "ctorch._utils\n_rebuild_tensor_v2\n((");
+      pickle_str (p, "storage");
+      PICKLE_OP (p, "ctorch\nFloatStorage\n");
+      pickle_str (p, key);
+      pickle_str (p, "cpu");
+      pickle_int (p, e->n_elements);
+      PICKLE_OP (p, "tQ");
+      pickle_int (p, 0);
+      PICKLE_OP (p, "(");
+      for (int d = 0; d < e->ndim; d++)
+        pickle_int (p, e->shape[d]);
+      PICKLE_OP (p, "t(");
+      for (int d = 0; d < e->ndim; d++)
+        {
+          gint64 s = 1;
+
+          for (int k = d + 1; k < e->ndim; k++)
+            s *= e->shape[k];
+          pickle_int (p, s);
+          stride = s;
+        }
+      (void) stride;
+      PICKLE_OP (p, "t\x89" "ccollections\nOrderedDict\n)RtR");
+      g_ptr_array_add (names, g_strdup_printf ("archive/data/%s", key));
+      g_ptr_array_add (datas, g_bytes_new (e->data, (gsize) e->n_elements * sizeof (float)));
+
+      if (g_str_has_suffix (e->name, "running_var"))
+        {
+          g_autofree char *nbt = g_strdup_printf ("module.%.*snum_batches_tracked",
+                                                  (int) (strlen (e->name)
+                                                         - strlen ("running_var")), e->name);
+          g_autofree char *nbt_key = g_strdup_printf ("n%u", i);
+          gint64 zero = 0;
+
+          pickle_str (p, nbt);
+          PICKLE_OP (p, "ctorch._utils\n_rebuild_tensor_v2\n((");
+          pickle_str (p, "storage");
+          PICKLE_OP (p, "ctorch\nLongStorage\n");
+          pickle_str (p, nbt_key);
+          pickle_str (p, "cpu");
+          pickle_int (p, 1);
+          PICKLE_OP (p, "tQ");
+          pickle_int (p, 0);
+          PICKLE_OP (p, ")))\x89" "ccollections\nOrderedDict\n)RtR");
+          g_ptr_array_add (names, g_strdup_printf ("archive/data/%s", nbt_key));
+          g_ptr_array_add (datas, g_bytes_new (&zero, sizeof zero));
+        }
+    }
+  PICKLE_OP (p, "us.");
+  g_ptr_array_index (datas, 0) = g_bytes_new (p->data, p->len);
+  zip = build_zip (names->len, (const char *const *) names->pdata, (GBytes *const *) datas->pdata);
+  g_file_set_contents (path, (const char *) zip->data, zip->len, &error);
+  g_assert_no_error (error);
+}
+
+static void
+run_cli (const char *const *args,
+         int                 expect_status,
+         char              **err_out)
+{
+  const char *cli = g_getenv ("HEPASCOPE_CLI");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  int status = -1;
+
+  g_assert_nonnull (cli);
+  g_ptr_array_add (argv, (gpointer) cli);
+  for (const char *const *a = args; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, err_out,
+                &status, &error);
+  g_assert_no_error (error);
+  g_test_message ("stdout: %s", out);
+  g_test_message ("stderr: %s", *err_out);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, expect_status);
+}
+
+static JsonObject *
+parse_card (HepaWeights *w)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  const char *card = hepa_weights_get_metadata (w, "hepascope.card");
+
+  g_assert_nonnull (card);
+  json_parser_load_from_data (parser, card, -1, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static void
+assert_same_tensor (HepaWeights *a,
+                    HepaWeights *b,
+                    const char  *name)
+{
+  const HepaTensorEntry *ea = hepa_weights_lookup (a, name);
+  const HepaTensorEntry *eb = hepa_weights_lookup (b, name);
+
+  g_assert_nonnull (ea);
+  g_assert_nonnull (eb);
+  g_assert_cmpint (ea->n_elements, ==, eb->n_elements);
+  g_assert_cmpmem (ea->data, ea->n_elements * sizeof (float), eb->data,
+                   eb->n_elements * sizeof (float));
+}
+
+/* An ImageNet-shaped resnet18 checkpoint (1000 classes) becomes a 3-class model: the backbone
+ * is kept bit for bit, the head is new, seeded and bounded like torch.nn.Linear's. */
+static void
+test_convert_new_head (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *in = g_build_filename (dir, "imagenet.pth", NULL);
+  g_autofree char *out = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *out2 = g_build_filename (dir, "model2.safetensors", NULL);
+  g_autofree char *out3 = g_build_filename (dir, "model3.safetensors", NULL);
+  g_autofree char *err = NULL, *err2 = NULL, *err3 = NULL;
+  g_autoptr(HepaWeights) src = hepa_model_random_weights (HEPA_ARCH_RESNET18, 1000, 42);
+  g_autoptr(HepaWeights) w = NULL, w2 = NULL, w3 = NULL;
+  g_autoptr(HepaModel) model = NULL;
+  g_autoptr(JsonObject) card = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *sha = NULL;
+  gsize len;
+  JsonObject *from;
+  const HepaTensorEntry *fc;
+  const HepaModelCard *mc;
+
+  write_state_dict (src, in);
+  run_cli ((const char *const[]) { "convert", in, out, "--classes", "a,b,c", "--seed", "7",
+                                   NULL }, 0, &err);
+  g_assert_nonnull (strstr (err, "1000 outputs"));
+
+  w = hepa_weights_load_safetensors (out, &error);
+  g_assert_no_error (error);
+  assert_same_tensor (w, src, "conv1.weight");
+  assert_same_tensor (w, src, "layer4.1.bn2.running_var");
+  fc = hepa_weights_lookup (w, "fc.weight");
+  g_assert_cmpint (fc->shape[0], ==, 3);
+  g_assert_cmpint (fc->shape[1], ==, 512);
+  for (gint64 i = 0; i < fc->n_elements; i++)
+    g_assert_cmpfloat (fabsf (fc->data[i]), <=, 1.0f / sqrtf (512.0f));
+  g_assert_null (hepa_weights_lookup (w, "bn1.num_batches_tracked"));
+
+  card = parse_card (w);
+  g_assert_cmpstr (json_object_get_string_member (card, "arch"), ==, "resnet18");
+  g_assert_cmpint (json_object_get_int_member (card, "input_size"), ==, 224);
+  g_assert_true (json_object_get_boolean_member (
+    json_object_get_object_member (card, "preprocess"), "grayscale"));
+  from = json_object_get_object_member (card, "backbone_from");
+  g_assert_nonnull (from);
+  g_assert_cmpstr (json_object_get_string_member (from, "file"), ==, "imagenet.pth");
+  g_file_get_contents (in, &contents, &len, &error);
+  g_assert_no_error (error);
+  sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guint8 *) contents, len);
+  g_assert_cmpstr (json_object_get_string_member (from, "sha256"), ==, sha);
+  g_assert_cmpstr (json_object_get_string_member (from, "head"), ==, "initialized");
+
+  model = hepa_model_load (out, &error);
+  g_assert_no_error (error);
+  mc = hepa_model_get_card (model);
+  g_assert_cmpuint (mc->n_classes, ==, 3);
+  g_assert_cmpstr (mc->classes[2], ==, "c");
+  g_assert_true (mc->grayscale);
+  g_assert_true (mc->has_card);
+
+  /* The same seed gives the same head; another seed another one. */
+  run_cli ((const char *const[]) { "convert", in, out2, "--classes", "a,b,c", "--seed", "7",
+                                   NULL }, 0, &err2);
+  run_cli ((const char *const[]) { "convert", in, out3, "--classes", "a,b,c", "--seed", "8",
+                                   NULL }, 0, &err3);
+  w2 = hepa_weights_load_safetensors (out2, &error);
+  g_assert_no_error (error);
+  w3 = hepa_weights_load_safetensors (out3, &error);
+  g_assert_no_error (error);
+  assert_same_tensor (w, w2, "fc.weight");
+  assert_same_tensor (w, w2, "fc.bias");
+  g_assert_cmpfloat (hepa_weights_lookup (w, "fc.weight")->data[0], !=,
+                     hepa_weights_lookup (w3, "fc.weight")->data[0]);
+
+  hepa_test_rmtree (dir);
+}
+
+/* A checkpoint whose head fits keeps it; the CLI refuses bad input with one line. */
+static void
+test_convert_keep_head (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *in = g_build_filename (dir, "five.pth", NULL);
+  g_autofree char *out = g_build_filename (dir, "five.safetensors", NULL);
+  g_autofree char *hostile = fixture_path ("os-system.pth");
+  g_autofree char *err = NULL, *err2 = NULL, *err3 = NULL, *err4 = NULL;
+  g_autoptr(HepaWeights) src = hepa_model_random_weights (HEPA_ARCH_RESNET18, 5, 3);
+  g_autoptr(HepaWeights) w = NULL;
+  g_autoptr(JsonObject) card = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *classes;
+
+  write_state_dict (src, in);
+  run_cli ((const char *const[]) { "convert", in, out, NULL }, 0, &err);
+  g_assert_null (strstr (err, "new head"));
+  w = hepa_weights_load_safetensors (out, &error);
+  g_assert_no_error (error);
+  assert_same_tensor (w, src, "fc.weight");
+  assert_same_tensor (w, src, "fc.bias");
+  card = parse_card (w);
+  classes = json_object_get_array_member (card, "classes");
+  g_assert_cmpuint (json_array_get_length (classes), ==, 5);
+  g_assert_cmpstr (json_array_get_string_element (classes, 0), ==, "class0");
+  g_assert_cmpstr (json_object_get_string_member (
+    json_object_get_object_member (card, "backbone_from"), "head"), ==, "kept");
+
+  run_cli ((const char *const[]) { "convert", hostile, out, NULL }, 1, &err2);
+  g_assert_nonnull (strstr (err2, "refusing to load pickle global os.system"));
+  g_assert_cmpuint (strchr (err2, '\n') - err2 + 1, ==, strlen (err2));
+  run_cli ((const char *const[]) { "convert", in, out, "--arch", "resnet50", NULL }, 1, &err3);
+  g_assert_nonnull (strstr (err3, "resnet50"));
+  run_cli ((const char *const[]) { "convert", in, out, "--classes", "a,a", NULL }, 1, &err4);
+  g_assert_nonnull (strstr (err4, "twice"));
+
+  hepa_test_rmtree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -556,6 +840,8 @@ main (int    argc,
   g_test_add_func ("/core/pth/every-byte", test_every_byte);
   g_test_add_func ("/core/pth/bad-pickles", test_bad_pickles);
   g_test_add_func ("/core/pth/storage-bounds", test_storage_bounds);
+  g_test_add_func ("/core/pth/convert-new-head", test_convert_new_head);
+  g_test_add_func ("/core/pth/convert-keep-head", test_convert_keep_head);
 
   return g_test_run ();
 }
