@@ -668,16 +668,20 @@ hepa_model_random_weights (HepaArch arch,
 {
   g_autoptr(HepaWeights) weights = hepa_weights_new ();
   int n = hepa_resnet_n_params (arch);
+  double feat_c = arch == HEPA_ARCH_RESNET50 ? 2048.0 : 512.0;
 
+  /* The scheme of tests/gen-resnet-ref.py (seed 0 gives its parity weights exactly): values are
+   * computed in double from the float u and rounded once to float32. */
   for (int t = 0; t < n; t++)
     {
       HepaParamInfo info;
       gint64 shape[4];
       gint64 count = 1;
-      guint64 stream = seed ^ ((guint64) (t + 1) << 32);
+      guint64 stream = (seed << 32) | ((guint64) arch << 16) | (guint64) t;
       float *data;
-      float scale = 1.0f;
-      float offset = 0.0f;
+      double scale = 0.1;   /* BN bias and running_mean, fc.bias: 0.1 u */
+      double offset = 0.0;
+      double divisor = 1.0;
 
       hepa_resnet_param_info (arch, (int) n_classes, t, &info);
       for (int d = 0; d < info.ndim; d++)
@@ -685,33 +689,31 @@ hepa_model_random_weights (HepaArch arch,
           shape[d] = info.shape[d];
           count *= info.shape[d];
         }
-      if (g_str_has_suffix (info.name, "conv1.weight") || g_str_has_suffix (info.name, "conv2.weight")
-          || g_str_has_suffix (info.name, "conv3.weight")
-          || g_str_has_suffix (info.name, "downsample.0.weight"))
+      if (g_str_has_suffix (info.name, "running_var"))
         {
-          /* He (Kaiming) uniform: variance 2 / fan_in. */
-          scale = sqrtf (6.0f / (float) (info.shape[1] * info.shape[2] * info.shape[3]));
+          /* 1 + 0.25 (u + 1), in [1, 1.5). */
+          scale = 0.25;
+          offset = 1.25;
         }
-      else if (g_str_has_prefix (info.name, "fc."))
+      else if (strcmp (info.name, "fc.weight") == 0)
         {
-          /* torch.nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
-          scale = 1.0f / sqrtf (arch == HEPA_ARCH_RESNET50 ? 2048.0f : 512.0f);
+          /* Divided, not multiplied by the reciprocal, to round as numpy does. */
+          scale = 1.0;
+          divisor = sqrt (feat_c);
         }
-      else if (g_str_has_suffix (info.name, ".running_var") || g_str_has_suffix (info.name, ".weight"))
-        {
-          /* BN gamma and variance in [0.5, 1.0). */
-          scale = 0.25f;
-          offset = 0.75f;
-        }
-      else
-        {
-          /* BN beta and running mean in [-0.1, 0.1). */
-          scale = 0.1f;
-        }
+      else if (g_str_has_suffix (info.name, "weight") && info.ndim == 4)
+        /* He uniform: variance 2 / fan_in. */
+        scale = sqrt (6.0 / ((double) info.shape[1] * info.shape[2] * info.shape[3]));
+      else if (g_str_has_suffix (info.name, "weight"))
+        offset = 1.0;
 
       data = g_new (float, count);
       for (gint64 j = 0; j < count; j++)
-        data[j] = offset + scale * hepa_nn_seeded_uniform (stream, (guint64) j);
+        {
+          double u = hepa_nn_seeded_uniform (stream, (guint64) j);
+
+          data[j] = (float) (offset + scale * u / divisor);
+        }
       hepa_weights_take_data (weights, info.name, HEPA_DTYPE_F32, info.ndim, shape, data, TRUE);
     }
   return g_steal_pointer (&weights);

@@ -57,12 +57,12 @@ char                *hepa_model_find_default (void);
 HepaModel           *hepa_model_new_from_weights (HepaWeights  *weights,
                                                   const char   *name,
                                                   GError      **error);
-/* The weights hepa_model_new_random uses, in torchvision state_dict order. Tensor t (its index
- * in hepa_resnet_param_info order), element j is offset + scale * u with
- * u = hepa_nn_seeded_uniform (seed ^ ((t + 1) << 32), j):
- *   conv weights: scale sqrt (6 / fan_in) (He uniform), offset 0;
- *   BN weight and running_var: scale 0.25, offset 0.75;  BN bias and running_mean: scale 0.1;
- *   fc weight and bias: scale 1 / sqrt (features), offset 0. */
+/* The weights hepa_model_new_random uses, in torchvision state_dict order: tensor t (its index
+ * in hepa_resnet_param_info order), element j derives from
+ * u = hepa_nn_seeded_uniform ((seed << 32) | (arch << 16) | t, j), computed in double:
+ *   conv weights u * sqrt (6 / fan_in) (He uniform); BN weight 1 + 0.1 u; BN running_var
+ *   1 + 0.25 (u + 1); fc.weight u / sqrt (features); BN bias, running_mean and fc.bias 0.1 u.
+ * Seed 0 is the scheme of tests/gen-resnet-ref.py, so torchvision can rebuild these weights. */
 HepaWeights         *hepa_model_random_weights   (HepaArch      arch,
                                                   guint         n_classes,
                                                   guint64       seed);

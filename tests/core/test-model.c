@@ -28,13 +28,38 @@ typedef struct
   HepaWeights *weights;  /* resnet18, 5 classes, seed 3 */
 } Fixture;
 
+/* Generated once; each test gets a copy of the list that points at the same data. */
+static HepaWeights *
+shared_weights (void)
+{
+  static HepaWeights *weights;
+
+  if (weights == NULL)
+    weights = hepa_model_random_weights (HEPA_ARCH_RESNET18, 5, 3);
+  return weights;
+}
+
+static HepaWeights *
+shallow_copy (HepaWeights *src)
+{
+  HepaWeights *copy = hepa_weights_new ();
+
+  for (guint i = 0; i < hepa_weights_get_n (src); i++)
+    {
+      const HepaTensorEntry *e = hepa_weights_get_nth (src, i);
+
+      hepa_weights_take_data (copy, e->name, e->stored_dtype, e->ndim, e->shape, e->data, FALSE);
+    }
+  return copy;
+}
+
 static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  user_data)
 {
   fixture->dir = hepa_test_mkdtemp ();
   fixture->path = g_build_filename (fixture->dir, "liver-net.safetensors", NULL);
-  fixture->weights = hepa_model_random_weights (HEPA_ARCH_RESNET18, 5, 3);
+  fixture->weights = shallow_copy (shared_weights ());
 }
 
 static void
@@ -291,6 +316,61 @@ test_random_resnet50 (void)
 }
 
 static void
+test_torchvision_parity (void)
+{
+  /* hepa_model_new_random with seed 0 builds the weights tests/gen-resnet-ref.py gave
+   * torchvision: its recorded logits check the whole load-validate-fold path. */
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "fixtures", "resnet-ref.ini", NULL);
+  g_autoptr(GKeyFile) ini = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) groups = NULL;
+  guint checked = 0;
+
+  g_assert_true (g_key_file_load_from_file (ini, path, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  groups = g_key_file_get_groups (ini, NULL);
+  for (guint g = 0; groups[g] != NULL && checked < 3; g++)
+    {
+      int arch = g_key_file_get_integer (ini, groups[g], "arch", NULL);
+      int classes = g_key_file_get_integer (ini, groups[g], "classes", NULL);
+      int size = g_key_file_get_integer (ini, groups[g], "size", NULL);
+      guint64 seed = g_key_file_get_uint64 (ini, groups[g], "input_seed", NULL);
+      int top = g_key_file_get_integer (ini, groups[g], "top", NULL);
+      gsize n = 0;
+      g_autofree double *expected = g_key_file_get_double_list (ini, groups[g], "logits", &n, NULL);
+      g_autoptr(HepaModel) model = NULL;
+      g_autofree float *input = NULL;
+      g_autofree float *logits = NULL;
+      HepaResnetWorkspace *ws;
+      double max = 0;
+      int best = 0;
+
+      if (arch != 18 || size > 96)
+        continue;
+      model = hepa_model_new_random ((HepaArch) arch, (guint) classes, NULL, size, 0);
+      ws = hepa_resnet_workspace_new (hepa_model_get_network (model), 1, size);
+      input = g_new (float, 3 * size * size);
+      logits = g_new (float, classes);
+      for (int i = 0; i < 3 * size * size; i++)
+        input[i] = hepa_nn_seeded_uniform (seed, (guint64) i);
+      hepa_resnet_forward (hepa_model_get_network (model), ws, input, 1, logits, NULL, NULL);
+      hepa_resnet_workspace_free (ws);
+      g_assert_cmpuint (n, ==, (gsize) classes);
+      for (int k = 0; k < classes; k++)
+        max = MAX (max, fabs (expected[k]));
+      for (int k = 0; k < classes; k++)
+        {
+          g_assert_cmpfloat_with_epsilon (logits[k], expected[k], 1e-3 * max);
+          if (logits[k] > logits[best])
+            best = k;
+        }
+      g_assert_cmpint (best, ==, top);
+      checked++;
+    }
+  g_assert_cmpuint (checked, >, 0);
+}
+
+static void
 test_find_default (Fixture       *fixture,
                    gconstpointer  user_data)
 {
@@ -320,6 +400,8 @@ int
 main (int    argc,
       char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/core/model/card", Fixture, NULL, fixture_set_up, test_card, fixture_tear_down);
@@ -333,6 +415,7 @@ main (int    argc,
               fixture_tear_down);
   g_test_add_func ("/core/model/random-resnet50", test_random_resnet50);
   g_test_add_func ("/core/model/load-errors", test_load_errors);
+  g_test_add_func ("/core/model/torchvision-parity", test_torchvision_parity);
   for (gsize i = 0; i < G_N_ELEMENTS (bad_models); i++)
     {
       g_autofree char *path = g_strdup_printf ("/core/model/bad/%s", bad_models[i].name);
@@ -340,5 +423,7 @@ main (int    argc,
       g_test_add (path, Fixture, &bad_models[i], fixture_set_up, test_bad_model,
                   fixture_tear_down);
     }
-  return g_test_run ();
+  status = g_test_run ();
+  hepa_weights_free (shared_weights ());
+  return status;
 }
