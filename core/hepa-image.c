@@ -458,6 +458,41 @@ png_write_error_cb (png_structp     png,
   png_longjmp (png, 1);
 }
 
+/* Encodes into @file; the only function here that longjmps, with nothing to clobber. */
+static gboolean
+png_encode (FILE           *file,
+            int             width,
+            int             height,
+            const guint8   *rgb,
+            PngWriteContext *ctx)
+{
+  png_structp png;
+  png_infop info = NULL;
+
+  png = png_create_write_struct (PNG_LIBPNG_VER_STRING, ctx, png_write_error_cb, png_warning_cb);
+  if (png == NULL || (info = png_create_info_struct (png)) == NULL)
+    {
+      g_snprintf (ctx->message, sizeof ctx->message, "cannot start the PNG encoder");
+      png_destroy_write_struct (png != NULL ? &png : NULL, NULL);
+      return FALSE;
+    }
+  if (setjmp (png_jmpbuf (png)))
+    {
+      png_destroy_write_struct (&png, &info);
+      return FALSE;
+    }
+  png_init_io (png, file);
+  png_set_compression_level (png, 6);
+  png_set_IHDR (png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  for (int y = 0; y < height; y++)
+    png_write_row (png, rgb + (gsize) y * width * 3);
+  png_write_end (png, info);
+  png_destroy_write_struct (&png, &info);
+  return TRUE;
+}
+
 gboolean
 hepa_png_write_rgb (const char    *path,
                     int            width,
@@ -466,16 +501,14 @@ hepa_png_write_rgb (const char    *path,
                     GError       **error)
 {
   g_autofree char *tmp = NULL;
-  PngWriteContext *ctx = NULL;
-  png_structp png = NULL;
-  png_infop info = NULL;
+  g_autofree PngWriteContext *ctx = g_new0 (PngWriteContext, 1);
   FILE *file = NULL;
-  gboolean ok = FALSE;
   int fd;
 
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (width > 0 && height > 0 && rgb != NULL, FALSE);
 
+  /* A temporary file next to the target, renamed over it once complete and synced. */
   tmp = g_strdup_printf ("%s.XXXXXX", path);
   fd = g_mkstemp (tmp);
   if (fd < 0 || (file = fdopen (fd, "wb")) == NULL)
@@ -491,67 +524,41 @@ hepa_png_write_rgb (const char    *path,
                    g_strerror (errsv));
       return FALSE;
     }
-
-  ctx = g_new0 (PngWriteContext, 1);
-  png = png_create_write_struct (PNG_LIBPNG_VER_STRING, ctx, png_write_error_cb, png_warning_cb);
-  if (png != NULL)
-    info = png_create_info_struct (png);
-  if (png == NULL || info == NULL)
+  if (!png_encode (file, width, height, rgb, ctx))
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FAILED, _("%s: cannot start the PNG encoder"),
-                   path);
-      goto out;
-    }
-  if (setjmp (png_jmpbuf (png)))
-    {
+      fclose (file);
+      g_unlink (tmp);
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, _("%s: could not write the PNG (%s)"), path,
                    ctx->message);
-      goto out;
+      return FALSE;
     }
-  png_init_io (png, file);
-  png_set_compression_level (png, 6);
-  png_set_IHDR (png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-  png_write_info (png, info);
-  for (int y = 0; y < height; y++)
-    png_write_row (png, rgb + (gsize) y * width * 3);
-  png_write_end (png, info);
-  ok = TRUE;
+  {
+    gboolean synced = fflush (file) == 0 && fsync (fileno (file)) == 0;
+    int errsv = errno;
 
-out:
-  png_destroy_write_struct (png != NULL ? &png : NULL, info != NULL ? &info : NULL);
-  g_free (ctx);
-  if (ok && (fflush (file) != 0 || fsync (fileno (file)) != 0))
+    if (fclose (file) != 0 && synced)
+      {
+        synced = FALSE;
+        errsv = errno;
+      }
+    if (!synced)
+      {
+        g_unlink (tmp);
+        g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
+                     g_strerror (errsv));
+        return FALSE;
+      }
+  }
+  if (g_chmod (tmp, 0644) != 0 || g_rename (tmp, path) != 0)
     {
       int errsv = errno;
 
+      g_unlink (tmp);
       g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
                    g_strerror (errsv));
-      ok = FALSE;
+      return FALSE;
     }
-  if (fclose (file) != 0 && ok)
-    {
-      int errsv = errno;
-
-      g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
-                   g_strerror (errsv));
-      ok = FALSE;
-    }
-  if (ok)
-    {
-      g_chmod (tmp, 0644);
-      if (g_rename (tmp, path) != 0)
-        {
-          int errsv = errno;
-
-          g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
-                       g_strerror (errsv));
-          ok = FALSE;
-        }
-    }
-  if (!ok)
-    g_unlink (tmp);
-  return ok;
+  return TRUE;
 }
 
 /* ---- JPEG -------------------------------------------------------------------------------- */
