@@ -4,6 +4,7 @@
 #include "hepa-engine.h"
 #include "hepa-error.h"
 #include "hepa-preprocess-private.h"
+#include "hepa-weights.h"
 #include "hepa-test-utils.h"
 #include "nn/hepa-nn.h"
 
@@ -537,6 +538,116 @@ test_engine_async (void)
   g_clear_error (&data.error);
 }
 
+/* ---- Golden, end to end ------------------------------------------------------------------- */
+
+static void
+test_engine_golden (void)
+{
+  /* tests/gen-engine-golden.py made these with Pillow and torchvision from the same image,
+   * weights (seed 0) and card: region -> preprocessing -> resnet18 -> logits and CAMs. */
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "fixtures", "engine-golden.ini",
+                                                 NULL);
+  g_autoptr(GKeyFile) ini = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaWeights) weights = hepa_model_random_weights (HEPA_ARCH_RESNET18, 5, 0);
+  g_auto(GStrv) groups = NULL;
+  g_autofree guint8 *pixels = NULL;
+  HepaFrame frame;
+  int width, height, size;
+  guint n_cases = 0;
+
+  g_assert_true (g_key_file_load_from_file (ini, path, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  width = g_key_file_get_integer (ini, "image", "width", NULL);
+  height = g_key_file_get_integer (ini, "image", "height", NULL);
+  size = g_key_file_get_integer (ini, "image", "size", NULL);
+  pixels = g_malloc ((gsize) width * height * 3);
+  for (int y = 0; y < height; y++)
+    for (int x = 0; x < width; x++)
+      {
+        guint8 *p = pixels + 3 * (y * width + x);
+
+        p[0] = (guint8) ((x * 3 + y * 2) % 256);
+        p[1] = (guint8) (((x * y) >> 2) % 256);
+        p[2] = (guint8) ((255 - x + (y * y) % 97) % 256);
+      }
+  frame = rgb_frame (width, height, pixels);
+
+  groups = g_key_file_get_groups (ini, NULL);
+  for (guint g = 0; groups[g] != NULL; g++)
+    {
+      g_autofree char *card = NULL;
+      g_autofree char *resize = NULL;
+      g_autofree int *roi_values = NULL;
+      g_autofree double *logits = NULL;
+      g_autofree double *cam_top = NULL;
+      g_autofree double *cam_second = NULL;
+      g_autoptr(HepaModel) model = NULL;
+      g_autoptr(HepaResult) r = NULL;
+      HepaEngine *engine;
+      HepaRect roi;
+      gsize n = 0, n_top = 0, n_second = 0;
+      int step_y, step_x, second = 0;
+      double max_logit = 0, max_cam = 0;
+      gsize i = 0;
+
+      if (strcmp (groups[g], "image") == 0)
+        continue;
+      resize = g_key_file_get_string (ini, groups[g], "resize", NULL);
+      card = g_strdup_printf ("{\"arch\": \"resnet18\", \"classes\": [\"a\", \"b\", \"c\", "
+                              "\"d\", \"e\"], \"input_size\": %d, \"preprocess\": "
+                              "{\"grayscale\": %s, \"resize\": \"%s\"}}", size,
+                              g_key_file_get_boolean (ini, groups[g], "grayscale", NULL)
+                              ? "true" : "false", resize);
+      hepa_weights_set_metadata (weights, "hepascope.card", card);
+      model = hepa_model_new_from_weights (weights, "golden", &error);
+      g_assert_no_error (error);
+      roi_values = g_key_file_get_integer_list (ini, groups[g], "roi", &n, NULL);
+      g_assert_cmpuint (n, ==, 4);
+      roi = (HepaRect) { roi_values[0], roi_values[1], roi_values[2], roi_values[3] };
+      engine = hepa_engine_new (model, &error);
+      r = hepa_engine_classify (engine, &frame, &roi, NULL, &error);
+      g_assert_no_error (error);
+      hepa_engine_free (engine);
+
+      logits = g_key_file_get_double_list (ini, groups[g], "logits", &n, NULL);
+      g_assert_cmpuint (n, ==, 5);
+      for (int k = 0; k < 5; k++)
+        max_logit = MAX (max_logit, fabs (logits[k]));
+      for (int k = 0; k < 5; k++)
+        {
+          g_test_message ("%s: logit %d: %.6f, torch %.6f", groups[g], k, r->logits[k], logits[k]);
+          g_assert_cmpfloat_with_epsilon (r->logits[k], logits[k], 1e-3 * max_logit);
+          if (k != r->top && (second == (int) r->top || logits[k] > logits[second]))
+            second = k;
+        }
+      g_assert_cmpint (r->top, ==, g_key_file_get_integer (ini, groups[g], "top", NULL));
+
+      step_y = g_key_file_get_integer (ini, groups[g], "cam_step_y", NULL);
+      step_x = g_key_file_get_integer (ini, groups[g], "cam_step_x", NULL);
+      cam_top = g_key_file_get_double_list (ini, groups[g], "cam_top", &n_top, NULL);
+      cam_second = g_key_file_get_double_list (ini, groups[g], "cam_second", &n_second, NULL);
+      g_assert_cmpint (r->cam_width, ==, roi.width);
+      for (gsize j = 0; j < n_top; j++)
+        max_cam = MAX (max_cam, fabs (cam_top[j]));
+      for (int y = 0; y < r->cam_height; y += step_y)
+        for (int x = 0; x < r->cam_width; x += step_x, i++)
+          {
+            gsize at = (gsize) y * r->cam_width + x;
+
+            g_assert_cmpuint (i, <, n_top);
+            g_assert_cmpfloat_with_epsilon (r->cams[r->top * r->cam_width * r->cam_height + at],
+                                            cam_top[i], 1e-4 * max_cam);
+            g_assert_cmpfloat_with_epsilon (r->cams[second * r->cam_width * r->cam_height + at],
+                                            cam_second[i], 1e-4 * max_cam);
+          }
+      g_assert_cmpuint (i, ==, n_top);
+      g_assert_cmpuint (n_second, ==, n_top);
+      n_cases++;
+    }
+  g_assert_cmpuint (n_cases, ==, 3);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -557,6 +668,7 @@ main (int    argc,
   g_test_add_func ("/core/engine/large-cam", test_engine_large_cam);
   g_test_add_func ("/core/engine/cancel", test_engine_cancel);
   g_test_add_func ("/core/engine/async", test_engine_async);
+  g_test_add_func ("/core/engine/golden", test_engine_golden);
 
   status = g_test_run ();
   hepa_model_unref (small_model ());
