@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include "hepa-application.h"
+#include "hepa-window.h"
+
+#include "hepa-error.h"
+
+#include <glib/gi18n.h>
+
+struct _HepaApplication
+{
+  GtkApplication   parent_instance;
+
+  HepaModelHandle *model;
+  char            *model_error;
+  GCancellable    *model_cancellable;
+  gboolean         loading;
+  GSettings       *settings;
+};
+
+G_DEFINE_FINAL_TYPE (HepaApplication, hepa_application, GTK_TYPE_APPLICATION)
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_LOADING,
+  N_PROPS,
+};
+static GParamSpec *properties[N_PROPS];
+
+static void
+model_handle_clear (HepaModelHandle *self)
+{
+  g_clear_pointer (&self->engine, hepa_engine_free);
+  g_clear_pointer (&self->model, hepa_model_unref);
+  g_clear_pointer (&self->path, g_free);
+}
+
+HepaModelHandle *
+hepa_model_handle_ref (HepaModelHandle *self)
+{
+  return g_atomic_rc_box_acquire (self);
+}
+
+void
+hepa_model_handle_unref (HepaModelHandle *self)
+{
+  g_atomic_rc_box_release_full (self, (GDestroyNotify) model_handle_clear);
+}
+
+gboolean
+hepa_debug_enabled (const char *flag)
+{
+  const char *env = g_getenv ("HEPASCOPE_DEBUG");
+  g_auto(GStrv) parts = NULL;
+
+  if (env == NULL)
+    return FALSE;
+  parts = g_strsplit_set (env, ",: ", -1);
+  return g_strv_contains ((const char *const *) parts, flag)
+         || g_strv_contains ((const char *const *) parts, "all");
+}
+
+char *
+hepa_application_find_demo_dir (void)
+{
+  g_autofree char *source = g_build_filename (HEPA_SOURCE_DATADIR, "samples", NULL);
+  g_autofree char *installed = g_build_filename (PKGDATADIR, "samples", NULL);
+  const char *candidates[] = { g_getenv ("HEPASCOPE_DEMO_DIR"), source, installed };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autoptr(GDir) dir = NULL;
+      const char *name;
+
+      if (candidates[i] == NULL)
+        continue;
+      dir = g_dir_open (candidates[i], 0, NULL);
+      if (dir == NULL)
+        continue;
+      /* A folder with only a README is not a study. */
+      while ((name = g_dir_read_name (dir)) != NULL)
+        if (!g_str_has_suffix (name, ".json") && !g_str_has_suffix (name, ".md")
+            && name[0] != '.')
+          return g_strdup (candidates[i]);
+    }
+  return NULL;
+}
+
+/* Model loading */
+
+static void
+load_model_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  const char *requested = task_data;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  HepaModelHandle *handle;
+  HepaModel *model;
+  HepaEngine *engine;
+
+  path = requested ? g_strdup (requested) : hepa_model_find_default ();
+  if (path == NULL)
+    {
+      g_task_return_new_error (task, HEPA_ERROR, HEPA_ERROR_IO, "%s",
+                               _("No model found: the default model is not installed. "
+                                 "Open a model from the model menu."));
+      return;
+    }
+  model = hepa_model_load (path, &error);
+  if (model == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  engine = hepa_engine_new (model, &error);
+  if (engine == NULL)
+    {
+      hepa_model_unref (model);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  handle = g_atomic_rc_box_new0 (HepaModelHandle);
+  handle->model = model;
+  handle->engine = engine;
+  handle->path = g_steal_pointer (&path);
+  g_task_return_pointer (task, handle, (GDestroyNotify) hepa_model_handle_unref);
+}
+
+static void
+load_model_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  HepaApplication *self = HEPA_APPLICATION (object);
+  g_autoptr(GError) error = NULL;
+  HepaModelHandle *handle;
+
+  handle = g_task_propagate_pointer (G_TASK (result), &error);
+  if (handle == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  self->loading = FALSE;
+  g_clear_pointer (&self->model_error, g_free);
+  if (handle != NULL)
+    {
+      g_clear_pointer (&self->model, hepa_model_handle_unref);
+      self->model = handle;
+      g_message ("Model %s loaded", hepa_model_get_card (handle->model)->id);
+    }
+  else
+    {
+      self->model_error = g_strdup (error->message);
+      g_message ("No model: %s", error->message);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
+}
+
+void
+hepa_application_load_model (HepaApplication *self,
+                             const char      *path)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (HEPA_IS_APPLICATION (self));
+
+  if (self->model_cancellable != NULL)
+    g_cancellable_cancel (self->model_cancellable);
+  g_clear_object (&self->model_cancellable);
+  self->model_cancellable = g_cancellable_new ();
+  self->loading = TRUE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
+
+  task = g_task_new (self, self->model_cancellable, load_model_cb, NULL);
+  g_task_set_source_tag (task, hepa_application_load_model);
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  g_task_run_in_thread (task, load_model_thread);
+}
+
+HepaModelHandle *
+hepa_application_get_model (HepaApplication *self)
+{
+  g_return_val_if_fail (HEPA_IS_APPLICATION (self), NULL);
+  return self->model;
+}
+
+gboolean
+hepa_application_get_loading (HepaApplication *self)
+{
+  g_return_val_if_fail (HEPA_IS_APPLICATION (self), FALSE);
+  return self->loading;
+}
+
+const char *
+hepa_application_get_model_error (HepaApplication *self)
+{
+  g_return_val_if_fail (HEPA_IS_APPLICATION (self), NULL);
+  return self->model_error;
+}
+
+GSettings *
+hepa_application_get_settings (HepaApplication *self)
+{
+  g_return_val_if_fail (HEPA_IS_APPLICATION (self), NULL);
+  return self->settings;
+}
+
+/* Actions */
+
+static void
+open_model_response_cb (GtkNativeDialog *dialog,
+                        int              response,
+                        gpointer         user_data)
+{
+  HepaApplication *self = HEPA_APPLICATION (user_data);
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = g_file_get_path (file);
+
+      if (path != NULL)
+        {
+          hepa_application_load_model (self, path);
+          if (self->settings != NULL)
+            g_settings_set_string (self->settings, "model-path", path);
+        }
+    }
+  g_object_unref (dialog);
+  g_object_unref (self);
+}
+
+static void
+open_model_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  HepaApplication *self = HEPA_APPLICATION (user_data);
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  GtkFileChooserNative *dialog;
+  g_autoptr(GtkFileFilter) filter = gtk_file_filter_new ();
+  g_autoptr(GtkFileFilter) all = gtk_file_filter_new ();
+
+  dialog = gtk_file_chooser_native_new (_("Open a Model"), parent, GTK_FILE_CHOOSER_ACTION_OPEN,
+                                        _("_Open"), _("_Cancel"));
+  gtk_file_filter_set_name (filter, _("Models (safetensors, PyTorch .pth)"));
+  gtk_file_filter_add_pattern (filter, "*.safetensors");
+  gtk_file_filter_add_pattern (filter, "*.pth");
+  gtk_file_filter_add_pattern (filter, "*.pt");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  gtk_file_filter_set_name (all, _("All files"));
+  gtk_file_filter_add_pattern (all, "*");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), all);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_signal_connect (dialog, "response", G_CALLBACK (open_model_response_cb), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+default_model_action (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  HepaApplication *self = HEPA_APPLICATION (user_data);
+
+  if (self->settings != NULL)
+    g_settings_reset (self->settings, "model-path");
+  hepa_application_load_model (self, NULL);
+}
+
+static void
+about_action (GSimpleAction *action,
+              GVariant      *param,
+              gpointer       user_data)
+{
+  HepaApplication *self = HEPA_APPLICATION (user_data);
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  static const char *authors[] = { "The Hepascope authors", NULL };
+
+  gtk_show_about_dialog (parent,
+                         "program-name", "Hepascope",
+                         "logo-icon-name", APP_ID,
+                         "version", PACKAGE_VERSION,
+                         "comments", _("A workbench for focal liver lesions on ultrasound: draw "
+                                       "regions, see a ResNet50's class probabilities and "
+                                       "saliency, export labeled crops and retrain.\n\n"
+                                       "For teaching, labeling and software testing. "
+                                       "Not for diagnosis."),
+                         "license-type", GTK_LICENSE_GPL_3_0,
+                         "authors", authors,
+                         "modal", TRUE,
+                         NULL);
+}
+
+static void
+quit_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  GApplication *app = G_APPLICATION (user_data);
+  GList *windows = gtk_application_get_windows (GTK_APPLICATION (app));
+
+  /* Close windows one by one so each finishes its pending save. */
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (GTK_WINDOW (l->data));
+}
+
+static const GActionEntry app_actions[] = {
+  { "open-model", open_model_action },
+  { "default-model", default_model_action },
+  { "about", about_action },
+  { "quit", quit_action },
+};
+
+static const struct
+{
+  const char *action;
+  const char *accels[3];
+} accels[] = {
+  { "app.quit", { "<Control>q", NULL } },
+  { "win.open", { "<Control>o", NULL } },
+  { "win.open-folder", { "<Control><Shift>o", NULL } },
+  { "win.undo", { "<Control>z", NULL } },
+  { "win.redo", { "<Control><Shift>z", "<Control>y", NULL } },
+  { "win.next-file", { "Page_Down", NULL } },
+  { "win.previous-file", { "Page_Up", NULL } },
+  { "win.zoom-in", { "<Control>plus", "<Control>equal", NULL } },
+  { "win.zoom-out", { "<Control>minus", NULL } },
+  { "win.zoom-fit", { "<Control>0", NULL } },
+  { "win.zoom-one", { "<Control>1", NULL } },
+  { "win.export", { "<Control>e", NULL } },
+};
+
+static void
+hepa_application_startup (GApplication *app)
+{
+  HepaApplication *self = HEPA_APPLICATION (app);
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+  g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+  g_autofree char *model_path = NULL;
+
+  G_APPLICATION_CLASS (hepa_application_parent_class)->startup (app);
+
+  g_set_application_name (_("Hepascope"));
+  gtk_window_set_default_icon_name (APP_ID);
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, APP_ID, TRUE);
+  if (schema != NULL)
+    self->settings = g_settings_new (APP_ID);
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
+                                   self);
+  for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (self), accels[i].action,
+                                           accels[i].accels);
+
+  gtk_css_provider_load_from_resource (css, "/org/hepascope/Hepascope/style.css");
+  gtk_style_context_add_provider_for_display (gdk_display_get_default (),
+                                              GTK_STYLE_PROVIDER (css),
+                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+
+  if (g_getenv ("HEPASCOPE_MODEL") != NULL)
+    model_path = g_strdup (g_getenv ("HEPASCOPE_MODEL"));
+  else if (self->settings != NULL)
+    model_path = g_settings_get_string (self->settings, "model-path");
+  hepa_application_load_model (self, model_path && *model_path ? model_path : NULL);
+}
+
+static HepaWindow *
+get_window (HepaApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (window == NULL)
+    window = GTK_WINDOW (hepa_window_new (self));
+  return HEPA_WINDOW (window);
+}
+
+static void
+hepa_application_activate (GApplication *app)
+{
+  HepaWindow *window = get_window (HEPA_APPLICATION (app));
+
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+hepa_application_open (GApplication  *app,
+                       GFile        **files,
+                       int            n_files,
+                       const char    *hint)
+{
+  HepaWindow *window = get_window (HEPA_APPLICATION (app));
+
+  hepa_window_open_files (window, files, n_files);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static void
+hepa_application_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  HepaApplication *self = HEPA_APPLICATION (object);
+
+  switch (prop_id)
+    {
+    case PROP_MODEL:
+      g_value_set_pointer (value, self->model);
+      break;
+    case PROP_LOADING:
+      g_value_set_boolean (value, self->loading);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+hepa_application_dispose (GObject *object)
+{
+  HepaApplication *self = HEPA_APPLICATION (object);
+
+  if (self->model_cancellable != NULL)
+    g_cancellable_cancel (self->model_cancellable);
+  g_clear_object (&self->model_cancellable);
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (hepa_application_parent_class)->dispose (object);
+}
+
+static void
+hepa_application_finalize (GObject *object)
+{
+  HepaApplication *self = HEPA_APPLICATION (object);
+
+  g_clear_pointer (&self->model, hepa_model_handle_unref);
+  g_clear_pointer (&self->model_error, g_free);
+
+  G_OBJECT_CLASS (hepa_application_parent_class)->finalize (object);
+}
+
+static void
+hepa_application_class_init (HepaApplicationClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  object_class->get_property = hepa_application_get_property;
+  object_class->dispose = hepa_application_dispose;
+  object_class->finalize = hepa_application_finalize;
+  app_class->startup = hepa_application_startup;
+  app_class->activate = hepa_application_activate;
+  app_class->open = hepa_application_open;
+
+  properties[PROP_MODEL] =
+    g_param_spec_pointer ("model", NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_LOADING] =
+    g_param_spec_boolean ("loading", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+hepa_application_init (HepaApplication *self)
+{
+}
+
+HepaApplication *
+hepa_application_new (void)
+{
+  return g_object_new (HEPA_TYPE_APPLICATION,
+                       "application-id", APP_ID,
+                       "flags", G_APPLICATION_HANDLES_OPEN,
+                       "resource-base-path", "/org/hepascope/Hepascope",
+                       NULL);
+}

@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The window's actions, keyboard shortcuts and dialogs. */
+#include "config.h"
+
+#include "hepa-window-private.h"
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#define MAX_RECENT 8
+
+static void
+set_enabled (HepaWindow *self,
+             const char *name,
+             gboolean    enabled)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
+
+  if (action != NULL)
+    g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
+}
+
+void
+hepa_window_update_actions (HepaWindow *self)
+{
+  gboolean has_image = self->image != NULL;
+  gboolean has_sel = hepa_roi_store_get_selected (self->store) != NULL;
+  gboolean study = self->study != NULL && self->study->len > 1;
+
+  set_enabled (self, "undo", hepa_roi_store_can_undo (self->store));
+  set_enabled (self, "redo", hepa_roi_store_can_redo (self->store));
+  set_enabled (self, "delete-roi", has_sel);
+  set_enabled (self, "label", has_sel);
+  set_enabled (self, "add-roi", has_image);
+  set_enabled (self, "next-file", study && self->study_index + 1 < (int) self->study->len);
+  set_enabled (self, "previous-file", study && self->study_index > 0);
+  set_enabled (self, "zoom-in", has_image);
+  set_enabled (self, "zoom-out", has_image);
+  set_enabled (self, "zoom-fit", has_image);
+  set_enabled (self, "zoom-one", has_image);
+  set_enabled (self, "about-model", self->model != NULL);
+  set_enabled (self, "export", has_image || self->study != NULL);
+}
+
+/* ---- Opening -------------------------------------------------------------------------- */
+
+static void
+remember_folder (HepaWindow *self,
+                 GFile      *file,
+                 gboolean    is_folder)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  g_autoptr(GFile) dir = is_folder ? g_object_ref (file) : g_file_get_parent (file);
+  g_autofree char *path = dir ? g_file_get_path (dir) : NULL;
+
+  if (settings != NULL && path != NULL)
+    g_settings_set_string (settings, "last-folder", path);
+}
+
+static void
+set_start_folder (HepaWindow     *self,
+                  GtkFileChooser *chooser)
+{
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  g_autofree char *last = settings ? g_settings_get_string (settings, "last-folder") : NULL;
+
+  if (last != NULL && *last && g_file_test (last, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr(GFile) dir = g_file_new_for_path (last);
+      gtk_file_chooser_set_current_folder (chooser, dir, NULL);
+    }
+}
+
+static void
+open_response_cb (GtkNativeDialog *dialog,
+                  int              response,
+                  HepaWindow      *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GListModel) files = gtk_file_chooser_get_files (GTK_FILE_CHOOSER (dialog));
+      guint n = g_list_model_get_n_items (files);
+      g_autofree GFile **array = g_new0 (GFile *, n + 1);
+      gboolean folder = gtk_file_chooser_get_action (GTK_FILE_CHOOSER (dialog))
+                        == GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER;
+
+      for (guint i = 0; i < n; i++)
+        array[i] = g_list_model_get_item (files, i);
+      if (n > 0)
+        remember_folder (self, array[0], folder);
+      hepa_window_open_files (self, array, (int) n);
+      for (guint i = 0; i < n; i++)
+        g_object_unref (array[i]);
+    }
+  g_object_unref (dialog);
+  g_object_unref (self);
+}
+
+static void
+show_open_dialog (HepaWindow *self,
+                  gboolean    folder)
+{
+  GtkFileChooserNative *dialog;
+
+  dialog = gtk_file_chooser_native_new (folder ? _("Open a Folder as a Study") : _("Open Images"),
+                                        GTK_WINDOW (self),
+                                        folder ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER
+                                               : GTK_FILE_CHOOSER_ACTION_OPEN,
+                                        _("_Open"), _("_Cancel"));
+  if (!folder)
+    {
+      g_autoptr(GtkFileFilter) images = gtk_file_filter_new ();
+      g_autoptr(GtkFileFilter) all = gtk_file_filter_new ();
+
+      gtk_file_filter_set_name (images, _("Ultrasound images (DICOM, PNG, JPEG)"));
+      gtk_file_filter_add_mime_type (images, "application/dicom");
+      gtk_file_filter_add_mime_type (images, "image/png");
+      gtk_file_filter_add_mime_type (images, "image/jpeg");
+      gtk_file_filter_add_pattern (images, "*.dcm");
+      gtk_file_filter_add_pattern (images, "*.DCM");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), images);
+      /* DICOM files often have no extension. */
+      gtk_file_filter_set_name (all, _("All files"));
+      gtk_file_filter_add_pattern (all, "*");
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), all);
+      gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (dialog), TRUE);
+    }
+  set_start_folder (self, GTK_FILE_CHOOSER (dialog));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_signal_connect (dialog, "response", G_CALLBACK (open_response_cb), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+open_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  show_open_dialog (HEPA_WINDOW (user_data), FALSE);
+}
+
+static void
+open_folder_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  show_open_dialog (HEPA_WINDOW (user_data), TRUE);
+}
+
+static void
+open_demo_action (GSimpleAction *action,
+                  GVariant      *param,
+                  gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+  g_autofree char *demo = hepa_application_find_demo_dir ();
+
+  if (demo == NULL)
+    {
+      hepa_window_show_info (self, GTK_MESSAGE_WARNING,
+                             _("The demo study is not installed (data/samples)."));
+      return;
+    }
+  hepa_window_open_folder (self, demo);
+}
+
+static void
+open_recent_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+  g_autoptr(GFile) file = g_file_new_for_uri (g_variant_get_string (param, NULL));
+  GFile *files[1] = { file };
+
+  hepa_window_open_files (self, files, 1);
+}
+
+static void
+rebuild_recent_menu (HepaWindow *self)
+{
+  GList *items = gtk_recent_manager_get_items (self->recent);
+  const char *app_name = g_get_application_name ();
+  guint n = 0;
+
+  g_menu_remove_all (self->recent_menu);
+  for (GList *l = items; l != NULL && n < MAX_RECENT; l = l->next)
+    {
+      GtkRecentInfo *info = l->data;
+      g_autoptr(GMenuItem) item = NULL;
+      g_autofree char *display = NULL;
+
+      if (!gtk_recent_info_has_application (info, app_name) || !gtk_recent_info_exists (info))
+        continue;
+      display = g_strdup (gtk_recent_info_get_display_name (info));
+      item = g_menu_item_new (display, NULL);
+      g_menu_item_set_action_and_target_value (item, "win.open-recent",
+                                               g_variant_new_string (gtk_recent_info_get_uri (info)));
+      g_menu_append_item (self->recent_menu, item);
+      n++;
+    }
+  g_list_free_full (items, (GDestroyNotify) gtk_recent_info_unref);
+  if (n == 0)
+    {
+      g_autoptr(GMenuItem) item = g_menu_item_new (_("No recent files"), "win.none");
+      g_menu_append_item (self->recent_menu, item);
+    }
+}
+
+/* ---- Regions -------------------------------------------------------------------------- */
+
+static void
+undo_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+
+  if (hepa_roi_store_undo (self->store))
+    hepa_window_set_status (self, _("Undone"));
+}
+
+static void
+redo_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+
+  if (hepa_roi_store_redo (self->store))
+    hepa_window_set_status (self, _("Redone"));
+}
+
+static void
+delete_roi_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+  const char *id = hepa_roi_store_get_selected (self->store);
+  g_autofree char *copy = g_strdup (id);
+
+  if (copy != NULL && hepa_roi_store_remove (self->store, copy))
+    hepa_window_set_status (self, _("Region deleted (Ctrl+Z restores it)"));
+}
+
+static void
+add_roi_action (GSimpleAction *action,
+                GVariant      *param,
+                gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+
+  hepa_canvas_add_roi_at_center (self->canvas);
+  gtk_widget_grab_focus (GTK_WIDGET (self->canvas));
+}
+
+static void
+label_action (GSimpleAction *action,
+              GVariant      *param,
+              gpointer       user_data)
+{
+  hepa_window_label_selected (HEPA_WINDOW (user_data), g_variant_get_int32 (param));
+}
+
+static void
+saliency_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  gboolean visible = g_variant_get_boolean (param);
+
+  g_simple_action_set_state (action, param);
+  hepa_canvas_set_overlay_visible (self->canvas, visible);
+  gtk_widget_set_sensitive (self->saliency_grid, visible);
+  if (settings != NULL)
+    g_settings_set_boolean (settings, "overlay-visible", visible);
+}
+
+/* ---- View ----------------------------------------------------------------------------- */
+
+static void
+zoom_in_action (GSimpleAction *action,
+                GVariant      *param,
+                gpointer       user_data)
+{
+  hepa_canvas_zoom_step (HEPA_WINDOW (user_data)->canvas, 1);
+}
+
+static void
+zoom_out_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  hepa_canvas_zoom_step (HEPA_WINDOW (user_data)->canvas, -1);
+}
+
+static void
+zoom_fit_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  hepa_canvas_zoom_fit (HEPA_WINDOW (user_data)->canvas);
+}
+
+static void
+zoom_one_action (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
+{
+  HepaCanvas *canvas = HEPA_WINDOW (user_data)->canvas;
+
+  hepa_canvas_set_zoom (canvas, 1.0, gtk_widget_get_width (GTK_WIDGET (canvas)) / 2.0,
+                        gtk_widget_get_height (GTK_WIDGET (canvas)) / 2.0);
+}
+
+static void
+frame_step_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  hepa_frame_bar_step (HEPA_WINDOW (user_data)->frame_bar, g_variant_get_int32 (param));
+}
+
+static void
+play_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+  HepaFrameBar *bar = HEPA_WINDOW (user_data)->frame_bar;
+
+  hepa_frame_bar_set_playing (bar, !hepa_frame_bar_get_playing (bar));
+}
+
+static void
+next_file_action (GSimpleAction *action,
+                  GVariant      *param,
+                  gpointer       user_data)
+{
+  hepa_window_study_step (HEPA_WINDOW (user_data), 1);
+}
+
+static void
+previous_file_action (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  hepa_window_study_step (HEPA_WINDOW (user_data), -1);
+}
+
+/* ---- Model card ----------------------------------------------------------------------- */
+
+static char *
+card_string (JsonObject *card,
+             const char *member)
+{
+  JsonNode *node;
+
+  if (card == NULL || !json_object_has_member (card, member))
+    return NULL;
+  node = json_object_get_member (card, member);
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    return g_strdup (json_node_get_string (node));
+  return json_to_string (node, FALSE);
+}
+
+static void
+add_fact (GtkWidget  *grid,
+          int         row,
+          const char *name,
+          const char *value)
+{
+  GtkWidget *key = gtk_label_new (name);
+  GtkWidget *val = gtk_label_new (value ? value : "—");
+
+  gtk_label_set_xalign (GTK_LABEL (key), 1.0);
+  gtk_label_set_yalign (GTK_LABEL (key), 0.0);
+  gtk_widget_add_css_class (key, "dim-label");
+  gtk_label_set_xalign (GTK_LABEL (val), 0.0);
+  gtk_label_set_wrap (GTK_LABEL (val), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (val), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_selectable (GTK_LABEL (val), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (val), 60);
+  gtk_grid_attach (GTK_GRID (grid), key, 0, row, 1, 1);
+  gtk_grid_attach (GTK_GRID (grid), val, 1, row, 1, 1);
+}
+
+static void
+about_model_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+  const HepaModelCard *card;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *obj = NULL;
+  GtkWidget *window, *header, *scroll, *box, *grid, *view, *expander;
+  g_autofree char *classes = NULL;
+  g_autofree char *input = NULL;
+  g_autofree char *pretty = NULL;
+  int row = 0;
+
+  if (self->model == NULL)
+    return;
+  card = hepa_model_get_card (self->model->model);
+  if (card->json != NULL && json_parser_load_from_data (parser, card->json, -1, NULL)
+      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+
+      obj = json_node_get_object (json_parser_get_root (parser));
+      json_generator_set_pretty (gen, TRUE);
+      json_generator_set_root (gen, json_parser_get_root (parser));
+      pretty = json_generator_to_data (gen, NULL);
+    }
+
+  window = gtk_window_new ();
+  gtk_window_set_title (GTK_WINDOW (window), _("About This Model"));
+  gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (self));
+  gtk_window_set_modal (GTK_WINDOW (window), TRUE);
+  gtk_window_set_default_size (GTK_WINDOW (window), 640, 600);
+  header = gtk_header_bar_new ();
+  gtk_window_set_titlebar (GTK_WINDOW (window), header);
+
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
+  gtk_widget_set_margin_top (box, 18);
+  gtk_widget_set_margin_bottom (box, 18);
+  gtk_widget_set_margin_start (box, 18);
+  gtk_widget_set_margin_end (box, 18);
+
+  grid = gtk_grid_new ();
+  gtk_grid_set_row_spacing (GTK_GRID (grid), 8);
+  gtk_grid_set_column_spacing (GTK_GRID (grid), 12);
+  classes = g_strjoinv (", ", card->classes);
+  input = g_strdup_printf ("%d × %d%s", card->input_size, card->input_size,
+                           card->grayscale ? _(", grayscale to three channels") : "");
+  add_fact (grid, row++, _("Model"), card->id);
+  add_fact (grid, row++, _("Architecture"), card->arch);
+  add_fact (grid, row++, _("Classes"), classes);
+  add_fact (grid, row++, _("Input"), input);
+  {
+    static const struct { const char *key; const char *name; } facts[] = {
+      { "intended_use", N_("Intended use") },
+      { "trained_on", N_("Trained on") },
+      { "metrics", N_("Metrics") },
+      { "warnings", N_("Known limits") },
+      { "created", N_("Created") },
+      { "software_version", N_("Software") },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (facts); i++)
+      {
+        g_autofree char *value = card_string (obj, facts[i].key);
+
+        if (value != NULL)
+          add_fact (grid, row++, _(facts[i].name), value);
+      }
+  }
+  add_fact (grid, row++, _("SHA-256"), card->sha256 && *card->sha256 ? card->sha256 : NULL);
+  if (!card->has_card)
+    add_fact (grid, row++, _("Card"), _("This file has no model card; defaults were assumed."));
+  if (self->model->path != NULL)
+    add_fact (grid, row++, _("File"), self->model->path);
+  gtk_box_append (GTK_BOX (box), grid);
+
+  if (pretty != NULL)
+    {
+      GtkWidget *frame_scroll = gtk_scrolled_window_new ();
+
+      view = gtk_text_view_new ();
+      gtk_text_view_set_editable (GTK_TEXT_VIEW (view), FALSE);
+      gtk_text_view_set_monospace (GTK_TEXT_VIEW (view), TRUE);
+      gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (view)), pretty, -1);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (view), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                      _("The whole model card"), -1);
+      gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (frame_scroll), view);
+      gtk_scrolled_window_set_min_content_height (GTK_SCROLLED_WINDOW (frame_scroll), 200);
+      expander = gtk_expander_new_with_mnemonic (_("The whole _card"));
+      gtk_expander_set_child (GTK_EXPANDER (expander), frame_scroll);
+      gtk_box_append (GTK_BOX (box), expander);
+    }
+
+  scroll = gtk_scrolled_window_new ();
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroll), GTK_POLICY_NEVER,
+                                  GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroll), box);
+  gtk_window_set_child (GTK_WINDOW (window), scroll);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+/* ---- Export --------------------------------------------------------------------------- */
+
+static void
+export_action (GSimpleAction *action,
+               GVariant      *param,
+               gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+  GtkWidget *dialog;
+  g_autofree char *source = NULL;
+
+  if (self->study != NULL)
+    source = g_path_get_dirname (g_ptr_array_index (self->study, 0));
+  else if (self->path != NULL)
+    source = g_strdup (self->path);
+
+  /* Export runs as the command line tool does, so the GUI and scripts produce the same tree. */
+  dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                   GTK_MESSAGE_INFO, GTK_BUTTONS_CLOSE,
+                                   _("Export labeled crops"));
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
+                                            _("Every edit is already saved next to the images. "
+                                              "To write the training tree (one folder per class, "
+                                              "with manifest.csv), run:\n\n"
+                                              "hepascope-cli export --out FOLDER %s"),
+                                            source ? source : "PATH");
+  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+none_action (GSimpleAction *action,
+             GVariant      *param,
+             gpointer       user_data)
+{
+}
+
+static const GActionEntry win_actions[] = {
+  { "open", open_action },
+  { "open-folder", open_folder_action },
+  { "open-demo", open_demo_action },
+  { "open-recent", open_recent_action, "s" },
+  { "next-file", next_file_action },
+  { "previous-file", previous_file_action },
+  { "undo", undo_action },
+  { "redo", redo_action },
+  { "delete-roi", delete_roi_action },
+  { "add-roi", add_roi_action },
+  { "label", label_action, "i" },
+  { "saliency", NULL, NULL, "true", saliency_action },
+  { "zoom-in", zoom_in_action },
+  { "zoom-out", zoom_out_action },
+  { "zoom-fit", zoom_fit_action },
+  { "zoom-one", zoom_one_action },
+  { "frame-step", frame_step_action, "i" },
+  { "play", play_action },
+  { "about-model", about_model_action },
+  { "export", export_action },
+  { "none", none_action },
+};
+
+static void
+add_shortcut (GtkShortcutController *controller,
+              guint                  keyval,
+              GdkModifierType        mods,
+              const char            *action,
+              GVariant              *args)
+{
+  GtkShortcut *shortcut = gtk_shortcut_new (gtk_keyval_trigger_new (keyval, mods),
+                                            gtk_named_action_new (action));
+
+  if (args != NULL)
+    gtk_shortcut_set_arguments (shortcut, args);
+  gtk_shortcut_controller_add_shortcut (controller, shortcut);
+}
+
+void
+hepa_window_install_actions (HepaWindow *self)
+{
+  GtkEventController *controller;
+  GtkShortcutController *sc;
+  GAction *none;
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
+                                   self);
+  none = g_action_map_lookup_action (G_ACTION_MAP (self), "none");
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (none), FALSE);
+
+  /* Single keys act in the bubble phase, after the focused widget: a slider keeps its arrow
+   * keys, the canvas its own, and the window gets the rest. */
+  controller = gtk_shortcut_controller_new ();
+  sc = GTK_SHORTCUT_CONTROLLER (controller);
+  gtk_event_controller_set_propagation_phase (controller, GTK_PHASE_BUBBLE);
+  for (int i = 0; i < 9; i++)
+    {
+      add_shortcut (sc, GDK_KEY_1 + i, 0, "win.label", g_variant_new_int32 (i));
+      add_shortcut (sc, GDK_KEY_KP_1 + i, 0, "win.label", g_variant_new_int32 (i));
+    }
+  add_shortcut (sc, GDK_KEY_0, 0, "win.label", g_variant_new_int32 (-1));
+  add_shortcut (sc, GDK_KEY_Delete, 0, "win.delete-roi", NULL);
+  add_shortcut (sc, GDK_KEY_KP_Delete, 0, "win.delete-roi", NULL);
+  add_shortcut (sc, GDK_KEY_s, 0, "win.saliency", NULL);
+  add_shortcut (sc, GDK_KEY_n, 0, "win.add-roi", NULL);
+  add_shortcut (sc, GDK_KEY_Left, 0, "win.frame-step", g_variant_new_int32 (-1));
+  add_shortcut (sc, GDK_KEY_Right, 0, "win.frame-step", g_variant_new_int32 (1));
+  add_shortcut (sc, GDK_KEY_comma, 0, "win.frame-step", g_variant_new_int32 (-1));
+  add_shortcut (sc, GDK_KEY_period, 0, "win.frame-step", g_variant_new_int32 (1));
+  add_shortcut (sc, GDK_KEY_p, 0, "win.play", NULL);
+  add_shortcut (sc, GDK_KEY_f, 0, "win.zoom-fit", NULL);
+  gtk_widget_add_controller (GTK_WIDGET (self), controller);
+
+  self->recent_menu = g_menu_new ();
+  gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (self->recent_button),
+                                  G_MENU_MODEL (self->recent_menu));
+  g_signal_connect_swapped (self->recent, "changed", G_CALLBACK (rebuild_recent_menu), self);
+  rebuild_recent_menu (self);
+
+  hepa_window_update_actions (self);
+}
