@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* hepascope-cli train: retrain and cross-validate with the seed paper's protocol. */
+#include "config.h"
+
+#include "hepa-cli.h"
+
+#include "hepa-core.h"
+#include "hepa-model.h"
+#include "hepa-report.h"
+#include "hepa-train.h"
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct
+{
+  HepaDataset      *data;
+  HepaTrainOptions *opts;
+  const char       *out;
+  const char       *resume;
+  GCancellable     *cancellable;
+  HepaCliProgress  *progress;
+  HepaTrainResult  *result;
+  GError           *error;
+  GMainLoop        *loop;
+} TrainJob;
+
+static void
+progress_cb (const HepaTrainProgress *p,
+             gpointer                 user_data)
+{
+  TrainJob *job = user_data;
+  char extra[160];
+
+  if (job->progress == NULL)
+    job->progress = hepa_cli_progress_new (_("train"), p->total_steps);
+  g_snprintf (extra, sizeof extra, _("%s %d/%d epoch %d/%d step %d/%d loss %.4f %.1f img/s"),
+              p->run < p->n_runs - 1 || job->opts->folds < 2 ? (job->opts->folds >= 2
+                                                                ? _("fold") : _("run"))
+                                                             : _("final"),
+              p->run + 1, p->n_runs, p->epoch + 1, p->n_epochs, p->step, p->n_steps, p->loss,
+              p->img_per_s);
+  hepa_cli_progress_update (job->progress, p->global_step, extra);
+}
+
+static gpointer
+train_thread (gpointer data)
+{
+  TrainJob *job = data;
+
+  job->result = hepa_train_run (job->data, job->opts, job->out, job->resume, progress_cb, job,
+                                job->cancellable, &job->error);
+  g_main_loop_quit (job->loop);
+  return NULL;
+}
+
+static gboolean
+sigint_cb (gpointer user_data)
+{
+  TrainJob *job = user_data;
+
+  if (!g_cancellable_is_cancelled (job->cancellable))
+    g_printerr ("\n%s\n", _("Stopping after this step and writing a checkpoint…"));
+  g_cancellable_cancel (job->cancellable);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+preload_progress_cb (guint    done,
+                     guint    total,
+                     gpointer user_data)
+{
+  HepaCliProgress *progress = user_data;
+
+  hepa_cli_progress_update (progress, done, NULL);
+}
+
+static void
+print_summary (const HepaTrainResult *r)
+{
+  g_autoptr(GPtrArray) folds = g_ptr_array_new ();
+
+  for (guint i = 0; i < r->runs->len; i++)
+    {
+      HepaTrainRun *run = g_ptr_array_index (r->runs, i);
+      if (run->metrics != NULL)
+        {
+          g_ptr_array_add (folds, run->metrics);
+          printf (_("%s: accuracy %.1f%%, macro sensitivity %.1f%%, macro specificity %.1f%% "
+                    "(%u test images)\n"), run->name, 100 * run->metrics->accuracy,
+                  100 * run->metrics->macro_sensitivity, 100 * run->metrics->macro_specificity,
+                  run->n_test);
+        }
+    }
+  if (folds->len > 0)
+    {
+      g_autofree double *v = g_new (double, folds->len);
+      HepaMeanSd acc, sens, spec;
+
+      for (guint i = 0; i < folds->len; i++)
+        v[i] = ((HepaMetrics *) g_ptr_array_index (folds, i))->accuracy;
+      acc = hepa_mean_sd (v, folds->len);
+      for (guint i = 0; i < folds->len; i++)
+        v[i] = ((HepaMetrics *) g_ptr_array_index (folds, i))->macro_sensitivity;
+      sens = hepa_mean_sd (v, folds->len);
+      for (guint i = 0; i < folds->len; i++)
+        v[i] = ((HepaMetrics *) g_ptr_array_index (folds, i))->macro_specificity;
+      spec = hepa_mean_sd (v, folds->len);
+      printf (_("Cross-validation (%u folds): accuracy %.1f ± %.1f%%, sensitivity %.1f ± %.1f%%, "
+                "specificity %.1f ± %.1f%%\n"), folds->len, 100 * acc.mean, 100 * acc.sd,
+              100 * sens.mean, 100 * sens.sd, 100 * spec.mean, 100 * spec.sd);
+    }
+  printf (_("Time: %.1f min, %.2f img/s\n"), r->seconds / 60, r->img_per_s);
+}
+
+int
+hepa_cli_train (int    argc,
+                char **argv)
+{
+  g_autofree char *data_dir = NULL, *out = NULL, *arch_text = NULL, *init = NULL;
+  g_autofree char *report_dir = NULL, *resume = NULL;
+  int size = 224, epochs = 30, batch = 16, folds = 5, threads = 0, max_steps = 0;
+  double lr = 1e-4, momentum = 0.9, weight_decay = 1e-4, translate = 0.1;
+  gint64 seed = 1;
+  gboolean cosine = FALSE, vflip = FALSE, no_final = FALSE, no_balance = FALSE;
+  const GOptionEntry entries[] = {
+    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
+      N_("Export tree: <class>/*.png|jpg, optional manifest with patient ids"), N_("DIR") },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("Model file to write (.safetensors)"),
+      N_("MODEL") },
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &arch_text, N_("resnet50 (default) or resnet18"),
+      N_("ARCH") },
+    { "size", 's', 0, G_OPTION_ARG_INT, &size, N_("Input size (default 224)"), N_("S") },
+    { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, N_("Epochs (default 30)"), N_("E") },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, N_("Batch size (default 16)"), N_("B") },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Learning rate (default 1e-4)"), N_("LR") },
+    { "cosine", 0, 0, G_OPTION_ARG_NONE, &cosine,
+      N_("Cosine learning-rate decay instead of a constant rate"), NULL },
+    { "momentum", 0, 0, G_OPTION_ARG_DOUBLE, &momentum, N_("SGD momentum (default 0.9)"),
+      N_("M") },
+    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay,
+      N_("Weight decay (default 1e-4)"), N_("W") },
+    { "folds", 'k', 0, G_OPTION_ARG_INT, &folds,
+      N_("Cross-validation folds, grouped by patient (default 5; 1 = one model, no test)"),
+      N_("K") },
+    { "no-final", 0, 0, G_OPTION_ARG_NONE, &no_final,
+      N_("After cross-validation, keep the last fold's model instead of training on all data"),
+      NULL },
+    { "init", 0, 0, G_OPTION_ARG_FILENAME, &init,
+      N_("Start from these weights (head re-initialized for new classes) or “scratch”"),
+      N_("FILE|scratch") },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, N_("Seed of folds, order and augmentation"),
+      N_("N") },
+    { "vflip", 0, 0, G_OPTION_ARG_NONE, &vflip, N_("Vertical flips too (the authors' script)"),
+      NULL },
+    { "translate", 0, 0, G_OPTION_ARG_DOUBLE, &translate,
+      N_("Largest random translation, as a fraction of the size (default 0.1)"), N_("F") },
+    { "no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance,
+      N_("Do not fill small classes up with copies"), NULL },
+    { "report", 'r', 0, G_OPTION_ARG_FILENAME, &report_dir,
+      N_("Write report.json, report.md and plots here"), N_("DIR") },
+    { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume,
+      N_("Continue from a checkpoint written by Ctrl-C"), N_("FILE") },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads,
+      N_("Threads (default: $HEPASCOPE_THREADS or all cores)"), N_("T") },
+    { "max-steps", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &max_steps,
+      N_("Stop each run after this many steps (testing)"), N_("N") },
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaDataset) data = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GMainLoop) loop = NULL;
+  HepaTrainOptions opts;
+  TrainJob job = { 0 };
+  GThread *thread;
+  guint sig;
+  int status = 0;
+
+  if (!hepa_cli_parse ("train", "",
+                       _("Retrain a ResNet on an export tree with the seed paper's protocol "
+                         "(SGD with momentum, balancing, translation and flip augmentation, "
+                         "K-fold cross-validation grouped by patient). Not for diagnosis."),
+                       entries, &argc, &argv, &status))
+    return status;
+  if (argc != 1)
+    return hepa_cli_failf (NULL, _("train takes no file arguments (see --help)"));
+  if (data_dir == NULL || out == NULL)
+    return hepa_cli_failf (NULL, _("--data DIR and --out MODEL are required"));
+
+  hepa_train_options_init (&opts);
+  if (arch_text != NULL && !hepa_arch_from_string (arch_text, &opts.arch))
+    return hepa_cli_failf (NULL, _("--arch must be resnet50 or resnet18"));
+  if (size < 32 || size > 1024)
+    return hepa_cli_failf (NULL, _("--size must be from 32 to 1024"));
+  if (epochs < 1 || epochs > 10000)
+    return hepa_cli_failf (NULL, _("--epochs must be from 1 to 10000"));
+  if (batch < 1 || batch > 1024)
+    return hepa_cli_failf (NULL, _("--batch must be from 1 to 1024"));
+  if (!(lr > 0 && lr < 10) || !(momentum >= 0 && momentum < 1)
+      || !(weight_decay >= 0 && weight_decay < 1))
+    return hepa_cli_failf (NULL, _("--lr must be in (0, 10), --momentum and --weight-decay in "
+                                   "[0, 1)"));
+  if (folds < 1 || folds > 100)
+    return hepa_cli_failf (NULL, _("--folds must be from 1 to 100"));
+  if (!(translate >= 0 && translate <= 0.5))
+    return hepa_cli_failf (NULL, _("--translate must be from 0 to 0.5"));
+  if (seed < 0)
+    return hepa_cli_failf (NULL, _("--seed must not be negative"));
+  opts.size = size;
+  opts.epochs = epochs;
+  opts.batch = batch;
+  opts.lr = lr;
+  opts.momentum = momentum;
+  opts.weight_decay = weight_decay;
+  opts.cosine = cosine;
+  opts.folds = folds;
+  opts.final_model = !no_final;
+  opts.seed = (guint64) seed;
+  opts.vflip = vflip;
+  opts.translate = translate;
+  opts.balance = !no_balance;
+  opts.max_steps = MAX (max_steps, 0);
+  if (init != NULL && g_strcmp0 (init, "scratch") != 0)
+    opts.init = g_strdup (init);
+
+  hepa_core_init_threads (threads);
+  data = hepa_dataset_load (data_dir, &error);
+  if (data == NULL)
+    {
+      hepa_train_options_clear (&opts);
+      return hepa_cli_fail (NULL, error);
+    }
+
+  /* Decode every image now, so a bad file stops us before any training. */
+  {
+    HepaModelCard card = { 0 };
+    g_autoptr(HepaCliProgress) progress = hepa_cli_progress_new (_("Loading images"),
+                                                                 data->samples->len);
+    const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
+
+    card.input_size = size;
+    card.grayscale = TRUE;
+    card.resize = HEPA_RESIZE_STRETCH;
+    memcpy (card.mean, mean, sizeof mean);
+    memcpy (card.std, std, sizeof std);
+    if (resume == NULL
+        && !hepa_dataset_preload (data, &card, preload_progress_cb, progress, NULL, &error))
+      {
+        hepa_train_options_clear (&opts);
+        return hepa_cli_fail (NULL, error);
+      }
+  }
+  if (!data->has_manifest && folds >= 2)
+    g_printerr (_("hepascope-cli: %s: no manifest with patient ids; folds are split by image, so "
+                  "one patient's images may land in training and test folds\n"), data_dir);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  job.data = data;
+  job.opts = &opts;
+  job.out = out;
+  job.resume = resume;
+  job.cancellable = cancellable;
+  job.loop = loop;
+  sig = g_unix_signal_add (SIGINT, sigint_cb, &job);
+  thread = g_thread_new ("hepa-train", train_thread, &job);
+  g_main_loop_run (loop);
+  g_thread_join (thread);
+  g_source_remove (sig);
+  g_clear_pointer (&job.progress, hepa_cli_progress_free);
+  hepa_train_options_clear (&opts);
+
+  if (job.result == NULL)
+    {
+      status = hepa_cli_fail (NULL, job.error);
+      g_clear_error (&job.error);
+      return status;
+    }
+  if (job.result->interrupted)
+    {
+      g_printerr (_("hepascope-cli: interrupted; checkpoint %s\n"), job.result->checkpoint);
+      g_printerr (_("Resume with: hepascope-cli train --data %s --out %s --resume %s\n"), data_dir,
+                  out, job.result->checkpoint);
+      hepa_train_result_free (job.result);
+      return 130;
+    }
+  print_summary (job.result);
+  printf (_("Model: %s\n"), out);
+  if (report_dir != NULL)
+    {
+      if (!hepa_report_write_train (job.result, report_dir, &error))
+        {
+          hepa_train_result_free (job.result);
+          return hepa_cli_fail (NULL, error);
+        }
+      printf (_("Report: %s\n"), report_dir);
+    }
+  hepa_train_result_free (job.result);
+  return 0;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Reports people can read: report.json, report.md and PNG plots (Cairo) of a training job or an
+ * evaluation. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "hepa-train.h"
+
+G_BEGIN_DECLS
+
+/* Writes DIR/report.json, DIR/report.md, DIR/loss.png, DIR/accuracy.png, DIR/confusion.png and
+ * DIR/roc.png (ROC only when there are test predictions). Creates DIR. */
+gboolean  hepa_report_write_train (const HepaTrainResult *result,
+                                   const char            *dir,
+                                   GError               **error);
+
+/* The JSON of an evaluation (what `hepascope-cli eval --json` prints and report.json holds). */
+JsonNode *hepa_report_eval_json   (const HepaTrainRun    *run,
+                                   const char            *model_path,
+                                   const char            *model_id,
+                                   const HepaDataset     *data);
+gboolean  hepa_report_write_eval  (const HepaTrainRun    *run,
+                                   const char            *model_path,
+                                   const char            *model_id,
+                                   const HepaDataset     *data,
+                                   const char            *dir,
+                                   GError               **error);
+
+/* Plots, exposed for tests. @runs: (element-type HepaTrainRun). @what: "loss" or "accuracy". */
+gboolean  hepa_report_plot_curves    (GPtrArray          *runs,
+                                      const char         *what,
+                                      const char         *path,
+                                      GError            **error);
+gboolean  hepa_report_plot_confusion (const guint        *confusion,
+                                      guint               n_classes,
+                                      char              **classes,
+                                      const char         *title,
+                                      const char         *path,
+                                      GError            **error);
+gboolean  hepa_report_plot_roc       (const int          *labels,
+                                      const float        *probs,
+                                      guint               n,
+                                      guint               n_classes,
+                                      char              **classes,
+                                      const char         *path,
+                                      GError            **error);
+
+G_END_DECLS
