@@ -132,6 +132,75 @@ hepa_nn_conv2d (const HepaConvDesc *d,
     hepa_nn_epilogue (y, n, d->c_out, oh * ow, epi);
 }
 
+size_t
+hepa_nn_conv_pack_size (const HepaConvDesc *d)
+{
+  check_desc (d);
+  return hepa_nn_gemm_pack_size (d->c_out, d->c_in * d->k * d->k);
+}
+
+void
+hepa_nn_conv_pack (const HepaConvDesc *d,
+                   const float        *weight,
+                   float              *packed)
+{
+  check_desc (d);
+  hepa_nn_gemm_pack (weight, d->c_out, d->c_in * d->k * d->k, packed);
+}
+
+size_t
+hepa_nn_conv2d_packed_scratch_size (const HepaConvDesc *d,
+                                    int                 h,
+                                    int                 w)
+{
+  return hepa_nn_conv2d_scratch_size (d, h, w) + hepa_nn_gemm_scratch_size ();
+}
+
+void
+hepa_nn_conv2d_packed (const HepaConvDesc *d,
+                       const float        *x,
+                       int                 n,
+                       int                 h,
+                       int                 w,
+                       const float        *packed,
+                       const HepaEpilogue *epi,
+                       float              *y,
+                       float              *scratch)
+{
+  check_desc (d);
+  HEPA_NN_ASSERT (x != NULL && packed != NULL && y != NULL && n > 0);
+  HEPA_NN_ASSERT (x != y);
+
+  const int oh = hepa_nn_out_size (h, d->k, d->stride, d->pad);
+  const int ow = hepa_nn_out_size (w, d->k, d->stride, d->pad);
+  const int kk = d->c_in * d->k * d->k;
+  const size_t in_sz = (size_t) d->c_in * h * w;
+  const size_t out_sz = (size_t) d->c_out * oh * ow;
+
+  const size_t col_sz = hepa_nn_conv2d_scratch_size (d, h, w);
+
+  HEPA_NN_ASSERT (scratch != NULL);
+  for (int b = 0; b < n; b++)
+    {
+      const float *src = x + b * in_sz;
+      HepaEpilogue e = { NULL, NULL, 0 };
+
+      if (epi != NULL)
+        {
+          e = *epi;
+          if (e.residual)
+            e.residual += b * out_sz;
+        }
+      if (!is_direct_gemm (d))
+        {
+          im2col (d, src, h, w, oh, ow, scratch);
+          src = scratch;
+        }
+      hepa_nn_gemm_packed (packed, d->c_out, kk, src, oh * ow, oh * ow, &e, y + b * out_sz,
+                           scratch + col_sz);
+    }
+}
+
 void
 hepa_nn_conv2d_ref (const HepaConvDesc *d,
                     const float        *x,

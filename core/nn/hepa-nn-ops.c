@@ -283,3 +283,23 @@ hepa_nn_cam_ref (const float *feat,
         cam[(size_t) k * hw + i] = (float) acc;
       }
 }
+
+void
+hepa_nn_set_threads (int n)
+{
+  HEPA_NN_ASSERT (n > 0);
+  openblas_set_num_threads (n);
+#ifdef _OPENMP
+  omp_set_num_threads (n);
+#endif
+}
+
+int
+hepa_nn_get_threads (void)
+{
+#ifdef _OPENMP
+  return omp_get_max_threads ();
+#else
+  return openblas_get_num_threads ();
+#endif
+}

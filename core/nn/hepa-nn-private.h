@@ -11,6 +11,7 @@
 #define HEPA_NN_PRAGMA(x) _Pragma (#x)
 #define HEPA_NN_PARALLEL_FOR(cond) HEPA_NN_PRAGMA (omp parallel for schedule (static) if (cond))
 #else
+#define HEPA_NN_PRAGMA(x)
 #define HEPA_NN_PARALLEL_FOR(cond)
 #endif
 

@@ -72,6 +72,54 @@ void   hepa_nn_conv2d_ref          (const HepaConvDesc *d,
                                     const HepaEpilogue *epi,
                                     float              *y);
 
+/* The same convolution with weights packed once for libhepa-nn's own GEMM kernel, which reads
+ * the input (or its im2col buffer) in place, applies the epilogue as it stores, and runs on
+ * OpenMP threads (see hepa_nn_set_threads). weight (c_out, c_in, k, k) -> packed. */
+size_t hepa_nn_conv_pack_size      (const HepaConvDesc *d);
+void   hepa_nn_conv_pack           (const HepaConvDesc *d,
+                                    const float        *weight,
+                                    float              *packed);
+/* Scratch: hepa_nn_conv2d_packed_scratch_size floats. */
+size_t hepa_nn_conv2d_packed_scratch_size (const HepaConvDesc *d,
+                                          int                 h,
+                                          int                 w);
+void   hepa_nn_conv2d_packed       (const HepaConvDesc *d,
+                                    const float        *x,
+                                    int                 n,
+                                    int                 h,
+                                    int                 w,
+                                    const float        *packed,
+                                    const HepaEpilogue *epi,
+                                    float              *y,
+                                    float              *scratch);
+
+/* y (m, n) = act (a (m, k) * b (k, n; row stride ldb) + bias (m) + residual (m, n)), with a
+ * packed by hepa_nn_gemm_pack; k <= HEPA_NN_GEMM_PANEL_FLOATS / 16. Columns of b are packed per
+ * thread into @scratch (hepa_nn_gemm_scratch_size floats); threads past HEPA_NN_MAX_THREADS are
+ * not used. */
+#define HEPA_NN_MAX_THREADS 16
+#define HEPA_NN_GEMM_PANEL_FLOATS 131072
+size_t hepa_nn_gemm_scratch_size   (void);
+size_t hepa_nn_gemm_pack_size      (int                 m,
+                                    int                 k);
+void   hepa_nn_gemm_pack           (const float        *a,
+                                    int                 m,
+                                    int                 k,
+                                    float              *packed);
+void   hepa_nn_gemm_packed         (const float        *packed,
+                                    int                 m,
+                                    int                 k,
+                                    const float        *b,
+                                    int                 n,
+                                    int                 ldb,
+                                    const HepaEpilogue *epi,
+                                    float              *y,
+                                    float              *scratch);
+
+/* Threads for libhepa-nn's own loops (OpenMP, when built with it) and for OpenBLAS. */
+void   hepa_nn_set_threads         (int                 n);
+int    hepa_nn_get_threads         (void);
+
 /* Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1 convolutions.
  * The weights are transformed once: (c_out, c_in, 3, 3) -> u (36, c_out, c_in). */
 size_t hepa_nn_winograd_weight_size  (int          c_in,

@@ -220,9 +220,9 @@ hepa_resnet_param_info (HepaArch       arch,
 typedef struct
 {
   HepaConvDesc d;
-  float       *w;     /* (c_out, c_in, k, k), batch norm folded in; NULL when wino is used */
-  float       *b;     /* (c_out) */
-  float       *wino;  /* (36, c_out, c_in) or NULL */
+  float       *packed; /* batch norm folded in, packed by hepa_nn_conv_pack; or NULL */
+  float       *b;      /* (c_out) */
+  float       *wino;   /* hepa_nn_winograd_pack'ed; or NULL */
 } Conv;
 
 typedef struct
@@ -248,7 +248,7 @@ struct HepaResnet
 static void
 conv_clear (Conv *c)
 {
-  free (c->w);
+  free (c->packed);
   free (c->b);
   free (c->wino);
   memset (c, 0, sizeof *c);
@@ -275,6 +275,7 @@ conv_load (Conv            *c,
   static const char *bn_names[4] = { "weight", "bias", "running_mean", "running_var" };
   const float *bn[4];
   const float *w;
+  float *folded;
   char name[64];
 
   c->d = *d;
@@ -289,20 +290,29 @@ conv_load (Conv            *c,
       if (bn[j] == NULL)
         return 0;
     }
-  c->w = malloc (sizeof (float) * d->c_out * per_out);
+  folded = malloc (sizeof (float) * d->c_out * per_out);
   c->b = malloc (sizeof (float) * d->c_out);
-  if (c->w == NULL || c->b == NULL)
-    return 0;
-  hepa_nn_bn_fold (w, d->c_out, per_out, bn[0], bn[1], bn[2], bn[3], BN_EPS, c->w, c->b);
+  if (folded == NULL || c->b == NULL)
+    {
+      free (folded);
+      return 0;
+    }
+  hepa_nn_bn_fold (w, d->c_out, per_out, bn[0], bn[1], bn[2], bn[3], BN_EPS, folded, c->b);
   if (use_winograd (spec))
     {
       c->wino = malloc (sizeof (float) * hepa_nn_winograd_weight_size (d->c_in, d->c_out));
-      if (c->wino == NULL)
-        return 0;
-      hepa_nn_winograd_pack (c->w, d->c_in, d->c_out, c->wino);
-      free (c->w);
-      c->w = NULL;
+      if (c->wino != NULL)
+        hepa_nn_winograd_pack (folded, d->c_in, d->c_out, c->wino);
     }
+  else
+    {
+      c->packed = malloc (sizeof (float) * hepa_nn_conv_pack_size (d));
+      if (c->packed != NULL)
+        hepa_nn_conv_pack (d, folded, c->packed);
+    }
+  free (folded);
+  if (c->wino == NULL && c->packed == NULL)
+    return 0;
   return 1;
 }
 
@@ -516,7 +526,7 @@ size_visit (const Conv *c,
   if (c->wino)
     s = hepa_nn_winograd_scratch_size (c->d.c_in, c->d.c_out, acc->batch, h, w);
   else
-    s = hepa_nn_conv2d_scratch_size (&c->d, h, w);
+    s = hepa_nn_conv2d_packed_scratch_size (&c->d, h, w);
   acc->act = in > acc->act ? in : acc->act;
   acc->act = out > acc->act ? out : acc->act;
   acc->scratch = s > acc->scratch ? s : acc->scratch;
@@ -602,7 +612,7 @@ conv_run (const Conv          *c,
     hepa_nn_conv3x3_winograd (c->wino, c->d.c_in, c->d.c_out, x, batch, h, w, &epi, y,
                               ws->scratch);
   else
-    hepa_nn_conv2d (&c->d, x, batch, h, w, c->w, &epi, y, ws->scratch);
+    hepa_nn_conv2d_packed (&c->d, x, batch, h, w, c->packed, &epi, y, ws->scratch);
 }
 
 /* A buffer of ws->act that is none of @a, @b, @c. */

@@ -86,6 +86,16 @@ run_conv_case (gconstpointer data)
   hepa_nn_conv2d_ref (&d, x, cc->n, cc->h, cc->w, wt, &epi, y_ref);
   assert_close (y, y_ref, n_out, 1e-4, 1e-10);
 
+  /* The same conv through the packed-weight GEMM. */
+  {
+    g_autofree float *packed = g_new (float, hepa_nn_conv_pack_size (&d));
+    g_autofree float *ps = g_new (float, hepa_nn_conv2d_packed_scratch_size (&d, cc->h, cc->w));
+
+    hepa_nn_conv_pack (&d, wt, packed);
+    hepa_nn_conv2d_packed (&d, x, cc->n, cc->h, cc->w, packed, &epi, y, ps);
+    assert_close (y, y_ref, n_out, 1e-4, 1e-10);
+  }
+
   /* The same conv through Winograd, where it applies. */
   if (cc->k == 3 && cc->stride == 1 && cc->pad == 1)
     {
@@ -147,6 +157,44 @@ test_winograd_odd_sizes (void)
         hepa_nn_conv3x3_winograd (u, c_in, c_out, x, n, h, w, &epi, y, ws);
         assert_close (y, y_ref, n_out, 1e-3, 1e-9);
       }
+}
+
+static void
+test_gemm_packed (void)
+{
+  /* Row and column counts that leave partial 6-row and 16-column tiles, a row stride wider than
+   * the columns used, and k past one packed panel's column budget. */
+  static const int shapes[][3] = { { 1, 1, 1 }, { 7, 17, 3 }, { 13, 50, 33 }, { 64, 196, 257 },
+                                   { 6, 16, 2048 }, { 30, 300, 600 } };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (21);
+
+  for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldb = n + 3;
+      g_autofree float *a = random_floats (rng, (gsize) m * k, -1, 1);
+      g_autofree float *b = random_floats (rng, (gsize) k * ldb, -1, 1);
+      g_autofree float *bias = random_floats (rng, m, -1, 1);
+      g_autofree float *res = random_floats (rng, (gsize) m * n, -1, 1);
+      g_autofree float *packed = g_new (float, hepa_nn_gemm_pack_size (m, k));
+      g_autofree float *scratch = g_new (float, hepa_nn_gemm_scratch_size ());
+      g_autofree float *y = g_new (float, (gsize) m * n);
+      g_autofree float *y_ref = g_new (float, (gsize) m * n);
+      HepaEpilogue epi = { bias, res, TRUE };
+
+      for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+          {
+            double acc = 0;
+
+            for (int kk = 0; kk < k; kk++)
+              acc += (double) a[(gsize) i * k + kk] * b[(gsize) kk * ldb + j];
+            y_ref[(gsize) i * n + j] = (float) acc;
+          }
+      hepa_nn_epilogue_ref (y_ref, 1, m, n, &epi);
+      hepa_nn_gemm_pack (a, m, k, packed);
+      hepa_nn_gemm_packed (packed, m, k, b, n, ldb, &epi, y, scratch);
+      assert_close (y, y_ref, (gsize) m * n, 1e-4, 1e-10);
+    }
 }
 
 static void
@@ -340,6 +388,7 @@ main (int   argc,
       g_test_add_data_func (path, &conv_cases[i], run_conv_case);
     }
   g_test_add_func ("/core/nn/winograd/odd-sizes", test_winograd_odd_sizes);
+  g_test_add_func ("/core/nn/gemm/packed", test_gemm_packed);
   g_test_add_func ("/core/nn/epilogue", test_epilogue);
   g_test_add_func ("/core/nn/bn-fold", test_bn_fold);
   g_test_add_func ("/core/nn/maxpool/3x3-s2", test_maxpool);
