@@ -4,6 +4,7 @@
 #include "hepa-application.h"
 #include "hepa-window.h"
 
+#include "hepa-core.h"
 #include "hepa-error.h"
 
 #include <glib/gi18n.h>
@@ -354,6 +355,9 @@ hepa_application_startup (GApplication *app)
     schema = g_settings_schema_source_lookup (source, APP_ID, TRUE);
   if (schema != NULL)
     self->settings = g_settings_new (APP_ID);
+
+  /* The compute thread count is set once, before any model runs. */
+  hepa_core_init_threads (self->settings ? g_settings_get_int (self->settings, "threads") : 0);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);

@@ -4,6 +4,8 @@
 
 #include "hepa-window-private.h"
 
+#include "hepa-export.h"
+
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
@@ -495,32 +497,214 @@ about_model_action (GSimpleAction *action,
 
 /* ---- Export --------------------------------------------------------------------------- */
 
+typedef struct
+{
+  HepaWindow      *window;      /* (owned) */
+  HepaModelHandle *model;       /* (owned) (nullable) keeps the card alive */
+  HepaModelCard   *own_card;    /* the default card when no model is loaded */
+  char            *out_dir;
+  char            *workspace;
+  GStrv            paths;
+} ExportJob;
+
+static void
+export_job_free (ExportJob *job)
+{
+  g_object_unref (job->window);
+  g_clear_pointer (&job->model, hepa_model_handle_unref);
+  g_clear_pointer (&job->own_card, hepa_export_card_free);
+  g_free (job->out_dir);
+  g_free (job->workspace);
+  g_strfreev (job->paths);
+  g_free (job);
+}
+
+typedef struct
+{
+  HepaWindow *window;
+  guint       done;
+  guint       total;
+} ExportProgress;
+
+static gboolean
+export_progress_idle (gpointer data)
+{
+  ExportProgress *p = data;
+  /* Translators: export progress, e.g. "Exporting… 3 of 12 images" */
+  g_autofree char *text = g_strdup_printf (_("Exporting… %u of %u images"), p->done, p->total);
+
+  hepa_window_set_status (p->window, text);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+export_progress_free (gpointer data)
+{
+  ExportProgress *p = data;
+
+  g_object_unref (p->window);
+  g_free (p);
+}
+
+/* Runs in the export worker: hands a copy to the main loop, never touches widgets. */
+static void
+export_progress_cb (guint    done,
+                    guint    total,
+                    gpointer user_data)
+{
+  ExportJob *job = user_data;
+  ExportProgress *p = g_new0 (ExportProgress, 1);
+
+  p->window = g_object_ref (job->window);
+  p->done = done;
+  p->total = total;
+  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, export_progress_idle, p,
+                              export_progress_free);
+}
+
+static void
+export_thread (GTask        *task,
+               gpointer      source,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  ExportJob *job = task_data;
+  HepaExportOptions options;
+  const HepaModelCard *card = job->model ? hepa_model_get_card (job->model->model)
+                                         : job->own_card;
+  GError *error = NULL;
+  HepaExportSummary *summary;
+
+  hepa_export_options_init (&options, job->out_dir, card);
+  options.workspace_dir = job->workspace;
+  summary = hepa_export_run (&options, (const char *const *) job->paths, export_progress_cb, job,
+                             cancellable, &error);
+  if (summary == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, summary, (GDestroyNotify) hepa_export_summary_free);
+}
+
+static void
+export_done_cb (GObject      *source,
+                GAsyncResult *res,
+                gpointer      user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (source);
+  ExportJob *job = g_task_get_task_data (G_TASK (res));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaExportSummary) summary = g_task_propagate_pointer (G_TASK (res), &error);
+  GtkWidget *dialog;
+  g_autoptr(GString) details = g_string_new (NULL);
+
+  if (summary == NULL)
+    {
+      dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                       GTK_MESSAGE_ERROR, GTK_BUTTONS_CLOSE, "%s",
+                                       _("Export failed"));
+      gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s",
+                                                error->message);
+      hepa_window_set_status (self, _("Export failed"));
+    }
+  else
+    {
+      g_string_append_printf (details, _("%u labeled regions from %u images were written to "
+                                         "%s (%u files new or changed, %u unchanged)."),
+                              summary->n_exported, summary->n_images, job->out_dir,
+                              summary->n_written, summary->n_unchanged);
+      if (summary->n_unlabeled > 0)
+        g_string_append_printf (details, "\n%s",
+                                _("Unlabeled regions are not exported."));
+      for (guint i = 0; i < summary->problems->len && i < 8; i++)
+        {
+          HepaExportProblem *p = g_ptr_array_index (summary->problems, i);
+          g_autofree char *base = g_path_get_basename (p->path);
+
+          g_string_append_printf (details, "\n• %s: %s", base, p->message);
+        }
+      if (summary->problems->len > 8)
+        g_string_append_printf (details, "\n%s", _("…and more; see the manifest."));
+      dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                       summary->n_skipped ? GTK_MESSAGE_WARNING : GTK_MESSAGE_INFO,
+                                       GTK_BUTTONS_CLOSE, "%s",
+                                       summary->n_skipped ? _("Export finished with problems")
+                                                          : _("Export finished"));
+      gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", details->str);
+      hepa_window_set_status (self, _("Export finished"));
+    }
+  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
+export_response_cb (GtkNativeDialog *dialog,
+                    int              response,
+                    HepaWindow      *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) dir = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autoptr(GTask) task = NULL;
+      GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+      GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+      GPtrArray *paths = g_ptr_array_new ();
+      ExportJob *job = g_new0 (ExportJob, 1);
+
+      job->window = g_object_ref (self);
+      job->out_dir = g_file_get_path (dir);
+      job->workspace = g_build_filename (g_get_user_data_dir (), "hepascope", "workspace", NULL);
+      if (self->model != NULL)
+        job->model = hepa_model_handle_ref (self->model);
+      else
+        job->own_card = hepa_export_card_new_default ((const char *const *) self->classes);
+      if (self->study != NULL)
+        for (guint i = 0; i < self->study->len; i++)
+          g_ptr_array_add (paths, g_strdup (g_ptr_array_index (self->study, i)));
+      else if (self->path != NULL)
+        g_ptr_array_add (paths, g_strdup (self->path));
+      g_ptr_array_add (paths, NULL);
+      job->paths = (GStrv) g_ptr_array_free (paths, FALSE);
+      if (settings != NULL && job->out_dir != NULL)
+        g_settings_set_string (settings, "last-export-folder", job->out_dir);
+
+      if (job->out_dir == NULL)
+        export_job_free (job);
+      else
+        {
+          hepa_window_set_status (self, _("Exporting…"));
+          task = g_task_new (self, NULL, export_done_cb, NULL);
+          g_task_set_source_tag (task, export_response_cb);
+          g_task_set_task_data (task, job, (GDestroyNotify) export_job_free);
+          g_task_run_in_thread (task, export_thread);
+        }
+    }
+  g_object_unref (dialog);
+  g_object_unref (self);
+}
+
 static void
 export_action (GSimpleAction *action,
                GVariant      *param,
                gpointer       user_data)
 {
   HepaWindow *self = HEPA_WINDOW (user_data);
-  GtkWidget *dialog;
-  g_autofree char *source = NULL;
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  g_autofree char *last = settings ? g_settings_get_string (settings, "last-export-folder") : NULL;
+  GtkFileChooserNative *dialog;
 
-  if (self->study != NULL)
-    source = g_path_get_dirname (g_ptr_array_index (self->study, 0));
-  else if (self->path != NULL)
-    source = g_strdup (self->path);
-
-  /* Export runs as the command line tool does, so the GUI and scripts produce the same tree. */
-  dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                   GTK_MESSAGE_INFO, GTK_BUTTONS_CLOSE,
-                                   _("Export labeled crops"));
-  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog),
-                                            _("Every edit is already saved next to the images. "
-                                              "To write the training tree (one folder per class, "
-                                              "with manifest.csv), run:\n\n"
-                                              "hepascope-cli export --out FOLDER %s"),
-                                            source ? source : "PATH");
-  g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
-  gtk_window_present (GTK_WINDOW (dialog));
+  /* Labeled crops as the trainer reads them: <out>/<class>/<crop>.png plus manifest.csv. */
+  dialog = gtk_file_chooser_native_new (_("Export Labeled Crops To"), GTK_WINDOW (self),
+                                        GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Export"),
+                                        _("_Cancel"));
+  if (last != NULL && *last && g_file_test (last, G_FILE_TEST_IS_DIR))
+    {
+      g_autoptr(GFile) dir = g_file_new_for_path (last);
+      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (dialog), dir, NULL);
+    }
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_signal_connect (dialog, "response", G_CALLBACK (export_response_cb), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
 static void

@@ -94,13 +94,13 @@ update_cam_class_model (HepaWindow *self)
 static void
 update_label_hint (HepaWindow *self)
 {
-  GString *s = g_string_new (NULL);
+  guint n = MIN (g_strv_length (self->classes), 9);
+  g_autofree char *hint = NULL;
 
-  for (guint i = 0; self->classes[i] != NULL && i < 9; i++)
-    g_string_append_printf (s, "%s%u %s", i ? " · " : "", i + 1, self->classes[i]);
-  g_string_append_printf (s, " · 0 %s", _("clear"));
-  gtk_label_set_text (GTK_LABEL (self->label_hint), s->str);
-  g_string_free (s, TRUE);
+  /* Translators: %u is the number of classes, e.g. "Keys 1–5 label the selected region ..." */
+  hint = g_strdup_printf (_("Keys 1–%u label the selected region in the order of the "
+                            "prediction list; 0 clears the label."), n);
+  gtk_label_set_text (GTK_LABEL (self->label_hint), hint);
 }
 
 static void
@@ -236,6 +236,7 @@ make_roi_row (HepaWindow    *self,
   title_text = roi->label ? g_strdup (roi->label) : g_strdup (_("Unlabeled"));
   title = gtk_label_new (title_text);
   gtk_label_set_xalign (GTK_LABEL (title), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (title), PANGO_ELLIPSIZE_END);
   if (roi->label == NULL)
     gtk_widget_add_css_class (title, "unlabeled-text");
   gtk_box_append (GTK_BOX (text), title);
@@ -246,6 +247,7 @@ make_roi_row (HepaWindow    *self,
     sub_text = g_strdup (size);
   subtitle = gtk_label_new (sub_text);
   gtk_label_set_xalign (GTK_LABEL (subtitle), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (subtitle), PANGO_ELLIPSIZE_END);
   gtk_widget_add_css_class (subtitle, "dim-label");
   gtk_widget_add_css_class (subtitle, "caption");
   gtk_box_append (GTK_BOX (text), subtitle);
@@ -267,6 +269,8 @@ make_roi_row (HepaWindow    *self,
           pred = g_strdup_printf (_("model: %s %.0f %%"), roi->pred_classes[top],
                                   roi->pred_probabilities[top] * 100.0);
           pred_label = gtk_label_new (pred);
+          gtk_label_set_ellipsize (GTK_LABEL (pred_label), PANGO_ELLIPSIZE_END);
+          gtk_label_set_max_width_chars (GTK_LABEL (pred_label), 16);
           gtk_widget_add_css_class (pred_label, "dim-label");
           gtk_widget_add_css_class (pred_label, "caption");
           gtk_widget_set_valign (pred_label, GTK_ALIGN_CENTER);
@@ -1391,7 +1395,12 @@ pointer_moved_cb (HepaWindow *self,
   else
     {
       const guint8 *p = frame->data + py * frame->stride + px * 3;
-      value = g_strdup_printf ("RGB %u %u %u", p[0], p[1], p[2]);
+
+      if (p[0] == p[1] && p[1] == p[2])
+        /* Translators: the gray value of the pixel under the pointer */
+        value = g_strdup_printf (_("value %u"), p[0]);
+      else
+        value = g_strdup_printf ("RGB %u %u %u", p[0], p[1], p[2]);
     }
   if (hepa_image_get_spacing_at (self->image, px, py, &sx, &sy))
     text = g_strdup_printf ("%d, %d px · %.1f, %.1f mm · %s", px, py, px * sx, py * sy, value);
@@ -1407,6 +1416,22 @@ view_changed_cb (HepaWindow *self,
   g_autofree char *text = g_strdup_printf ("%.0f %%", hepa_canvas_get_zoom (canvas) * 100.0);
 
   gtk_label_set_text (GTK_LABEL (self->status_zoom), text);
+
+  /* For scripted pointer tests: where image pixel (0, 0) lies in the window's surface. */
+  if (hepa_debug_enabled ("view") && self->image != NULL)
+    {
+      graphene_point_t p = GRAPHENE_POINT_INIT (0, 0);
+      graphene_point_t q;
+      double sx = 0, sy = 0, ox, oy;
+
+      hepa_canvas_image_to_widget (canvas, 0, 0, &ox, &oy);
+      p.x = ox;
+      p.y = oy;
+      gtk_native_get_surface_transform (GTK_NATIVE (self), &sx, &sy);
+      if (gtk_widget_compute_point (GTK_WIDGET (canvas), GTK_WIDGET (self), &p, &q))
+        g_printerr ("hepascope-view: origin %.2f %.2f zoom %.6f\n", q.x + sx, q.y + sy,
+                    hepa_canvas_get_zoom (canvas));
+    }
 }
 
 /* ---- Saliency controls ---------------------------------------------------------------- */
@@ -1592,6 +1617,19 @@ hepa_window_init (HepaWindow *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
 
+  {
+    GtkWidget *placeholder = gtk_label_new (_("No regions yet. Drag on the image to draw one, "
+                                              "or press N."));
+
+    gtk_label_set_wrap (GTK_LABEL (placeholder), TRUE);
+    gtk_widget_add_css_class (placeholder, "dim-label");
+    gtk_widget_set_margin_top (placeholder, 12);
+    gtk_widget_set_margin_bottom (placeholder, 12);
+    gtk_widget_set_margin_start (placeholder, 12);
+    gtk_widget_set_margin_end (placeholder, 12);
+    gtk_list_box_set_placeholder (GTK_LIST_BOX (self->roi_list), placeholder);
+  }
+
   self->store = hepa_roi_store_new ();
   {
     const char *rater = g_get_user_name ();
@@ -1655,5 +1693,7 @@ hepa_window_new (HepaApplication *app)
   g_signal_connect_swapped (app, "notify::loading", G_CALLBACK (app_model_changed_cb), self);
   update_model_state (self);
   view_changed_cb (self, self->canvas);
+  /* A fixed side panel: the image must not jump when the region list grows. */
+  gtk_paned_set_position (GTK_PANED (self->paned), 1280 - 360);
   return self;
 }

@@ -88,6 +88,7 @@ static void
 build_rows (HepaProbPanel *self)
 {
   GtkSizeGroup *group = gtk_size_group_new (GTK_SIZE_GROUP_HORIZONTAL);
+  GtkSizeGroup *values = gtk_size_group_new (GTK_SIZE_GROUP_HORIZONTAL);
 
   clear_rows (self);
   for (guint i = 0; self->classes && self->classes[i]; i++)
@@ -108,6 +109,7 @@ build_rows (HepaProbPanel *self)
       row.name = gtk_label_new (self->classes[i]);
       gtk_label_set_xalign (GTK_LABEL (row.name), 0.0);
       gtk_label_set_ellipsize (GTK_LABEL (row.name), PANGO_ELLIPSIZE_END);
+      gtk_widget_add_css_class (row.name, "class-name");
       gtk_size_group_add_widget (group, row.name);
       gtk_widget_set_size_request (row.name, 96, -1);
       gtk_box_append (GTK_BOX (row.box), row.name);
@@ -127,12 +129,14 @@ build_rows (HepaProbPanel *self)
       gtk_label_set_xalign (GTK_LABEL (row.value), 1.0);
       gtk_label_set_width_chars (GTK_LABEL (row.value), 7);
       gtk_widget_add_css_class (row.value, "numeric");
+      gtk_size_group_add_widget (values, row.value);
       gtk_box_append (GTK_BOX (row.box), row.value);
 
       gtk_box_append (GTK_BOX (self->rows_box), row.box);
       g_array_append_val (self->rows, row);
     }
   g_object_unref (group);
+  g_object_unref (values);
 }
 
 static void

@@ -8,10 +8,10 @@
 #include "hepa-synth.h"
 #include "hepa-weights.h"
 
-#define TEST_CARD \
-  "{\"name\": \"ui-test-random\", \"arch\": \"resnet18\", " \
+#define TEST_CARD_FMT \
+  "{\"name\": \"ui-test-random\", \"arch\": \"%s\", " \
   "\"classes\": [\"non_fll\", \"cyst\", \"hemangioma\", \"ffs\", \"hcc\"], " \
-  "\"input_size\": 64, " \
+  "\"input_size\": %d, " \
   "\"preprocess\": {\"grayscale\": true, \"resize\": \"stretch\", " \
   "\"mean\": [0.485, 0.456, 0.406], \"std\": [0.229, 0.224, 0.225]}, " \
   "\"trained_on\": {\"name\": \"none: seeded random weights\", \"sha256\": \"\"}, " \
@@ -58,14 +58,25 @@ hepa_ui_fixture_write_phantom (const char  *path,
 }
 
 gboolean
-hepa_ui_fixture_write_model (const char  *path,
-                             GError     **error)
+hepa_ui_fixture_write_model_full (const char  *path,
+                                  HepaArch     arch,
+                                  int          input_size,
+                                  GError     **error)
 {
-  HepaWeights *weights = hepa_model_random_weights (HEPA_ARCH_RESNET18, 5, 20261127);
+  HepaWeights *weights = hepa_model_random_weights (arch, 5, 20261127);
+  g_autofree char *card = g_strdup_printf (TEST_CARD_FMT, hepa_arch_to_string (arch),
+                                           input_size);
   gboolean ok;
 
-  hepa_weights_set_metadata (weights, "hepascope.card", TEST_CARD);
+  hepa_weights_set_metadata (weights, "hepascope.card", card);
   ok = hepa_weights_save_safetensors (weights, path, HEPA_DTYPE_F16, error);
   hepa_weights_free (weights);
   return ok;
+}
+
+gboolean
+hepa_ui_fixture_write_model (const char  *path,
+                             GError     **error)
+{
+  return hepa_ui_fixture_write_model_full (path, HEPA_ARCH_RESNET18, 64, error);
 }

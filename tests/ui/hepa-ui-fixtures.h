@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "hepa-model.h"
+
 G_BEGIN_DECLS
 
 /* Writes a 640x480 phantom of @klass ("hemangioma", ...) as PNG to @path; the lesion's box is
@@ -17,5 +19,11 @@ gboolean hepa_ui_fixture_write_phantom (const char  *path,
  * classes, input 64) as safetensors. Its answers are real inference but mean nothing. */
 gboolean hepa_ui_fixture_write_model   (const char  *path,
                                         GError     **error);
+
+/* The same with another architecture and input size (ResNet50 at 224 for timing). */
+gboolean hepa_ui_fixture_write_model_full (const char  *path,
+                                           HepaArch     arch,
+                                           int          input_size,
+                                           GError     **error);
 
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* make-ui-fixtures DIR: writes DIR/phantom-<class>.png for the five classes and
- * DIR/random-model.safetensors, for trying the workbench by hand. */
+/* make-ui-fixtures DIR [resnet50]: writes DIR/phantom-<class>.png for the five classes and
+ * DIR/random-model.safetensors (ResNet18 at 64, or ResNet50 at 224 for timing), seeded random
+ * weights, for trying the workbench by hand. */
 #include "config.h"
 
 #include "hepa-ui-fixtures.h"
@@ -15,9 +16,11 @@ main (int    argc,
   g_autoptr(GError) error = NULL;
   g_autofree char *model = NULL;
 
-  if (argc != 2)
+  gboolean r50 = argc == 3 && g_str_equal (argv[2], "resnet50");
+
+  if (argc != 2 && !r50)
     {
-      fprintf (stderr, "usage: make-ui-fixtures DIR\n");
+      fprintf (stderr, "usage: make-ui-fixtures DIR [resnet50]\n");
       return 1;
     }
   g_mkdir_with_parents (argv[1], 0755);
@@ -33,7 +36,8 @@ main (int    argc,
         }
     }
   model = g_build_filename (argv[1], "random-model.safetensors", NULL);
-  if (!hepa_ui_fixture_write_model (model, &error))
+  if (!hepa_ui_fixture_write_model_full (model, r50 ? HEPA_ARCH_RESNET50 : HEPA_ARCH_RESNET18,
+                                         r50 ? 224 : 64, &error))
     {
       fprintf (stderr, "make-ui-fixtures: %s: %s\n", model, error->message);
       return 1;

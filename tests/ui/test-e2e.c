@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* End to end: starts the real workbench on a generated phantom with a generated model, draws a
+ * region around the lesion with real X pointer events (xdotool), labels it with key 2, waits
+ * for the model's answer to reach the sidecar, and quits. Needs an X display (the ui suite runs
+ * under xvfb-run) and xdotool; skips without them. */
+#include "config.h"
+
+#include "hepa-test-utils.h"
+#include "hepa-ui-fixtures.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *app_path;
+
+static char *
+run_capture (const char *const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL,
+                     &status, &error))
+    g_error ("%s: %s", argv[0], error->message);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return g_steal_pointer (&out);
+}
+
+static void
+xdotool (const char *args)
+{
+  g_autofree char *cmd = g_strdup_printf ("xdotool %s", args);
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_test_message ("%s", cmd);
+  g_assert_true (g_spawn_command_line_sync (cmd, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+static void
+pump_sleep (guint ms)
+{
+  g_usleep (ms * 1000);
+}
+
+/* The last "hepascope-view:" line of the app's stderr. */
+static gboolean
+read_view (const char *log_path,
+           double     *ox,
+           double     *oy,
+           double     *zoom)
+{
+  g_autofree char *log = NULL;
+  const char *line, *last = NULL;
+
+  if (!g_file_get_contents (log_path, &log, NULL, NULL))
+    return FALSE;
+  for (line = strstr (log, "hepascope-view:"); line; line = strstr (line + 1, "hepascope-view:"))
+    last = line;
+  return last != NULL && sscanf (last, "hepascope-view: origin %lf %lf zoom %lf", ox, oy, zoom) == 3;
+}
+
+static gboolean
+log_contains (const char *log_path,
+              const char *needle)
+{
+  g_autofree char *log = NULL;
+
+  return g_file_get_contents (log_path, &log, NULL, NULL) && strstr (log, needle) != NULL;
+}
+
+/* Reads the sidecar; returns the first ROI object once it has @label and a prediction. */
+static JsonObject *
+read_labeled_roi (const char *sidecar,
+                  const char *label,
+                  JsonParser *parser)
+{
+  JsonObject *root, *roi;
+  JsonArray *rois;
+
+  if (!g_file_test (sidecar, G_FILE_TEST_EXISTS)
+      || !json_parser_load_from_file (parser, sidecar, NULL))
+    return NULL;
+  root = json_node_get_object (json_parser_get_root (parser));
+  rois = json_object_get_array_member (root, "rois");
+  if (rois == NULL || json_array_get_length (rois) != 1)
+    return NULL;
+  roi = json_array_get_object_element (rois, 0);
+  if (json_node_is_null (json_object_get_member (roi, "label"))
+      || g_strcmp0 (json_object_get_string_member (roi, "label"), label) != 0
+      || json_node_is_null (json_object_get_member (roi, "prediction")))
+    return NULL;
+  return roi;
+}
+
+static void
+test_draw_label_predict (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *image = g_build_filename (dir, "phantom.png", NULL);
+  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
+  g_autofree char *log_path = g_build_filename (dir, "app.log", NULL);
+  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
+  g_autofree char *geometry = NULL;
+  g_autofree char *wid = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *roi = NULL, *pred;
+  JsonArray *probs;
+  int truth[4];
+  int wx = 0, wy = 0;
+  double ox = 0, oy = 0, zoom = 0, sum = 0;
+  int x0, y0, x1, y1;
+  char **lines;
+  gint64 deadline;
+
+  if (g_getenv ("DISPLAY") == NULL)
+    {
+      g_test_skip ("no X display (run the ui suite under xvfb-run)");
+      return;
+    }
+  if (g_find_program_in_path ("xdotool") == NULL)
+    {
+      g_test_skip ("xdotool is not installed");
+      return;
+    }
+
+  g_assert_true (hepa_ui_fixture_write_phantom (image, "hemangioma", 5, truth, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_no_error (error);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
+  /* Xvfb has no usable GL; the cairo renderer draws what the screenshot shows. */
+  g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
+  g_subprocess_launcher_setenv (launcher, "HEPASCOPE_MODEL", model, TRUE);
+  g_subprocess_launcher_setenv (launcher, "HEPASCOPE_DEBUG", "timing,view", TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
+  /* A private session bus, so GApplication registers without warnings (which are fatal). */
+  if (g_find_program_in_path ("dbus-run-session") != NULL)
+    app = g_subprocess_launcher_spawn (launcher, &error, "dbus-run-session", "--", app_path,
+                                       image, NULL);
+  else
+    app = g_subprocess_launcher_spawn (launcher, &error, app_path, image, NULL);
+  g_assert_no_error (error);
+
+  /* The window shows the file's name as its title once the image is open. */
+  wid = run_capture ((const char *const[]) { "xdotool", "search", "--sync", "--onlyvisible",
+                                             "--name", "^phantom\\.png$", NULL });
+  g_strchomp (wid);
+  g_assert_cmpstr (wid, !=, "");
+  if (strchr (wid, '\n'))
+    *strchr (wid, '\n') = '\0';
+  xdotool ("mousemove 5 5");  /* any click later lands on a mapped, settled window */
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (!read_view (log_path, &ox, &oy, &zoom) || !log_contains (log_path, "loaded"))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+  pump_sleep (500);
+  g_assert_true (read_view (log_path, &ox, &oy, &zoom));
+  geometry = run_capture ((const char *const[]) { "xdotool", "getwindowgeometry", "--shell",
+                                                  wid, NULL });
+  lines = g_strsplit (geometry, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      sscanf (*l, "X=%d", &wx);
+      sscanf (*l, "Y=%d", &wy);
+    }
+  g_strfreev (lines);
+  g_test_message ("window at %d,%d; image origin %.1f,%.1f zoom %.3f; lesion %d,%d %dx%d", wx,
+                  wy, ox, oy, zoom, truth[0], truth[1], truth[2], truth[3]);
+
+  /* Drag from 4 px outside the lesion's top-left to 4 px outside its bottom-right. */
+  x0 = (int) lround (wx + ox + (truth[0] - 4) * zoom);
+  y0 = (int) lround (wy + oy + (truth[1] - 4) * zoom);
+  x1 = (int) lround (wx + ox + (truth[0] + truth[2] + 4) * zoom);
+  y1 = (int) lround (wy + oy + (truth[1] + truth[3] + 4) * zoom);
+  {
+    g_autofree char *a = g_strdup_printf ("mousemove %d %d", x0, y0);
+    g_autofree char *b = g_strdup_printf ("mousemove %d %d", (x0 + x1) / 2, (y0 + y1) / 2);
+    g_autofree char *c = g_strdup_printf ("mousemove %d %d", x1, y1);
+
+    xdotool (a);
+    xdotool ("mousedown 1");
+    pump_sleep (50);
+    xdotool (b);
+    pump_sleep (50);
+    xdotool (c);
+    pump_sleep (50);
+    xdotool ("mouseup 1");
+  }
+  pump_sleep (200);
+  xdotool ("key 2");
+
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while ((roi = read_labeled_roi (sidecar, "cyst", parser)) == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+
+  /* The ROI is where the pointer drew it, to within a pixel of rounding at this zoom. */
+  g_assert_cmpint (abs ((int) json_object_get_int_member (roi, "x") - (truth[0] - 4)), <=,
+                   (int) ceil (1.0 / zoom) + 1);
+  g_assert_cmpint (abs ((int) json_object_get_int_member (roi, "y") - (truth[1] - 4)), <=,
+                   (int) ceil (1.0 / zoom) + 1);
+  g_assert_cmpint (abs ((int) json_object_get_int_member (roi, "width") - (truth[2] + 8)), <=,
+                   (int) ceil (2.0 / zoom) + 1);
+  g_assert_cmpint (abs ((int) json_object_get_int_member (roi, "height") - (truth[3] + 8)), <=,
+                   (int) ceil (2.0 / zoom) + 1);
+  g_assert_cmpint (json_object_get_int_member (roi, "frame"), ==, 0);
+
+  /* Key 2 is the card's second class; the model's answer is stored with the label. */
+  pred = json_object_get_object_member (roi, "prediction");
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (pred, "model_id"),
+                                   "ui-test-random-"));
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (pred, "classes"),
+                                                  1), ==, "cyst");
+  probs = json_object_get_array_member (pred, "probabilities");
+  g_assert_cmpuint (json_array_get_length (probs), ==, 5);
+  for (guint i = 0; i < 5; i++)
+    sum += json_array_get_double_element (probs, i);
+  g_assert_cmpfloat (fabs (sum - 1.0), <, 1e-3);
+
+  /* Probabilities reached the screen and the release-to-screen time was logged. */
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!log_contains (log_path, "hepascope-timing: roi-released"))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+
+  if (g_getenv ("HEPASCOPE_E2E_SCREENSHOT") != NULL)
+    {
+      const char *argv[] = { "import", "-window", "root", g_getenv ("HEPASCOPE_E2E_SCREENSHOT"),
+                             NULL };
+      g_autofree char *out = run_capture (argv);
+    }
+
+  /* Ctrl+Q closes after the last save; the app exits cleanly. */
+  xdotool ("key ctrl+q");
+  g_assert_true (g_subprocess_wait (app, NULL, &error));
+  g_assert_no_error (error);
+  {
+    g_autofree char *log = NULL;
+
+    g_file_get_contents (log_path, &log, NULL, NULL);
+    g_test_message ("app stderr:\n%s", log);
+    g_assert_null (strstr (log, "CRITICAL"));
+    g_assert_null (strstr (log, "-WARNING **"));
+  }
+  g_assert_true (g_subprocess_get_successful (app));
+
+  /* Nothing is left half-written next to the image. */
+  {
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      g_assert_false (strstr (name, ".tmp") != NULL);
+  }
+  hepa_test_rmtree (dir);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (int i = 1; i < argc; i++)
+    if (g_str_equal (argv[i], "--app") && i + 1 < argc)
+      app_path = argv[i + 1];
+  if (app_path == NULL)
+    app_path = g_getenv ("HEPASCOPE_APP");
+  if (app_path == NULL)
+    {
+      g_printerr ("test-e2e: give the app with --app PATH\n");
+      return 1;
+    }
+
+  g_test_add_func ("/ui/e2e/draw-label-predict", test_draw_label_predict);
+  return g_test_run ();
+}
