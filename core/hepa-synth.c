@@ -518,8 +518,9 @@ typedef struct
   double focal_gain_db;
   double gain_db, dyn_range_db, gamma;
   double tgc_alpha, tgc_knots[N_TGC_KNOTS];
-  double noise_db;
+  double noise_db, tgc_max_db;
   double frame_time_ms, sweep_lines_per_frame;
+  double smooth_centre;                   /* scanner's speckle-reduction filter [1 c 1] */
 
   /* Body wall, depths along the beam. */
   double skin_t, fat_end, muscle_end, liver_top;
@@ -558,6 +559,8 @@ typedef struct
   double   soft_edge;
 
   HepaRect truth;
+  gboolean has_avoid;                     /* vessels keep out of this box (mm): masses */
+  double   avoid_x0, avoid_z0, avoid_x1, avoid_z1;
 } Scene;
 
 typedef struct
@@ -565,6 +568,7 @@ typedef struct
   float  db;                   /* backscatter level relative to normal liver */
   float  density;              /* scatterers per mm^2 */
   float  alpha;                /* dB / cm / MHz */
+  float  tex_weight;           /* how much of the parenchyma texture to add to db */
   guint8 label;
 } Tissue;
 
@@ -631,21 +635,28 @@ liver_top_at (const Scene *s,
   return s->liver_top + s->liver_wave_a * sin (x * s->liver_wave_k + s->liver_wave_p);
 }
 
-/* Background parenchyma at (x, z): level with low-frequency and, if cirrhotic, coarse texture. */
-static inline void
-parenchyma (const Scene *s,
-            double       x,
-            double       z,
-            Tissue      *t)
+/* Echotexture of the parenchyma at (x, z), in dB: a low-frequency variation and, if cirrhotic,
+ * a coarse nodular one. The lattice samples it every few rows (it varies over millimetres). */
+static double
+parenchyma_texture (const Scene *s,
+                    double       x,
+                    double       z)
 {
-  double db = s->liver_db
-              + s->fine_db * (2.0 * value_noise (s->key_tex, x / s->fine_scale,
-                                                 z / s->fine_scale) - 1.0);
+  double db = s->fine_db * (2.0 * value_noise (s->key_tex, x / s->fine_scale,
+                                               z / s->fine_scale) - 1.0);
 
   if (s->coarse)
     db += s->coarse_db * (2.0 * value_noise (s->key_tex2, x / s->coarse_scale,
                                              z / s->coarse_scale) - 1.0);
-  t->db = (float) db;
+  return db;
+}
+
+static inline void
+parenchyma (const Scene *s,
+            Tissue      *t)
+{
+  t->db = (float) s->liver_db;
+  t->tex_weight = 1.0f;
   t->density = (float) s->liver_density;
   t->alpha = (float) s->liver_alpha;
   t->label = HEPA_SYNTH_LABEL_LIVER;
@@ -754,6 +765,7 @@ scene_eval (const Scene *s,
   double ltop = v < s->liver_top + s->liver_wave_a + 1.0 ? liver_top_at (s, x) : s->liver_top;
   double d_ffs = 1e9;
 
+  t->tex_weight = 0.0f;
   if (v < ltop)
     {
       body_wall (s, x, v, t);
@@ -873,7 +885,7 @@ scene_eval (const Scene *s,
         }
     }
 
-  parenchyma (s, x, z, t);
+  parenchyma (s, t);
   if (d_ffs < s->soft_edge)
     {
       /* Spared parenchyma: normal liver level and attenuation, sharp but unencapsulated edge. */
@@ -883,6 +895,7 @@ scene_eval (const Scene *s,
                                                             z / s->les_het_scale) - 1.0);
 
       t->db = (float) (t->db + w * (spared - t->db));
+      t->tex_weight = (float) (1.0 - w);
       t->alpha = (float) (t->alpha + w * (s->les_alpha - t->alpha));
       if (d_ffs < 0.0)
         t->label = HEPA_SYNTH_LABEL_LESION;
@@ -1101,6 +1114,27 @@ add_vessel (Scene    *s,
   return ve;
 }
 
+static gboolean
+vessel_enters_avoid (const Scene  *s,
+                     const Vessel *ve)
+{
+  double m = MAX (ve->r_start, ve->r_end) + ve->wall + 1.5;
+
+  if (!s->has_avoid)
+    return FALSE;
+  for (int k = 0; k < VESSEL_SEGS; k++)
+    for (int q = 0; q <= 8; q++)
+      {
+        double x = ve->px[k] + (ve->px[k + 1] - ve->px[k]) * q / 8.0;
+        double z = ve->pz[k] + (ve->pz[k + 1] - ve->pz[k]) * q / 8.0;
+
+        if (x > s->avoid_x0 - m && x < s->avoid_x1 + m && z > s->avoid_z0 - m
+            && z < s->avoid_z1 + m)
+          return TRUE;
+      }
+  return FALSE;
+}
+
 static void
 bbox_of_blob (const Scene *s,
               const Blob  *b,
@@ -1116,6 +1150,9 @@ bbox_of_blob (const Scene *s,
       double x, z, px, py;
 
       blob_point (b, i, outset, &x, &z);
+      /* The gallbladder hides what it overlaps (fatty sparing at its bed). */
+      if (s->has_gb && b != &s->gb && blob_sdist (&s->gb, x, z) < s->gb_wall)
+        continue;
       world_to_px (&s->g, x, z, &px, &py);
       x0 = MIN (x0, px);
       y0 = MIN (y0, py);
@@ -1163,8 +1200,10 @@ scene_init (Scene                 *s,
   s->gamma = rng_range (&r, 0.85, 1.25);
   for (int k = 0; k < N_TGC_KNOTS; k++)
     s->tgc_knots[k] = rng_range (&r, -1.5, 1.5);
-  s->noise_db = rng_range (&r, -72.0, -58.0) - (g->sector ? 0.0 : 15.0);
+  s->noise_db = rng_range (&r, -84.0, -70.0) - (g->sector ? 0.0 : 10.0);
+  s->tgc_max_db = -s->noise_db - rng_range (&r, 14.0, 24.0);
   s->frame_time_ms = rng_range (&r, 30.0, 50.0);
+  s->smooth_centre = rng_range (&r, 1.5, 5.0);
   s->sweep_lines_per_frame = rng_range (&r, 0.15, 0.35) * (rng_chance (&r, 0.5) ? 1.0 : -1.0);
 
   /* Body wall. */
@@ -1207,6 +1246,15 @@ scene_init (Scene                 *s,
       break;
     }
   s->liver_db = s->fatty ? rng_range (&r, 7.0, 12.0) : rng_range (&r, -1.0, 1.0);
+  if (s->fatty && g->sector)
+    {
+      /* A fatty liver is scanned at a lower frequency to reach its depth. */
+      double f = MIN (s->f_mhz, rng_range (&r, 2.2, 3.2));
+
+      s->sigma_ax *= sqrt (s->f_mhz / f);
+      s->sigma_lat_focus *= sqrt (s->f_mhz / f);
+      s->f_mhz = f;
+    }
   s->liver_alpha = s->fatty ? rng_range (&r, 0.75, 1.05) : rng_range (&r, 0.42, 0.6);
   s->liver_density = rng_range (&r, 30.0, 60.0);
   /* The sonographer sets the TGC for the liver in front of them: nearly right in a normal liver,
@@ -1269,7 +1317,7 @@ scene_init (Scene                 *s,
       rad = rng_range (&r, 7.0, 28.0);
       break;
     case HEPA_SYNTH_FFS:
-      rad = rng_range (&r, 11.0, 25.0);
+      rad = rng_range (&r, 14.0, 28.0);
       break;
     case HEPA_SYNTH_NON_FLL:
     case HEPA_SYNTH_N_CLASSES:
@@ -1291,8 +1339,8 @@ scene_init (Scene                 *s,
           while (blob_sdist (&s->gb, s->gb.cx + t * dx, s->gb.cz + t * dz) < s->gb_wall
                  && t < 80.0)
             t += 0.5;
-          les_x = s->gb.cx + (t + 0.6 * rad) * dx;
-          les_z = s->gb.cz + (t + 0.6 * rad) * dz;
+          les_x = s->gb.cx + (t + 0.85 * rad) * dx;
+          les_z = s->gb.cz + (t + 0.85 * rad) * dz;
           placed = in_field (g, les_x, les_z, rad * 0.5)
                    && les_z - rad > liver_top_at (s, les_x) + 3.0;
         }
@@ -1301,7 +1349,9 @@ scene_init (Scene                 *s,
     {
       for (int attempt = 0; attempt < 8 && !placed; attempt++)
         {
-          placed = place_in_liver (s, &r, rad, NULL, &les_x, &les_z);
+          /* A non-FLL box reaches its corners, about 1.45 times its half side. */
+          placed = place_in_liver (s, &r, p->klass == HEPA_SYNTH_NON_FLL ? 1.45 * rad : rad,
+                                   NULL, &les_x, &les_z);
           if (!placed)
             rad *= 0.8;
         }
@@ -1401,6 +1451,11 @@ scene_init (Scene                 *s,
           double w = rad * rng_range (&r, 1.6, 2.2), h = rad * rng_range (&r, 1.4, 2.0);
           double px0, py0, px1, py1;
 
+          s->has_avoid = TRUE;
+          s->avoid_x0 = les_x - w / 2;
+          s->avoid_z0 = les_z - h / 2;
+          s->avoid_x1 = les_x + w / 2;
+          s->avoid_z1 = les_z + h / 2;
           world_to_px (g, les_x - w / 2, les_z - h / 2, &px0, &py0);
           world_to_px (g, les_x + w / 2, les_z + h / 2, &px1, &py1);
           s->truth.x = (int) floor (px0);
@@ -1413,8 +1468,27 @@ scene_init (Scene                 *s,
       }
   }
   if (s->has_lesion)
-    bbox_of_blob (s, &s->lesion, s->klass == HEPA_SYNTH_CYST ? s->rim_w : 0.0, p->width,
-                  p->height, &s->truth);
+    {
+      bbox_of_blob (s, &s->lesion, s->klass == HEPA_SYNTH_CYST ? s->rim_w : 0.0, p->width,
+                    p->height, &s->truth);
+      /* A mass displaces the vessels around it; fatty sparing does not (no mass effect). */
+      if (p->klass != HEPA_SYNTH_FFS)
+        {
+          s->has_avoid = TRUE;
+          s->avoid_x0 = s->avoid_z0 = 1e9;
+          s->avoid_x1 = s->avoid_z1 = -1e9;
+          for (int i = 0; i < BLOB_N; i++)
+            {
+              double bx, bz;
+
+              blob_point (&s->lesion, i, s->rim_w, &bx, &bz);
+              s->avoid_x0 = MIN (s->avoid_x0, bx);
+              s->avoid_z0 = MIN (s->avoid_z0, bz);
+              s->avoid_x1 = MAX (s->avoid_x1, bx);
+              s->avoid_z1 = MAX (s->avoid_z1, bz);
+            }
+        }
+    }
 
   /* Vessels: portal branches (bright walls) and hepatic veins, cut along or across. */
   {
@@ -1435,6 +1509,12 @@ scene_init (Scene                 *s,
             double angle = rng_range (&r, 0.0, G_PI);
             Vessel *ve = add_vessel (s, &r, vx, vz, angle, portal, vr, len);
 
+            if (ve != NULL && vessel_enters_avoid (s, ve))
+              {
+                s->n_vessels--;
+                continue;
+              }
+
             /* A side branch leaves long vessels at an acute angle. */
             if (ve != NULL && len > 25.0 && rng_chance (&r, 0.4))
               {
@@ -1442,9 +1522,12 @@ scene_init (Scene                 *s,
                 double blen = len * rng_range (&r, 0.3, 0.6);
                 double ba = angle + side * rng_range (&r, 0.5, 1.0);
 
-                add_vessel (s, &r, ve->px[2] + 0.5 * blen * cos (ba),
-                            ve->pz[2] + 0.5 * blen * sin (ba), ba, portal,
-                            vr * rng_range (&r, 0.5, 0.7), blen);
+                Vessel *branch = add_vessel (s, &r, ve->px[2] + 0.5 * blen * cos (ba),
+                                             ve->pz[2] + 0.5 * blen * sin (ba), ba, portal,
+                                             vr * rng_range (&r, 0.5, 0.7), blen);
+
+                if (branch != NULL && vessel_enters_avoid (s, branch))
+                  s->n_vessels--;
               }
           }
       }
@@ -1473,6 +1556,8 @@ fill_lattice (const Scene *s,
       float *col = lattice + (gsize) c * g->n_rows * 2;
       guint64 col_id = (guint64) (guint32) (c - col_offset + 100000) << 32;
       double loss_db = 0.0;
+      double tex = 0.0;
+      int tex_row = -1000;
 
       for (int j = 0; j < g->n_rows; j++)
         {
@@ -1494,6 +1579,15 @@ fill_lattice (const Scene *s,
               width = g->du;
             }
           scene_eval (s, x, z, v, su, cu, &t);
+          if (t.tex_weight > 0.0f)
+            {
+              if (j - tex_row >= (s->coarse ? 2 : 4))
+                {
+                  tex = parenchyma_texture (s, x, z);
+                  tex_row = j;
+                }
+              t.db += t.tex_weight * (float) tex;
+            }
           loss_db += 0.5 * t.alpha * loss_per_mm;
           area = width * g->dv;
           lambda = t.density * area;
@@ -1680,7 +1774,12 @@ axial_detect (const Scene *s,
       double t = pos - kn;
       double q = (v - s->focus) / s->rayleigh_len;
 
-      tgc[j] = (float) (2.0 * s->f_mhz * s->tgc_alpha / 10.0 * v
+      /* The depth gain stops where it would lift the receiver noise above the noise floor
+       * the scanner allows, so deep, attenuated echoes fade into dim noise. */
+      double depth_gain = 2.0 * s->f_mhz * s->tgc_alpha / 10.0 * v;
+
+      depth_gain /= pow (1.0 + pow (depth_gain / s->tgc_max_db, 4.0), 0.25);
+      tgc[j] = (float) (depth_gain
                         + s->tgc_knots[kn] * (1.0 - t) + s->tgc_knots[kn + 1] * t
                         + s->gain_db + s->focal_gain_db * exp (-q * q));
     }
@@ -1718,6 +1817,39 @@ axial_detect (const Scene *s,
 
           out[j] = 4.3429448f * logf (re * re + im * im + 1e-30f) + tgc[j];
         }
+    }
+}
+
+/* A scanner's mild speckle-reduction post-filter on the log image: [1 c 1] / (c + 2) along
+ * the beam and across lines. @scratch: (n_lines, n_rows). */
+static G_GNUC_NO_INLINE void
+smooth_log (const Scene *s,
+            float       *log_image,
+            float       *scratch)
+{
+  const Geometry *g = &s->g;
+  int n_rows = g->n_rows, n_lines = g->n_lines;
+  float c = (float) s->smooth_centre, norm = 1.0f / (c + 2.0f);
+
+  for (int i = 0; i < n_lines; i++)
+    {
+      const float *a = log_image + (gsize) i * n_rows;
+      float *o = scratch + (gsize) i * n_rows;
+
+      o[0] = a[0];
+      o[n_rows - 1] = a[n_rows - 1];
+      for (int j = 1; j < n_rows - 1; j++)
+        o[j] = (a[j - 1] + c * a[j] + a[j + 1]) * norm;
+    }
+  for (int i = 0; i < n_lines; i++)
+    {
+      const float *prev = scratch + (gsize) MAX (i - 1, 0) * n_rows;
+      const float *cur = scratch + (gsize) i * n_rows;
+      const float *next = scratch + (gsize) MIN (i + 1, n_lines - 1) * n_rows;
+      float *o = log_image + (gsize) i * n_rows;
+
+      for (int j = 0; j < n_rows; j++)
+        o[j] = (prev[j] + c * cur[j] + next[j]) * norm;
     }
 }
 
@@ -2022,6 +2154,7 @@ hepa_synth_generate (const HepaSynthParams  *params,
 
       lateral_psf (s, lattice, n_cols, col_offset, s->sweep_lines_per_frame * f, frame_field);
       axial_detect (s, f, frame_field, scratch, log_image);
+      smooth_log (s, log_image, frame_field);
       scan_convert (s, log_image, lut, params->width, params->height, out);
       draw_marks (s, params->width, params->height, out);
     }
