@@ -23,6 +23,7 @@ static const Subcommand subcommands[] = {
   { "convert", hepa_cli_convert, N_("Convert a .pth or safetensors file into a model") },
   { "classify", hepa_cli_classify, N_("Classify regions of an image and map the evidence") },
   { "bench", hepa_cli_bench, N_("Time the ResNet forward pass") },
+  { "synth", hepa_cli_synth, N_("Generate synthetic liver phantoms with ground truth") },
   { "train", hepa_cli_train, N_("Retrain and cross-validate a model on an export tree") },
   { "eval", hepa_cli_eval, N_("Metrics of a model on a held-out export tree") },
   { NULL, NULL, NULL },
