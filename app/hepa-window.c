@@ -1493,6 +1493,18 @@ static gboolean
 hepa_window_close_request (GtkWindow *window)
 {
   HepaWindow *self = HEPA_WINDOW (window);
+  GtkApplication *app = gtk_window_get_application (window);
+  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+
+  if (settings != NULL && !self->close_after_save)
+    {
+      int width, height;
+
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_set_int (settings, "window-width", width);
+      g_settings_set_int (settings, "window-height", height);
+      g_settings_set_boolean (settings, "window-maximized", gtk_window_is_maximized (window));
+    }
 
   /* Nothing a user drew is lost: wait for the last save before closing. */
   if (self->save_in_flight)
@@ -1677,6 +1689,13 @@ hepa_window_new (HepaApplication *app)
     {
       g_autofree char *rater = g_settings_get_string (settings, "rater-name");
 
+      gtk_window_set_default_size (GTK_WINDOW (self), g_settings_get_int (settings, "window-width"),
+                                   g_settings_get_int (settings, "window-height"));
+      if (g_settings_get_boolean (settings, "window-maximized"))
+        gtk_window_maximize (GTK_WINDOW (self));
+      g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
+                                          g_variant_new_boolean (g_settings_get_boolean (settings, "overlay-visible")));
+
       if (rater != NULL && *rater)
         hepa_roi_store_set_rater (self->store, rater);
       gtk_adjustment_set_value (self->opacity_adjustment,
@@ -1694,6 +1713,11 @@ hepa_window_new (HepaApplication *app)
   update_model_state (self);
   view_changed_cb (self, self->canvas);
   /* A fixed side panel: the image must not jump when the region list grows. */
-  gtk_paned_set_position (GTK_PANED (self->paned), 1280 - 360);
+  {
+    int width;
+
+    gtk_window_get_default_size (GTK_WINDOW (self), &width, NULL);
+    gtk_paned_set_position (GTK_PANED (self->paned), MAX (width, 800) - 360);
+  }
   return self;
 }
