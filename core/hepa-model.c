@@ -207,8 +207,10 @@ validate_tensors (HepaWeights  *weights,
         continue;
       if (!g_hash_table_contains (expected, entry->name))
         {
+          g_autofree char *printable = hepa_weights_printable_name (entry->name);
+
           g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                       _("Unknown tensor “%s” for %s"), entry->name, hepa_arch_to_string (arch));
+                       _("Unknown tensor “%s” for %s"), printable, hepa_arch_to_string (arch));
           return FALSE;
         }
     }
@@ -303,8 +305,10 @@ parse_card (const char     *json,
 
   if (!json_parser_load_from_data (parser, json, -1, &local_error))
     {
+      g_autofree char *message = hepa_weights_printable_name (local_error->message);
+
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                   _("The model card is not valid JSON: %s"), local_error->message);
+                   _("The model card is not valid JSON: %s"), message);
       return FALSE;
     }
   if (json_parser_get_root (parser) == NULL

@@ -26,4 +26,8 @@ HepaWeights           *hepa_weights_parse_safetensors (const guint8  *data,
                                                        gsize          size,
                                                        GError       **error);
 
+/* @name made fit for a one-line error message: control characters replaced, at most about
+ * 200 bytes, valid UTF-8. */
+char                  *hepa_weights_printable_name    (const char    *name);
+
 G_END_DECLS

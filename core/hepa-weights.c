@@ -291,6 +291,38 @@ all_finite (const float *data,
   return bad == 0;
 }
 
+char *
+hepa_weights_printable_name (const char *name)
+{
+  GString *out = g_string_new (NULL);
+  const char *p;
+
+  /* Names come from files: keep error messages on one line and of sane length. */
+  for (p = name; *p != '\0' && out->len < 200; p++)
+    g_string_append_c (out, (guchar) *p < 0x20 || *p == 0x7f ? '?' : *p);
+  if (*p != '\0')
+    g_string_append (out, "…");
+  if (!g_utf8_validate (out->str, -1, NULL))
+    {
+      char *valid = g_utf8_make_valid (out->str, -1);
+
+      g_string_free (out, TRUE);
+      return valid;
+    }
+  return g_string_free (out, FALSE);
+}
+
+static gboolean
+name_is_clean (const char *name)
+{
+  gsize len = 0;
+
+  for (const char *p = name; *p != '\0'; p++, len++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      return FALSE;
+  return len > 0 && len <= 1024;
+}
+
 /* ---- safetensors reader ------------------------------------------------------------------- */
 
 /* The safetensors format caps the JSON header at 100 MB; anything above is damage. */
@@ -513,6 +545,15 @@ parse_metadata (HepaWeights  *self,
     {
       JsonNode *value = json_object_get_member (object, l->data);
 
+      if (!name_is_clean (l->data))
+        {
+          g_autofree char *printable = hepa_weights_printable_name (l->data);
+
+          g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                       _("The safetensors metadata has an empty, overlong or unprintable key "
+                         "(“%s”)"), printable);
+          return FALSE;
+        }
       if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING)
         {
           g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
@@ -575,8 +616,11 @@ parse_safetensors (const guint8  *data,
   if (!json_parser_load_from_data (parser, (const char *) data + 8, (gssize) header_len,
                                    &json_error))
     {
+      /* json-glib quotes the offending text, newlines included. */
+      g_autofree char *message = hepa_weights_printable_name (json_error->message);
+
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("Damaged safetensors header: %s"), json_error->message);
+                   _("Damaged safetensors header: %s"), message);
       return NULL;
     }
   root = json_parser_get_root (parser);
@@ -597,6 +641,15 @@ parse_safetensors (const guint8  *data,
       const char *name = l->data;
       JsonNode *node = json_object_get_member (object, name);
 
+      if (!name_is_clean (name))
+        {
+          g_autofree char *printable = hepa_weights_printable_name (name);
+
+          g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                       _("The safetensors header has an empty, overlong or unprintable name "
+                         "(“%s”)"), printable);
+          return NULL;
+        }
       if (strcmp (name, "__metadata__") == 0)
         {
           if (!parse_metadata (self, node, error))

@@ -237,6 +237,10 @@ static const BadCase bad_cases[] = {
     "{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, -1,
     HEPA_ERROR_FORMAT, "dimensions" },
   { "metadata-not-string", "{\"__metadata__\":{\"x\":3}}", 0, -1, HEPA_ERROR_FORMAT, "“x”" },
+  { "newline-in-name", "{\"a\\nb\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    4, -1, HEPA_ERROR_FORMAT, "“a?b”" },
+  { "empty-name", "{\"\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, -1,
+    HEPA_ERROR_FORMAT, "unprintable name" },
   { "float-offset", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0.5,4]}}", 4, -1,
     HEPA_ERROR_FORMAT, "data_offsets" },
 };
