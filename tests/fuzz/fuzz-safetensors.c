@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* libFuzzer target for the safetensors parser (and the model checks behind it).
  * Build: CC=clang meson setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined
- * Run:   _build-fuzz/tests/fuzz/fuzz-safetensors tests/fuzz/corpus-safetensors -max_total_time=600 */
+ * Run:   mkdir -p tests/fuzz/corpus-safetensors (ignored by git)
+ *        _build-fuzz/tests/fuzz/fuzz-safetensors tests/fuzz/corpus-safetensors \
+ *          tests/fuzz/seed-safetensors -max_total_time=600 */
 #include "config.h"
 
 #include "hepa-model.h"
