@@ -1213,14 +1213,16 @@ load_pixel_description (HepaImage         *self,
   return TRUE;
 }
 
+/* Takes @dicom. */
 static HepaImage *
-open_dicom (const char  *path,
-            GError     **error)
+open_dicom_file (const char     *path,
+                 HepaDicomFile  *dicom,
+                 GError        **error)
 {
   g_autoptr(HepaImage) self = image_new (path, "DICOM");
   HepaDcmPixelInfo px;
 
-  self->dicom = hepa_dicom_file_open (path, error);
+  self->dicom = dicom;
   if (self->dicom == NULL)
     return NULL;
   if (!hepa_dicom_file_get_pixel_info (self->dicom, &px, error))
@@ -1233,6 +1235,13 @@ open_dicom (const char  *path,
   self->frames = g_new0 (HepaFrame *, self->n_frames);
   info_fill_empty (&self->info);
   return g_steal_pointer (&self);
+}
+
+static HepaImage *
+open_dicom (const char  *path,
+            GError     **error)
+{
+  return open_dicom_file (path, hepa_dicom_file_open (path, error), error);
 }
 
 /* ---- DICOM: pixels ----------------------------------------------------------------------- */

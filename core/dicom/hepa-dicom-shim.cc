@@ -8,7 +8,6 @@
 #include <dcmtk/dcmdata/dctk.h>
 #include <dcmtk/dcmdata/dccodec.h>
 #include <dcmtk/dcmdata/dcfcache.h>
-#include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
@@ -327,54 +326,6 @@ hepa_dcm_open (const char   *path,
     {
       delete file;
       set_msg (msg, msg_size, "out of memory while reading the DICOM file");
-      return HEPA_DCM_ERR_NO_MEMORY;
-    }
-  catch (...)
-    {
-      delete file;
-      set_msg (msg, msg_size, "DICOM parser failed");
-      return HEPA_DCM_ERR_FAILED;
-    }
-}
-
-HepaDcmStatus
-hepa_dcm_open_memory (const uint8_t *data,
-                      size_t         size,
-                      HepaDcmFile  **out,
-                      char          *msg,
-                      size_t         msg_size)
-{
-  HepaDcmFile *file = nullptr;
-  try
-    {
-      hepa_dcm_init ();
-      *out = nullptr;
-      if (size > 0xFFFFFFF0u)
-        {
-          set_msg (msg, msg_size, "buffer too large");
-          return HEPA_DCM_ERR_FORMAT;
-        }
-      file = new HepaDcmFile ();
-      DcmInputBufferStream stream;
-      stream.setBuffer (data, (offile_off_t) size);
-      stream.setEos ();
-      file->format.transferInit ();
-      OFCondition cond = file->format.read (stream, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
-      file->format.transferEnd ();
-      if (cond.bad ())
-        {
-          set_msg (msg, msg_size, "not a readable DICOM file (%s)", cond.text ());
-          delete file;
-          return HEPA_DCM_ERR_FORMAT;
-        }
-      // The buffer belongs to the caller: load every value now so nothing points into it.
-      file->format.loadAllDataIntoMemory ();
-      return finish_open (file, out, msg, msg_size);
-    }
-  catch (const std::bad_alloc &)
-    {
-      delete file;
-      set_msg (msg, msg_size, "out of memory while reading the DICOM data");
       return HEPA_DCM_ERR_NO_MEMORY;
     }
   catch (...)

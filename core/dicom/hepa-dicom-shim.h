@@ -56,12 +56,6 @@ HepaDcmStatus hepa_dcm_open            (const char        *path,
                                         HepaDcmFile      **out,
                                         char              *msg,
                                         size_t             msg_size);
-/* Same from memory (copied). For the fuzzer. */
-HepaDcmStatus hepa_dcm_open_memory     (const uint8_t     *data,
-                                        size_t             size,
-                                        HepaDcmFile      **out,
-                                        char              *msg,
-                                        size_t             msg_size);
 void          hepa_dcm_close           (HepaDcmFile       *file);
 
 HepaDcmStatus hepa_dcm_get_pixel_info  (HepaDcmFile       *file,

@@ -85,29 +85,6 @@ hepa_dicom_file_open (const char  *path,
   return self;
 }
 
-HepaDicomFile *
-hepa_dicom_file_open_memory (const guint8  *data,
-                             gsize          size,
-                             const char    *name,
-                             GError       **error)
-{
-  char msg[MSG_SIZE] = "";
-  HepaDcmFile *dcm = NULL;
-  HepaDcmStatus status;
-  HepaDicomFile *self;
-
-  status = hepa_dcm_open_memory (data, size, &dcm, msg, sizeof msg);
-  if (status != HEPA_DCM_OK)
-    {
-      set_error (error, name, status, msg);
-      return NULL;
-    }
-  self = g_new0 (HepaDicomFile, 1);
-  self->dcm = dcm;
-  self->path = g_strdup (name);
-  return self;
-}
-
 void
 hepa_dicom_file_free (HepaDicomFile *self)
 {

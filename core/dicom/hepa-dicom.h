@@ -15,11 +15,6 @@ typedef struct _HepaDicomFile HepaDicomFile;
 /* Parses @path (pixel data stays on disk). Errors: HEPA_ERROR_IO, HEPA_ERROR_FORMAT. */
 HepaDicomFile *hepa_dicom_file_open          (const char        *path,
                                               GError           **error);
-/* Parses @size bytes at @data (copied). For the fuzzer; @name appears in errors. */
-HepaDicomFile *hepa_dicom_file_open_memory   (const guint8      *data,
-                                              gsize              size,
-                                              const char        *name,
-                                              GError           **error);
 void           hepa_dicom_file_free          (HepaDicomFile     *self);
 
 const char    *hepa_dicom_file_get_path      (HepaDicomFile     *self);
