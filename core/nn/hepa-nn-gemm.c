@@ -239,14 +239,17 @@ hepa_nn_gemm_packed (const float        *packed,
   const int nc = block_columns (k);
   const int n_ranges = (n + nc - 1) / nc;
   const int threads = n_threads () < HEPA_NN_MAX_THREADS ? n_threads () : HEPA_NN_MAX_THREADS;
-  /* Enough jobs for every thread: split the rows when there are few column ranges. */
-  int m_parts = (2 * threads + n_ranges - 1) / n_ranges;
+  /* About eight jobs per thread, so that uneven jobs still balance: split the rows when there
+   * are few column ranges, keeping at least four row blocks per job so that packing b stays
+   * small beside the multiplies. */
+  int m_parts = (8 * threads + n_ranges - 1) / n_ranges;
 
-  m_parts = m_parts > m_blocks ? m_blocks : m_parts < 1 ? 1 : m_parts;
-  if (threads == 1)
+  if (m_parts > m_blocks / 4)
+    m_parts = m_blocks / 4;
+  if (m_parts < 1 || threads == 1)
     m_parts = 1;
 
-  HEPA_NN_PRAGMA (omp parallel for schedule (static) num_threads (threads)
+  HEPA_NN_PRAGMA (omp parallel for schedule (dynamic, 1) num_threads (threads)
                   if (threads > 1 && (double) m * n * k > 2e5))
   for (int job = 0; job < n_ranges * m_parts; job++)
     {
