@@ -20,26 +20,27 @@ make_param (HepaArch             arch,
   gsize n = 1;
   float *v;
   const char *name = info->name;
+  double scale, offset;
 
   for (int i = 0; i < info->ndim; i++)
     n *= info->shape[i];
+  /* value = offset + scale * u, by the kind of tensor */
+  if (g_str_has_suffix (name, "running_var"))
+    offset = 1.25, scale = 0.25;
+  else if (g_str_equal (name, "fc.weight"))
+    offset = 0, scale = 1.0 / sqrt (feat_c);
+  else if (g_str_has_suffix (name, "weight") && info->ndim == 4)
+    offset = 0, scale = sqrt (6.0 / (info->shape[1] * info->shape[2] * info->shape[3]));
+  else if (g_str_has_suffix (name, "weight"))
+    offset = 1, scale = 0.1;
+  else
+    offset = 0, scale = 0.1;
   v = g_new (float, n);
   for (gsize i = 0; i < n; i++)
     {
       double u = hepa_nn_seeded_uniform (((guint64) arch << 16) | (guint64) index, i);
-      double x;
 
-      if (g_str_has_suffix (name, "running_var"))
-        x = 1.0 + 0.25 * (u + 1.0);
-      else if (g_str_equal (name, "fc.weight"))
-        x = u / sqrt (feat_c);
-      else if (g_str_has_suffix (name, "weight") && info->ndim == 4)
-        x = u * sqrt (6.0 / (info->shape[1] * info->shape[2] * info->shape[3]));
-      else if (g_str_has_suffix (name, "weight"))
-        x = 1.0 + 0.1 * u;
-      else
-        x = 0.1 * u;
-      v[i] = (float) x;
+      v[i] = (float) (offset + scale * u);
     }
   return v;
 }
