@@ -34,6 +34,7 @@ hepa_cli_bench (int    argc,
   int warmup = 2;
   int size = 0;
   gboolean json = FALSE;
+  gboolean train = FALSE;
   const GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
       N_("Model file (default: seeded random weights)"), N_("MODEL") },
@@ -48,8 +49,8 @@ hepa_cli_bench (int    argc,
     { "size", 's', 0, G_OPTION_ARG_INT, &size,
       N_("Input size (default: the model's, 224 for the random model)"), N_("S") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
-    /* --train (a training step instead of a forward) belongs to the trainer: add its option
-     * here and branch before the timed loop below. */
+    { "train", 0, 0, G_OPTION_ARG_NONE, &train,
+      N_("Time a training step (forward, backward, SGD) of seeded random weights"), NULL },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
@@ -82,6 +83,14 @@ hepa_cli_bench (int    argc,
     return hepa_cli_failf (NULL, _("--size must be from 32 to 1024"));
 
   n_threads = hepa_core_init_threads (threads);
+  if (train)
+    {
+      if (model_path != NULL)
+        return hepa_cli_failf (model_path, _("--train times seeded random weights; leave out "
+                                             "--model"));
+      return hepa_cli_bench_train (arch, batch, size != 0 ? size : 224, runs, warmup, json,
+                                   n_threads);
+    }
   if (model_path != NULL)
     {
       gint64 t0 = g_get_monotonic_time ();

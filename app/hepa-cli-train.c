@@ -302,3 +302,43 @@ hepa_cli_train (int    argc,
   hepa_train_result_free (job.result);
   return 0;
 }
+
+/* hepascope-cli bench --train: one SGD step (forward, backward, update) on seeded data. */
+int
+hepa_cli_bench_train (int      arch,
+                      int      batch,
+                      int      size,
+                      int      runs,
+                      int      warmup,
+                      gboolean json,
+                      int      n_threads)
+{
+  g_autoptr(GError) error = NULL;
+  double median, min, max, macs, gflop;
+  gsize bytes;
+
+  if (!hepa_train_bench ((HepaArch) arch, batch, size, warmup, runs, &macs, &median, &min, &max,
+                         &bytes, &error))
+    return hepa_cli_fail (NULL, error);
+  /* Forward plus about twice the forward for the backward pass (input and weight gradients),
+   * the convention of the PyTorch peer benchmark. */
+  gflop = 3 * 2 * macs * batch / 1e9;
+  if (json)
+    {
+      printf ("{\"mode\": \"train\", \"arch\": \"%s\", \"batch\": %d, \"size\": %d, "
+              "\"threads\": %d, \"runs\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, "
+              "\"max_ms\": %.3f, \"img_per_s\": %.4f, \"gflops_per_s\": %.3f, "
+              "\"memory_bytes\": %" G_GSIZE_FORMAT "}\n",
+              hepa_arch_to_string ((HepaArch) arch), batch, size, n_threads, runs, median * 1e3,
+              min * 1e3, max * 1e3, batch / median, gflop / median, bytes);
+    }
+  else
+    {
+      printf (_("%s training step (SGD momentum), batch %d, %d×%d, %d threads, %d runs\n"),
+              hepa_arch_to_string ((HepaArch) arch), batch, size, size, n_threads, runs);
+      printf (_("  median %.1f ms (min %.1f, max %.1f)\n"), median * 1e3, min * 1e3, max * 1e3);
+      printf (_("  %.2f img/s, %.1f GFLOP/s (estimated 3x forward), %.2f GB held\n"),
+              batch / median, gflop / median, bytes / 1e9);
+    }
+  return 0;
+}

@@ -46,4 +46,13 @@ int hepa_cli_train    (int argc, char **argv);
 int hepa_cli_eval     (int argc, char **argv);
 int hepa_cli_convert  (int argc, char **argv);
 
+/* hepascope-cli bench --train (hepa-cli-train.c): times SGD steps of @arch (a HepaArch). */
+int hepa_cli_bench_train (int      arch,
+                          int      batch,
+                          int      size,
+                          int      runs,
+                          int      warmup,
+                          gboolean json,
+                          int      n_threads);
+
 G_END_DECLS

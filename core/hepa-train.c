@@ -369,8 +369,8 @@ hepa_dataset_split (const HepaDataset *self,
       groups[g].counts = counts + (gsize) g * nc;
       groups[g].order = g_rand_int (rand);
     }
-  /* Largest groups first, each into the fold where the class proportions end up closest to
-   * the whole's (as scikit-learn's StratifiedGroupKFold), ties to the emptiest fold. */
+  /* Largest groups first, each into the fold where it brings the class proportions closest to
+   * the whole's (the idea of scikit-learn's StratifiedGroupKFold), ties to the smaller fold. */
   qsort (groups, ng, sizeof (Group), compare_groups);
   fold_counts = g_new0 (guint, (gsize) k * nc);
   fold_n = g_new0 (guint, k);
@@ -384,15 +384,16 @@ hepa_dataset_split (const HepaDataset *self,
       for (guint f = 0; f < k; f++)
         {
           double cost = 0;
+
+          /* The change in squared distance from the ideal share 1/k, over every class. */
           for (guint c = 0; c < nc; c++)
             {
-              double share = (fold_counts[f * nc + c] + g->counts[c]) / (double) total[c];
-              cost += (share - 1.0 / k) * (share - 1.0 / k);
+              double before = fold_counts[f * nc + c] / (double) total[c] - 1.0 / k;
+              double after = before + g->counts[c] / (double) total[c];
+              cost += after * after - before * before;
             }
-          /* An empty fold must get something first. */
-          if (fold_n[f] == 0)
-            cost -= 1e6;
-          cost += 1e-9 * fold_n[f];
+          /* Then the fold's size, so folds come out about equal. */
+          cost += 1e-3 * fold_n[f] / (double) n;
           if (cost < best)
             {
               best = cost;
@@ -1863,7 +1864,9 @@ gboolean
 hepa_train_bench (HepaArch  arch,
                   int       batch,
                   int       size,
+                  int       warmup,
                   int       runs,
+                  double   *macs,
                   double   *median_s,
                   double   *min_s,
                   double   *max_s,
@@ -1876,7 +1879,7 @@ hepa_train_bench (HepaArch  arch,
   g_autofree double *t = NULL;
   gsize n_in;
 
-  g_return_val_if_fail (batch >= 1 && size >= 32 && runs >= 1, FALSE);
+  g_return_val_if_fail (batch >= 1 && size >= 32 && runs >= 1 && warmup >= 0, FALSE);
   net = hepa_train_net_new (arch, 5, batch, size);
   if (net == NULL)
     {
@@ -1894,7 +1897,7 @@ hepa_train_bench (HepaArch  arch,
   for (int i = 0; i < batch; i++)
     labels[i] = i % 5;
   t = g_new (double, runs);
-  for (int r = -1; r < runs; r++)
+  for (int r = -warmup; r < runs; r++)
     {
       gint64 t0 = g_get_monotonic_time ();
       hepa_train_net_loss_grad (net, input, labels, batch, NULL);
@@ -1903,6 +1906,7 @@ hepa_train_bench (HepaArch  arch,
         t[r] = (g_get_monotonic_time () - t0) / 1e6;
     }
   *bytes = hepa_train_net_get_bytes (net);
+  *macs = hepa_train_net_macs (net);
   hepa_train_net_free (net);
   qsort (t, runs, sizeof (double), compare_doubles);
   *median_s = t[runs / 2];

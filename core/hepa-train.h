@@ -181,12 +181,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaTrainRun, hepa_train_run_free)
 /* ---- Benchmark ----------------------------------------------------------------------------- */
 
 /* Times @runs SGD steps (forward, backward, update) of @arch at batch x size x size on seeded
- * random data after one warm-up step. Fills median/min/max seconds per step; returns FALSE when
- * memory runs out. *bytes gets the memory the network holds. */
+ * random data after @warmup untimed ones. Fills median/min/max seconds per step; returns FALSE
+ * when memory runs out. *bytes gets the memory the network holds, *macs the multiply-adds of one
+ * image's forward pass. */
 gboolean         hepa_train_bench (HepaArch  arch,
                                    int       batch,
                                    int       size,
+                                   int       warmup,
                                    int       runs,
+                                   double   *macs,
                                    double   *median_s,
                                    double   *min_s,
                                    double   *max_s,

@@ -442,6 +442,28 @@ hepa_train_net_get_max_batch (const HepaTrainNet *net)
   return net->max_batch;
 }
 
+static double
+conv_macs (const Conv *c)
+{
+  return (double) c->c_out * c->oh * c->ow * c->c_in * c->k * c->k;
+}
+
+double
+hepa_train_net_macs (const HepaTrainNet *net)
+{
+  double macs = conv_macs (&net->conv1) + (double) net->feat_c * net->n_classes;
+
+  for (int b = 0; b < net->n_blocks; b++)
+    {
+      const Block *blk = &net->blocks[b];
+      for (int i = 0; i < blk->n_conv; i++)
+        macs += conv_macs (&blk->conv[i]);
+      if (blk->has_ds)
+        macs += conv_macs (&blk->ds);
+    }
+  return macs;
+}
+
 size_t
 hepa_train_net_get_bytes (const HepaTrainNet *net)
 {

@@ -226,6 +226,8 @@ HepaArch      hepa_train_net_get_arch   (const HepaTrainNet *net);
 int           hepa_train_net_get_n_classes (const HepaTrainNet *net);
 int           hepa_train_net_get_size   (const HepaTrainNet *net);
 int           hepa_train_net_get_max_batch (const HepaTrainNet *net);
+/* Multiply-accumulates of one forward pass of one image. */
+double        hepa_train_net_macs       (const HepaTrainNet *net);
 /* Bytes allocated for parameters, gradients, momentum and activations. */
 size_t        hepa_train_net_get_bytes  (const HepaTrainNet *net);
 

@@ -233,17 +233,44 @@ test_split_grouped (void)
 static void
 test_split_by_image (void)
 {
-  g_autofree char *dir = make_tree (2, 7, 0, 20, 5);
+  const int per_class[3] = { 11, 7, 4 };
+  g_autofree char *dir = hepa_test_mkdtemp ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaDataset) d = hepa_dataset_load (dir, &error);
-  int fold_of[14];
-  guint n[5] = { 0 };
+  g_autoptr(HepaDataset) d = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (5);
+  int fold_of[22];
+  guint n[5] = { 0 }, nc[5][3] = { { 0 } };
 
+  for (int c = 0; c < 3; c++)
+    {
+      g_autofree char *cdir = g_build_filename (dir, class_names[c], NULL);
+      g_assert_cmpint (g_mkdir_with_parents (cdir, 0755), ==, 0);
+      for (int i = 0; i < per_class[c]; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%d.png", i);
+          g_autofree char *path = g_build_filename (cdir, name, NULL);
+          write_pattern (path, c, 16, 16, rand);
+        }
+    }
+  d = hepa_dataset_load (dir, &error);
+  g_assert_no_error (error);
   g_assert_true (hepa_dataset_split (d, 5, 1, fold_of, &error));
-  for (int i = 0; i < 14; i++)
-    n[fold_of[i]]++;
+  for (int i = 0; i < 22; i++)
+    {
+      n[fold_of[i]]++;
+      nc[fold_of[i]][((HepaSample *) g_ptr_array_index (d->samples, i))->label]++;
+    }
+  /* Equal sizes (22 = 4 + 4 + 4 + 5 + 5) and each class spread within one image. */
   for (int f = 0; f < 5; f++)
-    g_assert_cmpuint (n[f], >=, 2);
+    {
+      g_assert_cmpuint (n[f], >=, 4);
+      g_assert_cmpuint (n[f], <=, 5);
+      for (int c = 0; c < 3; c++)
+        {
+          g_assert_cmpuint (nc[f][c], >=, per_class[c] / 5);
+          g_assert_cmpuint (nc[f][c], <=, (per_class[c] + 4) / 5);
+        }
+    }
   hepa_test_rmtree (dir);
 }
 
