@@ -389,6 +389,16 @@ hepa_zip_get_entry (HepaZip       *self,
                    _("%s: zip local header of “%s” is corrupt"), self->name, entry);
       return FALSE;
     }
+  /* The local header repeats the name; a mismatch means the directory points at the wrong
+   * place. (It lies before the central directory, as checked on open.) */
+  if (rd16 (l + 26) != strlen (e->name)
+      || !in_bounds (self->size, e->local_offset + LOCAL_SIZE, rd16 (l + 26))
+      || memcmp (l + LOCAL_SIZE, e->name, rd16 (l + 26)) != 0)
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                   _("%s: zip local header of “%s” names another entry"), self->name, entry);
+      return FALSE;
+    }
   data_offset = e->local_offset + LOCAL_SIZE + rd16 (l + 26) + rd16 (l + 28);
   if (!in_bounds (self->size, data_offset, e->usize))
     {
