@@ -1037,6 +1037,12 @@ place_in_liver (const Scene *s,
       double x = rng_range (r, -half, half);
       gboolean ok = TRUE;
 
+      /* The probe points ring the disc; a smaller structure could still sit inside it. */
+      if (s->has_gb && blob_sdist (&s->gb, x, z) < rad + s->gb_wall + 3.0)
+        ok = FALSE;
+      if (avoid != NULL && blob_sdist (avoid, x, z) < rad + 3.0)
+        ok = FALSE;
+
       for (int k = 0; k < 12 && ok; k++)
         {
           double a = 2.0 * G_PI * k / 12.0;
@@ -1385,7 +1391,7 @@ scene_init (Scene                 *s,
         s->les_alpha = 0.005;           /* fluid: posterior enhancement */
         s->rim_w = rng_range (&r, 0.5, 1.0);
         s->rim_db = rng_range (&r, 9.0, 15.0) + 0.5 * (bg_db - 0.0);
-        s->rim_alpha = rng_range (&r, 5.0, 9.0);
+        s->rim_alpha = rng_range (&r, 1.5, 3.0);
         s->has_rim = TRUE;
         blob_init_harmonic (&s->lesion, &r, les_x, les_z, ax, az, rot, 0.015, s->rim_w + 1.0);
         s->has_lesion = TRUE;
@@ -1423,7 +1429,7 @@ scene_init (Scene                 *s,
         s->septum_db = rng_chance (&r, 0.5) ? rng_range (&r, 3.0, 6.0) : -rng_range (&r, 4.0, 8.0);
         s->les_alpha = s->liver_alpha * rng_range (&r, 0.6, 1.0);
         s->has_rim = rng_chance (&r, 0.7);
-        s->rim_w = rng_range (&r, 0.8, 2.5);
+        s->rim_w = rng_range (&r, 1.3, 3.0);
         s->rim_db = bg_db - rng_range (&r, 12.0, 20.0);
         s->rim_alpha = rng_range (&r, 1.0, 3.0);
         blob_init_harmonic (&s->lesion, &r, les_x, les_z, ax, az, rot,
