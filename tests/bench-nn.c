@@ -7,13 +7,8 @@
 #include "hepa-nn.h"
 #include "hepa-resnet.h"
 
-#include <cblas.h>
 #include <glib.h>
 #include <math.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* Same recipe as tests/gen-resnet-ref.py; the values only need to be realistic in scale. */
 static const float *
@@ -94,10 +89,7 @@ main (int   argc,
       g_printerr ("bench-nn: bad --arch, --batch, --size, --threads or --runs\n");
       return 1;
     }
-  openblas_set_num_threads (threads);
-#ifdef _OPENMP
-  omp_set_num_threads (threads);
-#endif
+  hepa_nn_set_threads (threads);
 
   t0 = g_get_monotonic_time ();
   net = hepa_resnet_new ((HepaArch) arch, classes, lookup, keep);

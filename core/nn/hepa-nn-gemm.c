@@ -209,16 +209,6 @@ thread_id (void)
 #endif
 }
 
-static int
-n_threads (void)
-{
-#ifdef _OPENMP
-  return omp_get_max_threads ();
-#else
-  return 1;
-#endif
-}
-
 void
 hepa_nn_gemm_packed (const float        *packed,
                      int                 m,
@@ -238,7 +228,8 @@ hepa_nn_gemm_packed (const float        *packed,
   const int m_blocks = (m + MR - 1) / MR;
   const int nc = block_columns (k);
   const int n_ranges = (n + nc - 1) / nc;
-  const int threads = n_threads () < HEPA_NN_MAX_THREADS ? n_threads () : HEPA_NN_MAX_THREADS;
+  const int team = hepa_nn_team_size ();
+  const int threads = team < HEPA_NN_MAX_THREADS ? team : HEPA_NN_MAX_THREADS;
   /* About eight jobs per thread, so that uneven jobs still balance: split the rows when there
    * are few column ranges, keeping at least four row blocks per job so that packing b stays
    * small beside the multiplies. */

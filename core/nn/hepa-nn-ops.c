@@ -284,22 +284,30 @@ hepa_nn_cam_ref (const float *feat,
       }
 }
 
+static volatile int team_size;   /* 0: OpenMP's default */
+
 void
 hepa_nn_set_threads (int n)
 {
   HEPA_NN_ASSERT (n > 0);
   openblas_set_num_threads (n);
+  __atomic_store_n (&team_size, n, __ATOMIC_RELAXED);
+}
+
+int
+hepa_nn_team_size (void)
+{
+  int n = __atomic_load_n (&team_size, __ATOMIC_RELAXED);
+
 #ifdef _OPENMP
-  omp_set_num_threads (n);
+  return n > 0 ? n : omp_get_max_threads ();
+#else
+  return n > 0 ? n : 1;
 #endif
 }
 
 int
 hepa_nn_get_threads (void)
 {
-#ifdef _OPENMP
-  return omp_get_max_threads ();
-#else
-  return openblas_get_num_threads ();
-#endif
+  return hepa_nn_team_size ();
 }

@@ -6,10 +6,16 @@
 
 /* The kernels' own loops (im2col, Winograd transforms, epilogues) run on OpenMP threads when the
  * library is built with OpenMP; the GEMMs use OpenBLAS's threads. @cond keeps tiny loops serial. */
+/* The team size every parallel region uses: what hepa_nn_set_threads set, else OpenMP's
+ * default. A global rather than omp_set_num_threads, whose setting belongs to the calling thread
+ * only, while inference runs on worker threads. */
+int hepa_nn_team_size (void);
+
 #ifdef _OPENMP
 #include <omp.h>
 #define HEPA_NN_PRAGMA(x) _Pragma (#x)
-#define HEPA_NN_PARALLEL_FOR(cond) HEPA_NN_PRAGMA (omp parallel for schedule (static) if (cond))
+#define HEPA_NN_PARALLEL_FOR(cond) \
+  HEPA_NN_PRAGMA (omp parallel for schedule (static) num_threads (hepa_nn_team_size ()) if (cond))
 #else
 #define HEPA_NN_PRAGMA(x)
 #define HEPA_NN_PARALLEL_FOR(cond)

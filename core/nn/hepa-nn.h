@@ -116,7 +116,8 @@ void   hepa_nn_gemm_packed         (const float        *packed,
                                     float              *y,
                                     float              *scratch);
 
-/* Threads for libhepa-nn's own loops (OpenMP, when built with it) and for OpenBLAS. */
+/* Threads for libhepa-nn's own loops (OpenMP, when built with it) and for OpenBLAS, for every
+ * calling thread; until set, OpenMP's default (OMP_NUM_THREADS or the processor count). */
 void   hepa_nn_set_threads         (int                 n);
 int    hepa_nn_get_threads         (void);
 

@@ -475,8 +475,7 @@ macs_visit (const Conv *c,
   *(double *) user += oh * ow * c->d.c_out * c->d.c_in * c->d.k * c->d.k;
 }
 
-/* The smallest input every layer accepts: the stem and each stride keep at least one pixel. */
-#define MIN_SIZE 32
+#define MIN_SIZE HEPA_RESNET_MIN_SIZE
 
 double
 hepa_resnet_macs (const HepaResnet *net,
@@ -541,7 +540,12 @@ hepa_resnet_workspace_new (const HepaResnet *net,
   SizeAcc acc = { max_batch, 0, 0 };
   int fh;
 
-  HEPA_NN_ASSERT (net != NULL && max_batch > 0 && size >= MIN_SIZE);
+  HEPA_NN_ASSERT (net != NULL && max_batch > 0);
+  /* The kernels index one batch of activations with int offsets; the stem's output is the
+   * largest activation: (batch, 64, size / 2, size / 2). */
+  if (size < MIN_SIZE || size > 65536 || (double) max_batch * 64 * (size / 2 + 1) * (size / 2 + 1)
+                                           >= 2147483647.0)
+    return NULL;
   walk (net, size, &fh, size_visit, &acc);
   ws = calloc (1, sizeof *ws);
   if (ws == NULL)

@@ -55,7 +55,11 @@ const float *hepa_resnet_fc_weight    (const HepaResnet *net,
                                        int              *feat_c);
 const float *hepa_resnet_fc_bias      (const HepaResnet *net);
 
-/* Activations and scratch for a batch of size x size inputs, allocated once. */
+/* The smallest input every layer accepts (each stride keeps at least one pixel). */
+#define HEPA_RESNET_MIN_SIZE 32
+
+/* Activations and scratch for a batch of size x size inputs, allocated once. Returns NULL when
+ * memory runs out or size is below HEPA_RESNET_MIN_SIZE or too large to address. */
 HepaResnetWorkspace *hepa_resnet_workspace_new  (const HepaResnet    *net,
                                                  int                  max_batch,
                                                  int                  size);

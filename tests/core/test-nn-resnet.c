@@ -359,6 +359,10 @@ test_batch_and_cancel (void)
   g_assert_nonnull (net);
   for (gsize i = 0; i < n_in * batch; i++)
     input[i] = hepa_nn_seeded_uniform (77, i);
+  /* Sizes the network cannot take give NULL, not a crash. */
+  g_assert_null (hepa_resnet_workspace_new (net, 1, HEPA_RESNET_MIN_SIZE - 1));
+  g_assert_null (hepa_resnet_workspace_new (net, 1, 1 << 20));
+  g_assert_null (hepa_resnet_workspace_new (net, 1 << 20, 224));
   ws = hepa_resnet_workspace_new (net, batch, size);
   g_assert_nonnull (ws);
 
