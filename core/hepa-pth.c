@@ -447,6 +447,9 @@ hepa_pth_load_from_data (const guint8 *data,
   gsize pkl_size;
   gboolean strip_module = TRUE;
   guint n_tensors = 0;
+  /* Views may repeat elements (tied weights, expand), but not without bound: a few bytes of
+   * pickle must not turn into gigabytes of floats. */
+  gint64 budget = (gint64) MIN (size, (gsize) G_MAXINT64 / 2) + MAX_OVERLAP_ELEMS;
   Reader r = { 0 };
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
@@ -539,6 +542,14 @@ hepa_pth_load_from_data (const guint8 *data,
                          "supported"), name, k->str, t.type->dtype);
           return NULL;
         }
+      if (t.n_elements > budget)
+        {
+          g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
+                       _("%s: tensor “%s”: the tensors repeat their storages far more than the "
+                         "file's size allows"), name, k->str);
+          return NULL;
+        }
+      budget -= t.n_elements;
       if (*tensor == '\0')
         {
           g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT, _("%s: a tensor has an empty name"),

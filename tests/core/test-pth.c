@@ -538,6 +538,30 @@ test_storage_bounds (void)
     }
 }
 
+/* A stride-0 view of 8193 x 8193 elements over a 4-element storage is refused before anything
+ * is allocated. */
+static void
+test_overlap_cap (void)
+{
+  static const char *const names[] = { "archive/data.pkl", "archive/data/0" };
+  static const char pickle[] =
+    "\x80\x02}X\x01\x00\x00\x00t"
+    "ctorch._utils\n_rebuild_tensor_v2\n("
+    "(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0X\x03\x00\x00\x00"
+    "cpuK\x04tQK\x00(M\x01\x20M\x01\x20t(K\x00K\x00t\x89)tRs.";
+  float values[4] = { 1, 2, 3, 4 };
+  g_autoptr(GBytes) storage = g_bytes_new (values, sizeof values);
+  g_autoptr(GBytes) pkl = g_bytes_new (pickle, sizeof pickle - 1);
+  GBytes *datas[] = { pkl, storage };
+  g_autoptr(GByteArray) zip = build_zip (2, names, datas);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaWeights) w = hepa_pth_load_from_data (zip->data, zip->len, "cap.pth", &error);
+
+  g_assert_null (w);
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "repeats its storage"));
+}
+
 static void
 pickle_str (GByteArray *p,
             const char *s)
@@ -840,6 +864,7 @@ main (int    argc,
   g_test_add_func ("/core/pth/every-byte", test_every_byte);
   g_test_add_func ("/core/pth/bad-pickles", test_bad_pickles);
   g_test_add_func ("/core/pth/storage-bounds", test_storage_bounds);
+  g_test_add_func ("/core/pth/overlap-cap", test_overlap_cap);
   g_test_add_func ("/core/pth/convert-new-head", test_convert_new_head);
   g_test_add_func ("/core/pth/convert-keep-head", test_convert_keep_head);
 
