@@ -75,6 +75,9 @@ struct _HepaWindow
   GCancellable     *infer_cancellable;
   gboolean          infer_in_flight;
   gboolean          infer_pending;
+  char             *infer_roi_id;  /* what the running inference answers */
+  HepaRect          infer_rect;
+  guint             infer_frame;
   HepaResult       *result;
   char             *result_roi_id;
   guint             result_frame;

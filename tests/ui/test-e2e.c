@@ -74,6 +74,89 @@ log_contains (const char *log_path,
   return g_file_get_contents (log_path, &log, NULL, NULL) && strstr (log, needle) != NULL;
 }
 
+static GSubprocess *
+launch_app (const char *image,
+            const char *model,
+            const char *log_path,
+            const char *data_home)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *app;
+
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
+  /* Xvfb has no usable GL; the cairo renderer draws what the screenshot shows. */
+  g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
+  g_subprocess_launcher_setenv (launcher, "HEPASCOPE_MODEL", model, TRUE);
+  g_subprocess_launcher_setenv (launcher, "HEPASCOPE_DEBUG", "timing,view", TRUE);
+  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
+  /* A private session bus, so GApplication registers without warnings (which are fatal). */
+  if (g_find_program_in_path ("dbus-run-session") != NULL)
+    app = g_subprocess_launcher_spawn (launcher, &error, "dbus-run-session", "--", app_path,
+                                       image, NULL);
+  else
+    app = g_subprocess_launcher_spawn (launcher, &error, app_path, image, NULL);
+  g_assert_no_error (error);
+  return app;
+}
+
+/* Waits until a window titled @pattern is visible; returns its X id. */
+static char *
+wait_window (const char *pattern)
+{
+  char *wid = run_capture ((const char *const[]) { "timeout", "60", "xdotool", "search", "--sync",
+                                                   "--onlyvisible", "--name", pattern, NULL });
+
+  g_strchomp (wid);
+  g_assert_cmpstr (wid, !=, "");
+  if (strchr (wid, '\n'))
+    *strchr (wid, '\n') = '\0';
+  return wid;
+}
+
+static void
+wait_log (const char *log_path,
+          const char *needle,
+          int         seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (!log_contains (log_path, needle))
+    {
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_autofree char *log = NULL;
+
+          g_file_get_contents (log_path, &log, NULL, NULL);
+          g_test_message ("app stderr:\n%s", log);
+          g_error ("timed out waiting for \"%s\" from the app", needle);
+        }
+      pump_sleep (100);
+    }
+}
+
+static void
+quit_app (GSubprocess *app,
+          const char  *log_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+
+  /* Ctrl+Q closes after the last save; the app exits cleanly. */
+  xdotool ("key ctrl+q");
+  g_assert_true (g_subprocess_wait (app, NULL, &error));
+  g_assert_no_error (error);
+  g_file_get_contents (log_path, &log, NULL, NULL);
+  g_test_message ("app stderr:\n%s", log);
+  g_assert_null (strstr (log, "CRITICAL"));
+  g_assert_null (strstr (log, "-WARNING **"));
+  if (g_subprocess_get_if_signaled (app))
+    g_error ("the app died of signal %d", g_subprocess_get_term_sig (app));
+  g_assert_cmpint (g_subprocess_get_exit_status (app), ==, 0);
+}
+
 /* Reads the sidecar; returns the first ROI object once it has @label and a prediction. */
 static JsonObject *
 read_labeled_roi (const char *sidecar,
@@ -109,7 +192,6 @@ test_draw_label_predict (void)
   g_autofree char *data_home = g_build_filename (dir, "data", NULL);
   g_autofree char *geometry = NULL;
   g_autofree char *wid = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) app = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -138,30 +220,8 @@ test_draw_label_predict (void)
   g_assert_true (hepa_ui_fixture_write_model (model, &error));
   g_assert_no_error (error);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
-  g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
-  /* Xvfb has no usable GL; the cairo renderer draws what the screenshot shows. */
-  g_subprocess_launcher_setenv (launcher, "GSK_RENDERER", "cairo", TRUE);
-  g_subprocess_launcher_setenv (launcher, "HEPASCOPE_MODEL", model, TRUE);
-  g_subprocess_launcher_setenv (launcher, "HEPASCOPE_DEBUG", "timing,view", TRUE);
-  g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
-  g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
-  /* A private session bus, so GApplication registers without warnings (which are fatal). */
-  if (g_find_program_in_path ("dbus-run-session") != NULL)
-    app = g_subprocess_launcher_spawn (launcher, &error, "dbus-run-session", "--", app_path,
-                                       image, NULL);
-  else
-    app = g_subprocess_launcher_spawn (launcher, &error, app_path, image, NULL);
-  g_assert_no_error (error);
-
-  /* The window shows the file's name as its title once the image is open. */
-  wid = run_capture ((const char *const[]) { "xdotool", "search", "--sync", "--onlyvisible",
-                                             "--name", "^phantom\\.png$", NULL });
-  g_strchomp (wid);
-  g_assert_cmpstr (wid, !=, "");
-  if (strchr (wid, '\n'))
-    *strchr (wid, '\n') = '\0';
+  app = launch_app (image, model, log_path, data_home);
+  wid = wait_window ("^phantom\\.png$");
   xdotool ("mousemove 5 5");  /* any click later lands on a mapped, settled window */
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
   while (!read_view (log_path, &ox, &oy, &zoom) || !log_contains (log_path, "loaded"))
@@ -250,19 +310,7 @@ test_draw_label_predict (void)
       g_autofree char *out = run_capture (argv);
     }
 
-  /* Ctrl+Q closes after the last save; the app exits cleanly. */
-  xdotool ("key ctrl+q");
-  g_assert_true (g_subprocess_wait (app, NULL, &error));
-  g_assert_no_error (error);
-  {
-    g_autofree char *log = NULL;
-
-    g_file_get_contents (log_path, &log, NULL, NULL);
-    g_test_message ("app stderr:\n%s", log);
-    g_assert_null (strstr (log, "CRITICAL"));
-    g_assert_null (strstr (log, "-WARNING **"));
-  }
-  g_assert_true (g_subprocess_get_successful (app));
+  quit_app (app, log_path);
 
   /* Nothing is left half-written next to the image. */
   {
@@ -272,6 +320,71 @@ test_draw_label_predict (void)
     while ((name = g_dir_read_name (d)) != NULL)
       g_assert_false (strstr (name, ".tmp") != NULL);
   }
+  hepa_test_rmtree (dir);
+}
+
+/* Keyboard only: a damaged sidecar is kept aside and the user told; N adds a region, 1 labels
+ * it; after a restart the region is restored from the sidecar. */
+static void
+test_keyboard_damaged_restore (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *image = g_build_filename (dir, "scan.png", NULL);
+  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
+  g_autofree char *log1 = g_build_filename (dir, "app1.log", NULL);
+  g_autofree char *log2 = g_build_filename (dir, "app2.log", NULL);
+  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
+  g_autofree char *wid = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GDir) d = NULL;
+  const char *name;
+  gboolean kept_aside = FALSE;
+  gint64 deadline;
+
+  if (g_getenv ("DISPLAY") == NULL || g_find_program_in_path ("xdotool") == NULL)
+    {
+      g_test_skip ("needs an X display and xdotool");
+      return;
+    }
+  g_assert_true (hepa_ui_fixture_write_phantom (image, "cyst", 9, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (sidecar, "{\"format\": \"hepascope-annotations\", \"rois\": [",
+                                      -1, &error));
+
+  app = launch_app (image, model, log1, data_home);
+  wid = wait_window ("^scan\\.png$");
+  wait_log (log1, "hepascope-info:", 30);
+  g_assert_true (log_contains (log1, "damaged"));
+  d = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (strstr (name, ".hepascope.json.damaged") != NULL)
+      kept_aside = TRUE;
+  g_assert_true (kept_aside);
+
+  wait_log (log1, "loaded", 30);
+  xdotool ("key n");
+  xdotool ("key 1");
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (read_labeled_roi (sidecar, "non_fll", parser) == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+  quit_app (app, log1);
+  g_clear_object (&app);
+
+  app = launch_app (image, model, log2, data_home);
+  g_free (wid);
+  wid = wait_window ("^scan\\.png$");
+  wait_log (log2, "hepascope-view: opened with 1 regions", 30);
+  wait_log (log2, "loaded", 30);
+  g_assert_false (log_contains (log2, "hepascope-info:"));
+  quit_app (app, log2);
   hepa_test_rmtree (dir);
 }
 
@@ -293,5 +406,6 @@ main (int    argc,
     }
 
   g_test_add_func ("/ui/e2e/draw-label-predict", test_draw_label_predict);
+  g_test_add_func ("/ui/e2e/keyboard-damaged-restore", test_keyboard_damaged_restore);
   return g_test_run ();
 }
