@@ -16,6 +16,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -702,6 +703,108 @@ hepa_dcm_get_frame (HepaDcmFile *file,
   catch (...)
     {
       set_msg (msg, msg_size, "decoder failed on frame %u", (unsigned) frame + 1);
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
+hepa_dcm_get_frame_bitstream (HepaDcmFile  *file,
+                              uint32_t      frame,
+                              uint32_t      n_frames,
+                              uint8_t     **out,
+                              size_t       *out_size,
+                              char         *msg,
+                              size_t        msg_size)
+{
+  try
+    {
+      *out = nullptr;
+      *out_size = 0;
+      DcmDataset *ds = dataset_of (file);
+      DcmElement *el = nullptr;
+      if (ds->findAndGetElement (DCM_PixelData, el).bad () || el == nullptr)
+        {
+          set_msg (msg, msg_size, "no pixel data");
+          return HEPA_DCM_ERR_FORMAT;
+        }
+      DcmPixelData *pd = OFdynamic_cast (DcmPixelData *, el);
+      DcmPixelSequence *seq = nullptr;
+      if (pd == nullptr || pd->getEncapsulatedRepresentation (xfer_of (file), nullptr, seq).bad ()
+          || seq == nullptr || frame >= n_frames)
+        return HEPA_DCM_ERR_NOT_FOUND;
+      // Item 0 is the offset table; fragments follow.
+      unsigned long n_items = seq->card ();
+      Uint32 first = 0, end = 0;
+      if (n_items < 2)
+        return HEPA_DCM_ERR_NOT_FOUND;
+      if (n_items - 1 == n_frames)
+        {
+          first = frame + 1;
+          end = frame + 2;
+        }
+      else
+        {
+          if (DcmCodec::determineStartFragment (frame, (Sint32) n_frames, seq, first).bad ())
+            return HEPA_DCM_ERR_NOT_FOUND;
+          if (frame + 1 < n_frames)
+            {
+              if (DcmCodec::determineStartFragment (frame + 1, (Sint32) n_frames, seq, end).bad ())
+                return HEPA_DCM_ERR_NOT_FOUND;
+            }
+          else
+            end = (Uint32) n_items;
+        }
+      if (first < 1 || end <= first || end > n_items)
+        return HEPA_DCM_ERR_NOT_FOUND;
+
+      unsigned long long total = 0;
+      for (Uint32 i = first; i < end; i++)
+        {
+          DcmPixelItem *item = nullptr;
+          if (seq->getItem (item, i).bad () || item == nullptr)
+            return HEPA_DCM_ERR_NOT_FOUND;
+          total += item->getLength ();
+        }
+      if (total == 0 || total > 0x7fffffffull)
+        return HEPA_DCM_ERR_NOT_FOUND;
+      uint8_t *bytes = static_cast<uint8_t *> (std::malloc ((size_t) total));
+      if (bytes == nullptr)
+        {
+          set_msg (msg, msg_size, "out of memory for frame %u", (unsigned) frame + 1);
+          return HEPA_DCM_ERR_NO_MEMORY;
+        }
+      size_t at = 0;
+      for (Uint32 i = first; i < end; i++)
+        {
+          DcmPixelItem *item = nullptr;
+          Uint8 *data = nullptr;
+          Uint32 len;
+          seq->getItem (item, i);
+          len = item->getLength ();
+          if (len > 0 && (item->getUint8Array (data).bad () || data == nullptr))
+            {
+              std::free (bytes);
+              set_msg (msg, msg_size, "could not read the compressed data of frame %u",
+                       (unsigned) frame + 1);
+              return HEPA_DCM_ERR_FORMAT;
+            }
+          if (len > 0)
+            std::memcpy (bytes + at, data, len);
+          at += len;
+        }
+      *out = bytes;
+      *out_size = at;
+      return HEPA_DCM_OK;
+    }
+  catch (const std::bad_alloc &)
+    {
+      set_msg (msg, msg_size, "out of memory for frame %u", (unsigned) frame + 1);
+      return HEPA_DCM_ERR_NO_MEMORY;
+    }
+  catch (...)
+    {
+      set_msg (msg, msg_size, "could not read the compressed data of frame %u",
+               (unsigned) frame + 1);
       return HEPA_DCM_ERR_FAILED;
     }
 }

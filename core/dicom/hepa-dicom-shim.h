@@ -111,6 +111,17 @@ HepaDcmStatus hepa_dcm_get_frame       (HepaDcmFile       *file,
                                         char              *msg,
                                         size_t             msg_size);
 
+/* The compressed bytes of frame @frame of @n_frames (its fragments, concatenated), for decoders
+ * outside DCMTK. *out is malloc()ed: release it with free (). HEPA_DCM_ERR_NOT_FOUND when the
+ * fragment layout cannot be told (no offset table and fragments != frames). */
+HepaDcmStatus hepa_dcm_get_frame_bitstream (HepaDcmFile   *file,
+                                            uint32_t       frame,
+                                            uint32_t       n_frames,
+                                            uint8_t      **out,
+                                            size_t        *out_size,
+                                            char          *msg,
+                                            size_t         msg_size);
+
 /* What hepa_dcm_write_us () writes; see hepa-dicom-writer.h. Strings are never NULL. */
 typedef struct
 {

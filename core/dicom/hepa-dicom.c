@@ -10,6 +10,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -205,6 +206,30 @@ hepa_dicom_file_dup_regions (HepaDicomFile *self,
     }
   *n_regions = count;
   return regions;
+}
+
+GBytes *
+hepa_dicom_file_dup_frame_bitstream (HepaDicomFile  *self,
+                                     guint           frame,
+                                     guint           n_frames,
+                                     GError        **error)
+{
+  char msg[MSG_SIZE] = "";
+  uint8_t *data = NULL;
+  size_t size = 0;
+  HepaDcmStatus status;
+
+  status = hepa_dcm_get_frame_bitstream (self->dcm, frame, n_frames, &data, &size, msg,
+                                         sizeof msg);
+  if (status == HEPA_DCM_ERR_NOT_FOUND)
+    return NULL;
+  if (status != HEPA_DCM_OK)
+    {
+      set_error (error, self->path, status, msg);
+      return NULL;
+    }
+  /* The shim allocates with malloc (): free () releases it. */
+  return g_bytes_new_with_free_func (data, size, free, data);
 }
 
 gboolean

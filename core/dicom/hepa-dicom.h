@@ -44,6 +44,12 @@ guint16       *hepa_dicom_file_dup_words     (HepaDicomFile     *self,
 /* (transfer full): the Sequence of Ultrasound Regions, NULL and *n_regions = 0 when absent. */
 HepaUsRegion  *hepa_dicom_file_dup_regions   (HepaDicomFile     *self,
                                               guint             *n_regions);
+/* (transfer full): the compressed bytes of frame @frame of @n_frames, or NULL when the fragment
+ * layout cannot be told (then *error stays unset) or reading failed (*error set). */
+GBytes        *hepa_dicom_file_dup_frame_bitstream (HepaDicomFile  *self,
+                                                    guint           frame,
+                                                    guint           n_frames,
+                                                    GError        **error);
 /* Decodes frame @frame into @buf (see hepa_dcm_get_frame). *color_model: (transfer full). */
 gboolean       hepa_dicom_file_read_frame    (HepaDicomFile     *self,
                                               guint              frame,

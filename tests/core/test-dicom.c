@@ -539,6 +539,21 @@ test_codec (gconstpointer data)
 
       g_assert_no_error (error);
       compare_frame (f, frame, k, c->lossy, tolerance);
+      if (g_str_equal (c->xfer, "jpeg-baseline") || g_str_equal (c->xfer, "jpeg-extended"))
+        {
+          /* libjpeg-turbo decodes 8-bit JPEG; DCMTK's own decoder must agree. */
+          g_autoptr(HepaImage) other = NULL;
+          const HepaFrame *ref;
+
+          g_setenv ("HEPASCOPE_DICOM_JPEG", "dcmtk", TRUE);
+          other = hepa_image_open (path, &error);
+          g_unsetenv ("HEPASCOPE_DICOM_JPEG");
+          g_assert_no_error (error);
+          ref = hepa_image_get_frame (other, k, &error);
+          g_assert_no_error (error);
+          g_assert_cmpmem (frame->data, frame->stride * frame->height, ref->data,
+                           ref->stride * ref->height);
+        }
       if (frame->format == HEPA_PIXEL_GRAY16 && f->window_width > 0 && !c->lossy)
         {
           g_assert_cmpfloat (frame->window_center, ==, f->window_center);
