@@ -24,6 +24,7 @@ static const Subcommand subcommands[] = {
   { "classify", hepa_cli_classify, N_("Classify regions of an image and map the evidence") },
   { "bench", hepa_cli_bench, N_("Time the ResNet forward pass") },
   { "synth", hepa_cli_synth, N_("Generate synthetic liver phantoms with ground truth") },
+  { "export", hepa_cli_export, N_("Export labeled crops, a manifest and COCO boxes, de-identified") },
   { "train", hepa_cli_train, N_("Retrain and cross-validate a model on an export tree") },
   { "eval", hepa_cli_eval, N_("Metrics of a model on a held-out export tree") },
   { NULL, NULL, NULL },

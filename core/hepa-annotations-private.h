@@ -38,6 +38,10 @@ gboolean         hepa_write_file_atomic (const char  *path,
                                          const char  *what,
                                          GError     **error);
 
+/* Replaces control characters (newlines from a parser quoting the input) with spaces, in
+ * place, so that an error stays one line. Returns @message. */
+char            *hepa_one_line (char *message);
+
 /* Formats unix seconds as "2026-11-27T09:00:00Z"; parses the same (any ISO 8601 with a zone). */
 char            *hepa_annotations_format_time (gint64      unix_seconds);
 gboolean         hepa_annotations_parse_time  (const char *text,

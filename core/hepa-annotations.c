@@ -188,6 +188,15 @@ hepa_annotations_parse_time (const char *text,
 
 /* ---- Parsing ---------------------------------------------------------------------------- */
 
+char *
+hepa_one_line (char *message)
+{
+  for (char *p = message; p != NULL && *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  return message;
+}
+
 static gboolean
 format_error (GError    **error,
               const char *format,
@@ -404,7 +413,7 @@ hepa_annotations_parse (const char  *data,
     }
   if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
     {
-      format_error (error, _("Not valid JSON: %s"), local_error->message);
+      format_error (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
       return NULL;
     }
   root = json_parser_get_root (parser);

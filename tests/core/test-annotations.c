@@ -73,6 +73,13 @@ assert_sets_equal (const HepaAnnotations *a,
     }
 }
 
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+}
+
 /* Lists a folder's entries, sorted, joined by spaces. */
 static char *
 list_dir (const char *path)
@@ -84,7 +91,7 @@ list_dir (const char *path)
   g_assert_nonnull (dir);
   while ((name = g_dir_read_name (dir)) != NULL)
     g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_ptr_array_sort (names, compare_names);
   g_ptr_array_add (names, NULL);
   return g_strjoinv (" ", (char **) names->pdata);
 }
@@ -284,6 +291,9 @@ test_parse_rejects (void)
     " \"frame\": 0, \"x\": 0, \"y\": 0, \"width\": 5, \"height\": 5,"
     " \"created\": \"2026-11-27T09:00:00Z\", \"modified\": \"2026-11-27T09:00:00Z\","
     " \"prediction\": {\"model_id\": \"m\", \"classes\": [\"a\"], \"probabilities\": [7]}}]}",
+    /* Found by fuzz-sidecar: json-glib quotes the input, newline included, in its message. */
+    "{\"format\": \"hepascope-annotations\", \"version\": 1, \"rois\": [{\"id\": \"x\","
+    " \"modifi0596,\n 0.05\"\n}]}",
   };
   const char nul[] = "{\"format\": \"hepascope-annotations\"\0, \"version\": 1, \"rois\": []}";
 
@@ -295,6 +305,7 @@ test_parse_rejects (void)
       if (set != NULL)
         g_error ("case %u parsed: %s", i, bad[i]);
       g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+      g_assert_null (strchr (error->message, '\n'));
     }
   {
     g_autoptr(GError) error = NULL;
@@ -543,6 +554,23 @@ main (int    argc,
 {
   if (argc == 4 && strcmp (argv[1], "--fault-helper") == 0)
     return fault_helper (argv[2], argv[3]);
+  /* Writes the seed corpus of tests/fuzz/fuzz-sidecar.c. */
+  if (argc == 3 && strcmp (argv[1], "--write-fuzz-seeds") == 0)
+    {
+      const guint sizes[] = { 0, 1, 3, 8 };
+
+      for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+        {
+          g_autoptr(HepaAnnotations) set = make_set (sizes[i]);
+          g_autofree char *name = g_strdup_printf ("rois-%u.json", sizes[i]);
+          g_autofree char *path = g_build_filename (argv[2], name, NULL);
+          g_autofree char *data = hepa_annotations_to_data (set, NULL);
+
+          if (!g_file_set_contents (path, data, -1, NULL))
+            return 1;
+        }
+      return 0;
+    }
 
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/annotations/roi-lifecycle", test_roi_lifecycle);
