@@ -76,12 +76,17 @@ struct _HepaWindow
   gboolean          infer_in_flight;
   gboolean          infer_pending;
   char             *infer_roi_id;  /* what the running inference answers */
+  char             *pred_pending_id; /* a labeled region whose prediction is to be recorded */
   HepaRect          infer_rect;
   guint             infer_frame;
   HepaResult       *result;
   char             *result_roi_id;
   guint             result_frame;
   gint64            released_us;   /* when the last finished edit happened, for timing */
+  guint             stall_id;      /* HEPASCOPE_DEBUG=timing: a 4 ms main loop tick */
+  gint64            stall_last_us;
+  gint64            stall_max_busy_us;  /* longest gap while inference or decoding ran */
+  guint             stall_n_busy_over;
   gboolean          timing;
 
   /* Saving: one write in flight; edits made meanwhile are written next */

@@ -464,19 +464,15 @@ show_result (HepaWindow *self)
   time_text = g_strdup_printf (_("Inference %.0f ms"), self->result->latency_ms);
   gtk_label_set_text (GTK_LABEL (self->status_time), time_text);
 
-  /* A labeled ROI keeps the model's answer for its current geometry. */
-  if (roi != NULL && roi->label != NULL && result_matches (self, roi))
+  /* A region labeled (or moved after labeling) before its answer was ready gets the answer
+   * now. Merely looking at a labeled region never rewrites its stored prediction. */
+  if (roi != NULL && roi->label != NULL && result_matches (self, roi)
+      && g_strcmp0 (self->pred_pending_id, roi->id) == 0)
     {
-      gboolean same = roi->pred_model_id != NULL
-                      && g_strcmp0 (roi->pred_model_id, card->id) == 0
-                      && roi->pred_probabilities != NULL
-                      && roi->pred_probabilities[self->result->top]
-                           == self->result->probabilities[self->result->top];
-
-      if (!same)
-        hepa_roi_store_set_prediction (self->store, roi->id, card->id,
-                                       (const char *const *) card->classes,
-                                       self->result->probabilities);
+      g_clear_pointer (&self->pred_pending_id, g_free);
+      hepa_roi_store_set_prediction (self->store, roi->id, card->id,
+                                     (const char *const *) card->classes,
+                                     self->result->probabilities);
     }
 
   if (self->timing && self->released_us != 0 && !self->infer_pending)
@@ -628,7 +624,15 @@ store_changed_cb (HepaWindow   *self,
       break;
     case HEPA_ROI_CHANGE_EDIT:
       if (roi != NULL && !result_matches (self, roi))
-        self->released_us = g_get_monotonic_time ();
+        {
+          self->released_us = g_get_monotonic_time ();
+          /* A labeled region that moved needs the answer for its new place. */
+          if (roi->label != NULL && self->model != NULL)
+            {
+              g_free (self->pred_pending_id);
+              self->pred_pending_id = g_strdup (roi->id);
+            }
+        }
       refresh_roi_list (self);
       request_inference (self, FALSE);
       schedule_save (self);
@@ -683,8 +687,15 @@ hepa_window_label_selected (HepaWindow *self,
                                 (const char *const *) card->classes, self->result->probabilities);
     }
   else
-    /* The prediction is recorded when the running inference for this region lands. */
-    hepa_roi_store_set_label (self->store, roi->id, label, NULL, NULL, NULL);
+    {
+      /* The prediction is recorded when the running inference for this region lands. */
+      if (label != NULL && self->model != NULL)
+        {
+          g_free (self->pred_pending_id);
+          self->pred_pending_id = g_strdup (roi->id);
+        }
+      hepa_roi_store_set_label (self->store, roi->id, label, NULL, NULL, NULL);
+    }
 
   msg = label ? g_strdup_printf (_("Labeled “%s”"), label) : g_strdup (_("Label cleared"));
   hepa_window_set_status (self, msg);
@@ -920,6 +931,7 @@ open_cb (GObject      *source,
   self->infer_pending = FALSE;
   g_clear_pointer (&self->result, hepa_result_free);
   g_clear_pointer (&self->result_roi_id, g_free);
+  g_clear_pointer (&self->pred_pending_id, g_free);
 
   g_clear_pointer (&self->image, hepa_image_unref);
   self->image = g_steal_pointer (&job->image);
@@ -1407,7 +1419,7 @@ pointer_moved_cb (HepaWindow *self,
   if (frame->format == HEPA_PIXEL_GRAY16)
     {
       const guint16 *row = (const guint16 *) (gconstpointer) (frame->data + py * frame->stride);
-      value = g_strdup_printf ("%u", row[px]);
+      value = g_strdup_printf (_("value %u"), row[px]);
     }
   else
     {
@@ -1504,6 +1516,42 @@ drop_cb (HepaWindow    *self,
   return TRUE;
 }
 
+/* ---- Main loop watch ------------------------------------------------------------------ */
+
+/* With HEPASCOPE_DEBUG=timing a 4 ms tick measures the gaps between its runs while inference,
+ * decoding or a save is under way: a gap above 20 ms means the loop was blocked > 16 ms. */
+static gboolean
+stall_tick_cb (gpointer data)
+{
+  HepaWindow *self = data;
+  gint64 now = g_get_monotonic_time ();
+  gboolean busy = self->infer_in_flight || self->decoding_frame != G_MAXUINT
+                  || self->save_in_flight;
+
+  if (busy && self->stall_last_us != 0)
+    {
+      gint64 gap = now - self->stall_last_us;
+
+      self->stall_max_busy_us = MAX (self->stall_max_busy_us, gap);
+      if (gap > 20000)
+        self->stall_n_busy_over++;
+    }
+  self->stall_last_us = now;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stall_report (HepaWindow *self)
+{
+  if (self->stall_id == 0)
+    return;
+  g_source_remove (self->stall_id);
+  self->stall_id = 0;
+  g_printerr ("hepascope-timing: main loop while inference/decoding/saving ran: longest gap "
+              "%.1f ms, %u gaps over 20 ms (4 ms tick)\n", self->stall_max_busy_us / 1000.0,
+              self->stall_n_busy_over);
+}
+
 /* ---- Lifecycle ------------------------------------------------------------------------ */
 
 static gboolean
@@ -1539,6 +1587,7 @@ hepa_window_dispose (GObject *object)
   HepaWindow *self = HEPA_WINDOW (object);
   GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
 
+  stall_report (self);
   if (app != NULL)
     g_signal_handlers_disconnect_by_data (app, self);
   if (self->recent != NULL)
@@ -1578,6 +1627,7 @@ hepa_window_finalize (GObject *object)
   g_clear_pointer (&self->result, hepa_result_free);
   g_clear_pointer (&self->result_roi_id, g_free);
   g_clear_pointer (&self->infer_roi_id, g_free);
+  g_clear_pointer (&self->pred_pending_id, g_free);
 
   G_OBJECT_CLASS (hepa_window_parent_class)->finalize (object);
 }
@@ -1643,6 +1693,8 @@ hepa_window_init (HepaWindow *self)
   self->decoding_frame = G_MAXUINT;
   self->study_index = -1;
   self->timing = hepa_debug_enabled ("timing");
+  if (self->timing)
+    self->stall_id = g_timeout_add_full (G_PRIORITY_HIGH, 4, stall_tick_cb, self, NULL);
   self->classes = g_strdupv ((char **) default_classes);
 
   gtk_widget_init_template (GTK_WIDGET (self));
