@@ -167,7 +167,12 @@ hepa_annotations_format_time (gint64 unix_seconds)
 
   if (dt == NULL)
     return g_strdup ("1970-01-01T00:00:00Z");
-  return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
+  /* Not g_date_time_format's %Y: it does not pad years before 1000 to four digits, and
+   * ISO 8601 parsers then refuse them. */
+  return g_strdup_printf ("%04d-%02d-%02dT%02d:%02d:%02dZ", g_date_time_get_year (dt),
+                          g_date_time_get_month (dt), g_date_time_get_day_of_month (dt),
+                          g_date_time_get_hour (dt), g_date_time_get_minute (dt),
+                          g_date_time_get_second (dt));
 }
 
 gboolean
@@ -182,6 +187,13 @@ hepa_annotations_parse_time (const char *text,
   dt = g_date_time_new_from_iso8601 (text, utc);
   if (dt == NULL)
     return FALSE;
+  /* A zone offset can push 9999-12-31 into year 10000, which cannot be written back. */
+  {
+    g_autoptr(GDateTime) in_utc = g_date_time_new_from_unix_utc (g_date_time_to_unix (dt));
+
+    if (in_utc == NULL)
+      return FALSE;
+  }
   *unix_seconds = g_date_time_to_unix (dt);
   return TRUE;
 }

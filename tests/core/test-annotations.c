@@ -169,6 +169,30 @@ test_round_trip (void)
   hepa_test_rmtree (dir);
 }
 
+/* Found by fuzz-sidecar: year 226 was written as "226-...", which no ISO 8601 parser reads. */
+static void
+test_time_round_trip (void)
+{
+  const char *texts[] = { "0226-11-27T09:00:07Z", "0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z",
+                          "2026-11-27T09:00:00Z", "9999-12-31T23:59:59Z" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      gint64 t = 0;
+      g_autofree char *back = NULL;
+
+      g_assert_true (hepa_annotations_parse_time (texts[i], &t));
+      back = hepa_annotations_format_time (t);
+      g_assert_cmpstr (back, ==, texts[i]);
+    }
+  {
+    gint64 t = 0;
+
+    /* Valid ISO 8601, but year 10000 in UTC: refused rather than written back wrong. */
+    g_assert_false (hepa_annotations_parse_time ("9999-12-31T23:59:59-01:00", &t));
+  }
+}
+
 static void
 test_missing_is_empty (void)
 {
@@ -576,6 +600,7 @@ main (int    argc,
   g_test_add_func ("/core/annotations/roi-lifecycle", test_roi_lifecycle);
   g_test_add_func ("/core/annotations/sidecar-path", test_sidecar_path);
   g_test_add_func ("/core/annotations/round-trip", test_round_trip);
+  g_test_add_func ("/core/annotations/time-round-trip", test_time_round_trip);
   g_test_add_func ("/core/annotations/missing-is-empty", test_missing_is_empty);
   g_test_add_func ("/core/annotations/damaged-moved-aside", test_damaged_moved_aside);
   g_test_add_func ("/core/annotations/newer-version-left-alone", test_newer_version_left_alone);
