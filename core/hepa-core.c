@@ -3,8 +3,7 @@
 
 #include "hepa-core.h"
 
-#include <cblas.h>
-#include <stdlib.h>
+#include "nn/hepa-nn.h"
 
 static int threads_in_use;
 G_LOCK_DEFINE_STATIC (threads);
@@ -41,15 +40,8 @@ hepa_core_init_threads (int n_threads)
     n = (int) g_get_num_processors ();
   n = CLAMP (n, 1, 1024);
 
-  /* The GEMMs run on OpenBLAS's threads; the kernels' own loops (when libhepa-nn is built with
-   * OpenMP) read OMP_NUM_THREADS when their first parallel region starts. */
-  openblas_set_num_threads (n);
-  {
-    char text[16];
-
-    g_snprintf (text, sizeof text, "%d", n);
-    g_setenv ("OMP_NUM_THREADS", text, TRUE);
-  }
+  /* OpenBLAS's threads and libhepa-nn's own (OpenMP) team. */
+  hepa_nn_set_threads (n);
   threads_in_use = n;
   G_UNLOCK (threads);
   return n;
