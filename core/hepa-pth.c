@@ -309,6 +309,13 @@ gather (const TensorRef *t,
     {
       const guint8 *p = t->storage + (gsize) t->offset * es;
 
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+      if (kind == HEPA_DTYPE_F32)
+        {
+          memcpy (out, p, (gsize) t->n_elements * sizeof (float));
+          return;
+        }
+#endif
       for (gint64 i = 0; i < t->n_elements; i++)
         out[i] = load_element (p + (gsize) i * es, kind);
       return;
@@ -429,12 +436,39 @@ ends_with_num_batches_tracked (const char *name)
   return g_str_has_suffix (name, "num_batches_tracked");
 }
 
-HepaWeights *
-hepa_pth_load_from_data (const guint8 *data,
-                         gsize         size,
-                         const char   *name,
-                         GError      **error)
+/* A contiguous float32 tensor that can be used in place, where it lies in the file. */
+static const float *
+in_place (const TensorRef *t)
 {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  const guint8 *p = t->storage + (gsize) t->offset * t->type->elem_size;
+  gint64 expect = 1;
+
+  if (t->type->kind != HEPA_DTYPE_F32 || ((guintptr) p % G_ALIGNOF (float)) != 0
+      || t->n_elements == 0)
+    return NULL;
+  for (int k = t->ndim - 1; k >= 0; k--)
+    {
+      if (t->shape[k] != 1 && t->stride[k] != expect)
+        return NULL;
+      expect *= t->shape[k];
+    }
+  return (const float *) p;
+#else
+  return NULL;
+#endif
+}
+
+/* @mapped (nullable) holds @data; when given, float32 tensors point into it instead of being
+ * copied, and the weights keep it alive. */
+static HepaWeights *
+load (const guint8 *data,
+      gsize         size,
+      const char   *name,
+      GMappedFile  *mapped,
+      GError      **error)
+{
+  gboolean uses_mapped = FALSE;
   g_autoptr(HepaZip) zip = NULL;
   g_autoptr(HepaPickle) pickle = NULL;
   g_autoptr(HepaWeights) weights = NULL;
@@ -556,6 +590,13 @@ hepa_pth_load_from_data (const guint8 *data,
                        name);
           return NULL;
         }
+      if (mapped != NULL && in_place (&t) != NULL)
+        {
+          hepa_weights_take_data (weights, tensor, HEPA_DTYPE_F32, t.ndim, t.shape,
+                                  in_place (&t), FALSE);
+          uses_mapped = TRUE;
+          continue;
+        }
       buf = g_try_new (float, MAX (t.n_elements, 1));
       if (buf == NULL)
         {
@@ -575,7 +616,19 @@ hepa_pth_load_from_data (const guint8 *data,
                    _("%s: the checkpoint holds no floating-point tensors"), name);
       return NULL;
     }
+  if (uses_mapped)
+    hepa_weights_keep_alive (weights, g_mapped_file_ref (mapped),
+                             (GDestroyNotify) g_mapped_file_unref);
   return g_steal_pointer (&weights);
+}
+
+HepaWeights *
+hepa_pth_load_from_data (const guint8 *data,
+                         gsize         size,
+                         const char   *name,
+                         GError      **error)
+{
+  return load (data, size, name, NULL, error);
 }
 
 HepaWeights *
@@ -598,5 +651,5 @@ hepa_weights_load_pth (const char  *path,
     }
   data = (const guint8 *) g_mapped_file_get_contents (file);
   size = g_mapped_file_get_length (file);
-  return hepa_pth_load_from_data (data, size, path, error);
+  return load (data, size, path, file, error);
 }
