@@ -572,6 +572,7 @@ static HepaWeights *
 parse_safetensors (const guint8  *data,
                    gsize          size,
                    gboolean       zero_copy,
+                   gboolean      *borrowed,
                    GError       **error)
 {
   g_autoptr(HepaWeights) self = NULL;
@@ -692,6 +693,8 @@ parse_safetensors (const guint8  *data,
             {
               out = (const float *) src;
               owned = FALSE;
+              if (borrowed != NULL)
+                *borrowed = TRUE;
             }
           else
             {
@@ -753,7 +756,7 @@ hepa_weights_parse_safetensors (const guint8  *data,
   g_return_val_if_fail (data != NULL || size == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return parse_safetensors (data, size, FALSE, error);
+  return parse_safetensors (data, size, FALSE, NULL, error);
 }
 
 HepaWeights *
@@ -763,6 +766,7 @@ hepa_weights_load_safetensors (const char  *path,
   g_autoptr(GMappedFile) mapped = NULL;
   g_autoptr(GError) local_error = NULL;
   HepaWeights *self;
+  gboolean borrowed = FALSE;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -774,11 +778,13 @@ hepa_weights_load_safetensors (const char  *path,
       return NULL;
     }
   self = parse_safetensors ((const guint8 *) g_mapped_file_get_contents (mapped),
-                            g_mapped_file_get_length (mapped), TRUE, error);
+                            g_mapped_file_get_length (mapped), TRUE, &borrowed, error);
   if (self == NULL)
     return NULL;
-  /* The F32 tensors point into the mapping. */
-  hepa_weights_keep_alive (self, g_steal_pointer (&mapped), (GDestroyNotify) g_mapped_file_unref);
+  /* Aligned F32 tensors point into the mapping; when none does (F16 files), it goes now so
+   * its pages do not add to the peak memory of a model load. */
+  if (borrowed)
+    hepa_weights_keep_alive (self, g_steal_pointer (&mapped), (GDestroyNotify) g_mapped_file_unref);
   return self;
 }
 
