@@ -208,10 +208,8 @@ make_roi_row (HepaWindow    *self,
   g_autofree char *title_text = NULL;
   g_autofree char *size = roi_size_text (self, roi);
   g_autofree char *sub_text = NULL;
-  g_autofree char *css = NULL;
   g_autofree char *accessible = NULL;
   int ci = class_index (self, roi->label);
-  GdkRGBA color;
 
   /* Number in a swatch of the label colour; the label is spelled out next to it. */
   {
@@ -223,16 +221,10 @@ make_roi_row (HepaWindow    *self,
     gtk_widget_add_css_class (swatch, "unlabeled");
   else
     {
-      g_autoptr(GtkCssProvider) provider = gtk_css_provider_new ();
-      g_autofree char *rgba = NULL;
+      /* One class per palette entry (style.css), the same colours the canvas draws. */
+      g_autofree char *css_class = g_strdup_printf ("label-color-%d", ci < 0 ? 7 : ci % 8);
 
-      hepa_canvas_label_color (ci, &color);
-      rgba = gdk_rgba_to_string (&color);
-      css = g_strdup_printf ("label { background-color: %s; }", rgba);
-      gtk_css_provider_load_from_data (provider, css, -1);
-      gtk_style_context_add_provider (gtk_widget_get_style_context (swatch),
-                                      GTK_STYLE_PROVIDER (provider),
-                                      GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+      gtk_widget_add_css_class (swatch, css_class);
     }
   gtk_widget_set_valign (swatch, GTK_ALIGN_CENTER);
   gtk_box_append (GTK_BOX (box), swatch);
@@ -385,6 +377,7 @@ typedef struct
   HepaImage       *image;      /* (owned) */
   char            *roi_id;
   guint            frame;
+  gint64           start_us;
 } ClassifyJob;
 
 static void
@@ -446,7 +439,12 @@ after_paint_cb (GdkFrameClock *clock,
       double ms = (g_get_monotonic_time () - self->released_us) / 1000.0;
 
       g_printerr ("hepascope-timing: roi-released -> probabilities on screen: %.1f ms "
-                  "(inference %.1f ms)\n", ms, self->result ? self->result->latency_ms : 0.0);
+                  "(inference %.1f ms; released -> started %.1f ms, started -> result %.1f ms, "
+                  "result -> painted %.1f ms)\n", ms,
+                  self->result ? self->result->latency_ms : 0.0,
+                  MAX (0, self->shown_start_us - self->released_us) / 1000.0,
+                  (self->shown_result_us - self->shown_start_us) / 1000.0,
+                  (g_get_monotonic_time () - self->shown_result_us) / 1000.0);
       self->released_us = 0;
     }
 }
@@ -515,6 +513,8 @@ classify_cb (GObject      *source,
       g_free (self->result_roi_id);
       self->result_roi_id = g_strdup (job->roi_id);
       self->result_frame = job->frame;
+      self->shown_start_us = job->start_us;
+      self->shown_result_us = g_get_monotonic_time ();
       result = NULL;
       show_result (self);
     }
@@ -543,6 +543,7 @@ start_inference (HepaWindow *self)
   job->image = hepa_image_ref (self->image);
   job->roi_id = g_strdup (roi->id);
   job->frame = roi->frame;
+  job->start_us = g_get_monotonic_time ();
   g_free (self->infer_roi_id);
   self->infer_roi_id = g_strdup (roi->id);
   self->infer_rect = roi->rect;

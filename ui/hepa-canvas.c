@@ -38,6 +38,7 @@ struct _HepaCanvas
   guint             frame_index;
   const HepaFrame  *frame;          /* owned by image */
   cairo_surface_t  *surface;        /* the frame as displayed (RGB24) */
+  GdkTexture       *texture;        /* the same pixels, for the GPU path when reduced */
   double            wl_center;
   double            wl_width;
 
@@ -51,6 +52,7 @@ struct _HepaCanvas
 
   /* Saliency overlay */
   cairo_surface_t  *overlay;
+  GdkTexture       *overlay_texture;
   float            *overlay_map;
   int               overlay_w;
   int               overlay_h;
@@ -147,6 +149,20 @@ view_changed (HepaCanvas *self)
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
+/* Wraps a cairo image surface's pixels (native-endian ARGB32/RGB24 with opaque alpha, which
+ * is GDK_MEMORY_DEFAULT) as a texture. */
+static GdkTexture *
+texture_from_surface (cairo_surface_t *surface)
+{
+  int w = cairo_image_surface_get_width (surface);
+  int h = cairo_image_surface_get_height (surface);
+  int stride = cairo_image_surface_get_stride (surface);
+  g_autoptr(GBytes) bytes = g_bytes_new (cairo_image_surface_get_data (surface),
+                                         (gsize) stride * h);
+
+  return gdk_memory_texture_new (w, h, GDK_MEMORY_DEFAULT, bytes, stride);
+}
+
 /* Rebuilds the displayed surface after the frame or the window changed. */
 static void
 render_frame (HepaCanvas *self)
@@ -156,6 +172,7 @@ render_frame (HepaCanvas *self)
   guint8 *dst;
 
   g_clear_pointer (&self->surface, cairo_surface_destroy);
+  g_clear_object (&self->texture);
   if (self->frame == NULL)
     return;
 
@@ -183,12 +200,14 @@ render_frame (HepaCanvas *self)
                  | src[3 * x + 2];
     }
   cairo_surface_mark_dirty (self->surface);
+  self->texture = texture_from_surface (self->surface);
 }
 
 static void
 render_overlay (HepaCanvas *self)
 {
   g_clear_pointer (&self->overlay, cairo_surface_destroy);
+  g_clear_object (&self->overlay_texture);
   if (self->overlay_map == NULL)
     return;
 
@@ -205,6 +224,7 @@ render_overlay (HepaCanvas *self)
                               self->overlay_reference, self->cmap,
                               (guint32 *) (gpointer) cairo_image_surface_get_data (self->overlay));
   cairo_surface_mark_dirty (self->overlay);
+  self->overlay_texture = texture_from_surface (self->overlay);
 }
 
 void
@@ -667,33 +687,30 @@ draw_roi (HepaCanvas    *self,
     }
 }
 
-static void
-hepa_canvas_snapshot (GtkWidget   *widget,
-                      GtkSnapshot *snapshot)
+static gboolean
+overlay_shown (HepaCanvas *self)
 {
-  HepaCanvas *self = HEPA_CANVAS (widget);
-  int ww = gtk_widget_get_width (widget);
-  int wh = gtk_widget_get_height (widget);
-  g_autoptr(PangoLayout) layout = NULL;
-  const char *selected;
-  cairo_t *cr;
+  return self->overlay_visible && self->overlay != NULL
+         && self->overlay_frame == self->frame_index;
+}
 
-  if (self->surface == NULL || ww <= 0 || wh <= 0)
-    return;
+/* Magnified: cairo with a nearest filter, so every image pixel is an exact square. */
+static void
+snapshot_image_cairo (HepaCanvas  *self,
+                      GtkSnapshot *snapshot,
+                      int          ww,
+                      int          wh)
+{
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, ww, wh));
 
-  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, ww, wh));
-
-  /* The image: exact pixels when magnified, smooth when reduced. */
-  cairo_save (cr);
   cairo_translate (cr, self->offset_x, self->offset_y);
   cairo_scale (cr, self->zoom, self->zoom);
   cairo_set_source_surface (cr, self->surface, 0, 0);
-  cairo_pattern_set_filter (cairo_get_source (cr),
-                            self->zoom >= 2.0 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
   cairo_rectangle (cr, 0, 0, image_width (self), image_height (self));
   cairo_fill (cr);
 
-  if (self->overlay_visible && self->overlay != NULL && self->overlay_frame == self->frame_index)
+  if (overlay_shown (self))
     {
       cairo_rectangle (cr, self->overlay_rect.x, self->overlay_rect.y, self->overlay_rect.width,
                        self->overlay_rect.height);
@@ -702,38 +719,104 @@ hepa_canvas_snapshot (GtkWidget   *widget,
       cairo_scale (cr, (double) self->overlay_rect.width / self->overlay_w,
                    (double) self->overlay_rect.height / self->overlay_h);
       cairo_set_source_surface (cr, self->overlay, 0, 0);
-      cairo_pattern_set_filter (cairo_get_source (cr),
-                                self->zoom >= 2.0 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD);
+      cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
       cairo_paint_with_alpha (cr, self->overlay_opacity);
     }
-  cairo_restore (cr);
+  cairo_destroy (cr);
+}
 
-  if (self->store != NULL)
+/* Reduced or near 1:1: texture nodes, which the GL renderer scales on the GPU. */
+static void
+snapshot_image_texture (HepaCanvas  *self,
+                        GtkSnapshot *snapshot)
+{
+  gtk_snapshot_append_texture (snapshot, self->texture,
+                               &GRAPHENE_RECT_INIT (self->offset_x, self->offset_y,
+                                                    image_width (self) * self->zoom,
+                                                    image_height (self) * self->zoom));
+  if (overlay_shown (self) && self->overlay_texture != NULL)
     {
-      GPtrArray *rois = hepa_roi_store_get_rois (self->store);
-      const HepaRoi *sel_roi = NULL;
-      guint sel_number = 0;
-
-      layout = gtk_widget_create_pango_layout (widget, NULL);
-      selected = hepa_roi_store_get_selected (self->store);
-      for (guint i = 0; i < rois->len; i++)
-        {
-          const HepaRoi *roi = g_ptr_array_index (rois, i);
-
-          if (roi->frame != self->frame_index)
-            continue;
-          if (g_strcmp0 (roi->id, selected) == 0)
-            {
-              sel_roi = roi;
-              sel_number = i + 1;
-              continue;
-            }
-          draw_roi (self, cr, layout, roi, i + 1, FALSE);
-        }
-      /* The selected ROI goes on top so its handles are never hidden. */
-      if (sel_roi != NULL)
-        draw_roi (self, cr, layout, sel_roi, sel_number, TRUE);
+      gtk_snapshot_push_opacity (snapshot, self->overlay_opacity);
+      gtk_snapshot_append_texture (snapshot, self->overlay_texture,
+                                   &GRAPHENE_RECT_INIT (self->offset_x
+                                                          + self->overlay_rect.x * self->zoom,
+                                                        self->offset_y
+                                                          + self->overlay_rect.y * self->zoom,
+                                                        self->overlay_rect.width * self->zoom,
+                                                        self->overlay_rect.height * self->zoom));
+      gtk_snapshot_pop (snapshot);
     }
+}
+
+static void
+hepa_canvas_snapshot (GtkWidget   *widget,
+                      GtkSnapshot *snapshot)
+{
+  HepaCanvas *self = HEPA_CANVAS (widget);
+  int ww = gtk_widget_get_width (widget);
+  int wh = gtk_widget_get_height (widget);
+  g_autoptr(PangoLayout) layout = NULL;
+  const HepaRoi *sel_roi = NULL;
+  guint sel_number = 0;
+  GPtrArray *rois;
+  const char *selected;
+  double bx0 = G_MAXDOUBLE, by0 = G_MAXDOUBLE, bx1 = -G_MAXDOUBLE, by1 = -G_MAXDOUBLE;
+  cairo_t *cr;
+
+  if (self->surface == NULL || ww <= 0 || wh <= 0)
+    return;
+
+  if (self->zoom >= 2.0 || self->texture == NULL)
+    snapshot_image_cairo (self, snapshot, ww, wh);
+  else
+    snapshot_image_texture (self, snapshot);
+
+  if (self->store == NULL)
+    return;
+
+  /* The ROI layer covers only the regions and their captions, not the whole widget, so a
+   * drag redraws a small surface. */
+  rois = hepa_roi_store_get_rois (self->store);
+  for (guint i = 0; i < rois->len; i++)
+    {
+      const HepaRoi *roi = g_ptr_array_index (rois, i);
+      double x, y, w, h;
+
+      if (roi->frame != self->frame_index)
+        continue;
+      rect_to_widget (self, &roi->rect, &x, &y, &w, &h);
+      bx0 = MIN (bx0, x - HANDLE_SIZE);
+      by0 = MIN (by0, y - 40);
+      bx1 = MAX (bx1, MAX (x + w + HANDLE_SIZE, x + 420));
+      by1 = MAX (by1, y + h + 40);
+    }
+  bx0 = MAX (floor (bx0), 0);
+  by0 = MAX (floor (by0), 0);
+  bx1 = MIN (ceil (bx1), ww);
+  by1 = MIN (ceil (by1), wh);
+  if (bx1 <= bx0 || by1 <= by0)
+    return;
+
+  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (bx0, by0, bx1 - bx0, by1 - by0));
+  layout = gtk_widget_create_pango_layout (widget, NULL);
+  selected = hepa_roi_store_get_selected (self->store);
+  for (guint i = 0; i < rois->len; i++)
+    {
+      const HepaRoi *roi = g_ptr_array_index (rois, i);
+
+      if (roi->frame != self->frame_index)
+        continue;
+      if (g_strcmp0 (roi->id, selected) == 0)
+        {
+          sel_roi = roi;
+          sel_number = i + 1;
+          continue;
+        }
+      draw_roi (self, cr, layout, roi, i + 1, FALSE);
+    }
+  /* The selected ROI goes on top so its handles are never hidden. */
+  if (sel_roi != NULL)
+    draw_roi (self, cr, layout, sel_roi, sel_number, TRUE);
   cairo_destroy (cr);
 }
 
@@ -1282,7 +1365,9 @@ hepa_canvas_finalize (GObject *object)
   HepaCanvas *self = HEPA_CANVAS (object);
 
   g_clear_pointer (&self->surface, cairo_surface_destroy);
+  g_clear_object (&self->texture);
   g_clear_pointer (&self->overlay, cairo_surface_destroy);
+  g_clear_object (&self->overlay_texture);
   g_clear_pointer (&self->overlay_map, g_free);
   g_clear_pointer (&self->image, hepa_image_unref);
   g_clear_pointer (&self->classes, g_strfreev);

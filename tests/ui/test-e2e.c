@@ -262,7 +262,13 @@ test_draw_label_predict (void)
     pump_sleep (50);
     xdotool ("mouseup 1");
   }
-  pump_sleep (200);
+  /* The drawn region is saved at once; label it when it is there. */
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (!g_file_test (sidecar, G_FILE_TEST_EXISTS))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (50);
+    }
   xdotool ("key 2");
 
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
