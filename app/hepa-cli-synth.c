@@ -445,7 +445,7 @@ hepa_cli_synth (int    argc,
       N_("Also write a PNG with a few examples of each class"), N_("FILE") },
     { "examples", 0, 0, G_OPTION_ARG_INT, &examples,
       N_("Examples per class on the contact sheet (default 4)"), N_("K") },
-    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, N_("Worker threads (default: all cores)"),
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, N_("Worker threads (default: cores + 2)"),
       N_("T") },
     { NULL },
   };
@@ -512,8 +512,10 @@ hepa_cli_synth (int    argc,
   if (sheet_path != NULL)
     sheet_init (&run, MIN (examples, per_class));
 
+  /* Every file is fsync'ed before its rename; two workers more than cores keep the cores busy
+   * while others wait on the disk. */
   if (threads == 0)
-    threads = (int) g_get_num_processors ();
+    threads = (int) g_get_num_processors () + 2;
   total = (gint64) per_class * HEPA_SYNTH_N_CLASSES;
   pool = g_thread_pool_new (worker, &run, threads, TRUE, NULL);
   for (gint64 job = 0; job < total; job++)

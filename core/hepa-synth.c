@@ -1454,18 +1454,18 @@ scene_init (Scene                 *s,
         az = rad * aspect;
         /* Small HCCs are hypoechoic; larger ones mixed, often a mosaic (Minami & Kudo 2010). */
         s->mosaic = rad > 12.0 && rng_chance (&r, 0.65);
-        s->les_db = bg_db - (s->mosaic ? rng_range (&r, 2.0, 6.0) : rng_range (&r, 4.0, 10.0));
+        s->les_db = bg_db - (s->mosaic ? rng_range (&r, 3.0, 7.0) : rng_range (&r, 6.0, 12.0));
         s->les_density = rng_range (&r, 5.0, 14.0);
         s->les_het_db = rng_range (&r, 1.5, 3.5);
         s->les_het_scale = rng_range (&r, 2.0, 5.0);
         s->mosaic_cell = rng_range (&r, 4.0, 8.0);
-        s->mosaic_db = rng_range (&r, 3.0, 6.0);
+        s->mosaic_db = rng_range (&r, 4.0, 7.0);
         s->septum_w = rng_range (&r, 0.4, 0.9);
         s->septum_db = rng_chance (&r, 0.5) ? rng_range (&r, 3.0, 6.0) : -rng_range (&r, 4.0, 8.0);
         s->les_alpha = s->liver_alpha * rng_range (&r, 0.6, 1.0);
-        s->has_rim = rng_chance (&r, 0.7);
+        s->has_rim = rng_chance (&r, 0.75);
         s->rim_w = rng_range (&r, 1.3, 3.0);
-        s->rim_db = bg_db - rng_range (&r, 12.0, 20.0);
+        s->rim_db = bg_db - rng_range (&r, 14.0, 22.0);
         s->rim_alpha = rng_range (&r, 1.0, 3.0);
         blob_init_harmonic (&s->lesion, &r, les_x, les_z, ax, az, rot,
                             rng_range (&r, 0.06, 0.16), 1.0);
