@@ -612,7 +612,9 @@ test_cine_lazy (gconstpointer data)
   g_autoptr(HepaImage) image = NULL;
   const HepaFrame *frame;
 
-  path = fixture_path (g_strdup_printf ("cine-%s.dcm", xfer));
+  g_autofree char *name = g_strdup_printf ("cine-%s.dcm", xfer);
+
+  path = fixture_path (name);
   f->spec.xfer = xfer;
   write_fixture (f, path);
   image = hepa_image_open (path, &error);
@@ -1093,15 +1095,19 @@ write_bmp (const char   *path,
   gsize size = 54 + (gsize) row * h;
   g_autofree guint8 *b = g_malloc0 (size);
 
+  guint32 le32[] = { GUINT32_TO_LE (size), GUINT32_TO_LE (54), GUINT32_TO_LE (40),
+                     GUINT32_TO_LE (w), GUINT32_TO_LE (h), GUINT32_TO_LE ((guint32) row * h) };
+  guint16 le16[] = { GUINT16_TO_LE (1), GUINT16_TO_LE (24) };
+
   b[0] = 'B', b[1] = 'M';
-  *(guint32 *) (b + 2) = GUINT32_TO_LE (size);
-  *(guint32 *) (b + 10) = GUINT32_TO_LE (54);
-  *(guint32 *) (b + 14) = GUINT32_TO_LE (40);
-  *(gint32 *) (b + 18) = GINT32_TO_LE (w);
-  *(gint32 *) (b + 22) = GINT32_TO_LE (h);
-  *(guint16 *) (b + 26) = GUINT16_TO_LE (1);
-  *(guint16 *) (b + 28) = GUINT16_TO_LE (24);
-  *(guint32 *) (b + 34) = GUINT32_TO_LE ((guint32) row * h);
+  memcpy (b + 2, &le32[0], 4);
+  memcpy (b + 10, &le32[1], 4);
+  memcpy (b + 14, &le32[2], 4);
+  memcpy (b + 18, &le32[3], 4);
+  memcpy (b + 22, &le32[4], 4);
+  memcpy (b + 26, &le16[0], 2);
+  memcpy (b + 28, &le16[1], 2);
+  memcpy (b + 34, &le32[5], 4);
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++)
       for (int c = 0; c < 3; c++)
