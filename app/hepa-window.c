@@ -328,8 +328,13 @@ update_study_count (HepaWindow *self)
           gtk_label_set_text (GTK_LABEL (label), count);
         }
     }
-  gtk_label_set_text (GTK_LABEL (self->regions_heading),
-                      rois->len ? count : _("Regions"));
+  {
+    /* Translators: the heading of the region list with how many there are */
+    g_autofree char *heading = g_strdup_printf (_("Regions · %u"), rois->len);
+
+    gtk_label_set_text (GTK_LABEL (self->regions_heading), rois->len ? heading : _("Regions"));
+    gtk_widget_set_tooltip_text (self->regions_heading, count);
+  }
 }
 
 static void

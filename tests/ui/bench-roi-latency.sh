@@ -10,7 +10,7 @@ builddir=$(cd "${1:?usage: bench-roi-latency.sh BUILDDIR [N] [MODEL]}" && pwd)
 n=${2:-10}
 model=${3:-}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[[ -n "${KEEP:-}" ]] || rm -rf "$work"' EXIT
 if [[ -n "$model" ]]; then "$builddir/tests/ui/make-ui-fixtures" "$work" >/dev/null; else "$builddir/tests/ui/make-ui-fixtures" "$work" resnet50 >/dev/null; fi
 [[ -n "$model" ]] || model="$work/random-model.safetensors"
 
