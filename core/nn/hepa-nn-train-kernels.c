@@ -38,6 +38,66 @@ valid_range (int  w,
   *hi = h;
 }
 
+typedef struct
+{
+  const float *in;
+  float       *col;
+  int          c, b, h, w, k, stride, pad, oh, ow;
+} Im2col;
+
+static void
+im2col_rows (void *data,
+             int   begin,
+             int   end)
+{
+  const Im2col *a = data;
+  int k = a->k, h = a->h, w = a->w, b = a->b, oh = a->oh, ow = a->ow;
+  int stride = a->stride, pad = a->pad;
+  size_t row_len = (size_t) b * oh * ow;
+
+  /* One row per (channel, tap). */
+  for (int r = begin; r < end; r++)
+    {
+      int ci = r / (k * k), kk = r % (k * k);
+      int ki = kk / k, kj = kk % k;
+      float *row = a->col + (size_t) r * row_len;
+      int lo, hi;
+
+      valid_range (w, ow, kj, stride, pad, &lo, &hi);
+      for (int bi = 0; bi < b; bi++)
+        {
+          const float *plane = a->in + ((size_t) ci * b + bi) * h * w;
+
+          for (int oy = 0; oy < oh; oy++)
+            {
+              float *dst = row + ((size_t) bi * oh + oy) * ow;
+              int iy = oy * stride - pad + ki;
+
+              if (iy < 0 || iy >= h)
+                {
+                  memset (dst, 0, sizeof (float) * ow);
+                  continue;
+                }
+              const float *src = plane + (size_t) iy * w - pad + kj;
+              for (int ox = 0; ox < lo; ox++)
+                dst[ox] = 0.0f;
+              if (stride == 1)
+                {
+                  if (hi > lo)
+                    memcpy (dst + lo, src + lo, sizeof (float) * (hi - lo));
+                }
+              else
+                {
+                  for (int ox = lo; ox < hi; ox++)
+                    dst[ox] = src[ox * stride];
+                }
+              for (int ox = hi > lo ? hi : lo; ox < ow; ox++)
+                dst[ox] = 0.0f;
+            }
+        }
+    }
+}
+
 void
 hepa_nn_train_im2col (const float *in,
                       int          c,
@@ -49,78 +109,35 @@ hepa_nn_train_im2col (const float *in,
                       int          pad,
                       float       *col)
 {
-  int oh = hepa_nn_train_out_size (h, k, stride, pad);
-  int ow = hepa_nn_train_out_size (w, k, stride, pad);
-  size_t row_len = (size_t) b * oh * ow;
+  Im2col a = { in, col, c, b, h, w, k, stride, pad,
+               hepa_nn_train_out_size (h, k, stride, pad),
+               hepa_nn_train_out_size (w, k, stride, pad) };
 
-  for (int ci = 0; ci < c; ci++)
-    for (int kk = 0; kk < k * k; kk++)
-      {
-        int ki = kk / k, kj = kk % k;
-        float *row = col + ((size_t) ci * k * k + kk) * row_len;
-        int lo, hi;
-
-        valid_range (w, ow, kj, stride, pad, &lo, &hi);
-        for (int bi = 0; bi < b; bi++)
-          {
-            const float *plane = in + ((size_t) ci * b + bi) * h * w;
-
-            for (int oy = 0; oy < oh; oy++)
-              {
-                float *dst = row + ((size_t) bi * oh + oy) * ow;
-                int iy = oy * stride - pad + ki;
-
-                if (iy < 0 || iy >= h)
-                  {
-                    memset (dst, 0, sizeof (float) * ow);
-                    continue;
-                  }
-                const float *src = plane + (size_t) iy * w - pad + kj;
-                for (int ox = 0; ox < lo; ox++)
-                  dst[ox] = 0.0f;
-                if (stride == 1)
-                  {
-                    if (hi > lo)
-                      memcpy (dst + lo, src + lo, sizeof (float) * (hi - lo));
-                  }
-                else
-                  {
-                    for (int ox = lo; ox < hi; ox++)
-                      dst[ox] = src[ox * stride];
-                  }
-                for (int ox = hi > lo ? hi : lo; ox < ow; ox++)
-                  dst[ox] = 0.0f;
-              }
-          }
-      }
+  hepa_nn_train_parallel (c * k * k, (size_t) c * k * k * b * a.oh * a.ow, im2col_rows, &a);
 }
 
-void
-hepa_nn_train_col2im_add (const float *col,
-                          int          c,
-                          int          b,
-                          int          h,
-                          int          w,
-                          int          k,
-                          int          stride,
-                          int          pad,
-                          float       *in_grad)
+static void
+col2im_channels (void *data,
+                 int   begin,
+                 int   end)
 {
-  int oh = hepa_nn_train_out_size (h, k, stride, pad);
-  int ow = hepa_nn_train_out_size (w, k, stride, pad);
+  const Im2col *a = data;
+  int k = a->k, h = a->h, w = a->w, b = a->b, oh = a->oh, ow = a->ow;
+  int stride = a->stride, pad = a->pad;
   size_t row_len = (size_t) b * oh * ow;
 
-  for (int ci = 0; ci < c; ci++)
+  /* Channels are independent; the taps of one channel add into the same pixels. */
+  for (int ci = begin; ci < end; ci++)
     for (int kk = 0; kk < k * k; kk++)
       {
         int ki = kk / k, kj = kk % k;
-        const float *row = col + ((size_t) ci * k * k + kk) * row_len;
+        const float *row = a->in + ((size_t) ci * k * k + kk) * row_len;
         int lo, hi;
 
         valid_range (w, ow, kj, stride, pad, &lo, &hi);
         for (int bi = 0; bi < b; bi++)
           {
-            float *plane = in_grad + ((size_t) ci * b + bi) * h * w;
+            float *plane = a->col + ((size_t) ci * b + bi) * h * w;
 
             for (int oy = 0; oy < oh; oy++)
               {
@@ -139,6 +156,25 @@ hepa_nn_train_col2im_add (const float *col,
               }
           }
       }
+}
+
+void
+hepa_nn_train_col2im_add (const float *col,
+                          int          c,
+                          int          b,
+                          int          h,
+                          int          w,
+                          int          k,
+                          int          stride,
+                          int          pad,
+                          float       *in_grad)
+{
+  /* Same argument block as im2col with the roles of the two buffers swapped. */
+  Im2col a = { col, in_grad, c, b, h, w, k, stride, pad,
+               hepa_nn_train_out_size (h, k, stride, pad),
+               hepa_nn_train_out_size (w, k, stride, pad) };
+
+  hepa_nn_train_parallel (c, (size_t) c * k * k * b * a.oh * a.ow, col2im_channels, &a);
 }
 
 static inline int
@@ -247,6 +283,150 @@ hepa_nn_train_conv_backward (const float *in,
   hepa_nn_train_col2im_add (scratch, c_in, b, h, w, k, stride, pad, in_grad);
 }
 
+/* Sums in blocks of float lanes (which vectorize) added into a double per block. */
+#define LANES 8
+#define BLOCK 2048
+
+static double
+sum_floats (const float *x,
+            size_t       n)
+{
+  double total = 0.0;
+
+  for (size_t start = 0; start < n; start += BLOCK)
+    {
+      size_t len = n - start < BLOCK ? n - start : BLOCK;
+      size_t i = 0;
+      float acc[LANES] = { 0 };
+      float s = 0.0f;
+
+      for (; i + LANES <= len; i += LANES)
+        for (int l = 0; l < LANES; l++)
+          acc[l] += x[start + i + l];
+      for (; i < len; i++)
+        s += x[start + i];
+      for (int l = 0; l < LANES; l++)
+        s += acc[l];
+      total += s;
+    }
+  return total;
+}
+
+static double
+sum_sq_dev (const float *x,
+            size_t       n,
+            float        mean)
+{
+  double total = 0.0;
+
+  for (size_t start = 0; start < n; start += BLOCK)
+    {
+      size_t len = n - start < BLOCK ? n - start : BLOCK;
+      size_t i = 0;
+      float acc[LANES] = { 0 };
+      float s = 0.0f;
+
+      for (; i + LANES <= len; i += LANES)
+        for (int l = 0; l < LANES; l++)
+          {
+            float d = x[start + i + l] - mean;
+            acc[l] += d * d;
+          }
+      for (; i < len; i++)
+        s += (x[start + i] - mean) * (x[start + i] - mean);
+      for (int l = 0; l < LANES; l++)
+        s += acc[l];
+      total += s;
+    }
+  return total;
+}
+
+/* sum (dy) and sum (dy * (x - mean)) */
+static void
+sum_dy_dyx (const float *dy,
+            const float *x,
+            size_t       n,
+            float        mean,
+            double      *sdy,
+            double      *sdyx)
+{
+  double t1 = 0.0, t2 = 0.0;
+
+  for (size_t start = 0; start < n; start += BLOCK)
+    {
+      size_t len = n - start < BLOCK ? n - start : BLOCK;
+      size_t i = 0;
+      float a1[LANES] = { 0 }, a2[LANES] = { 0 };
+      float s1 = 0.0f, s2 = 0.0f;
+
+      for (; i + LANES <= len; i += LANES)
+        for (int l = 0; l < LANES; l++)
+          {
+            float g = dy[start + i + l];
+            a1[l] += g;
+            a2[l] += g * (x[start + i + l] - mean);
+          }
+      for (; i < len; i++)
+        {
+          s1 += dy[start + i];
+          s2 += dy[start + i] * (x[start + i] - mean);
+        }
+      for (int l = 0; l < LANES; l++)
+        {
+          s1 += a1[l];
+          s2 += a2[l];
+        }
+      t1 += s1;
+      t2 += s2;
+    }
+  *sdy = t1;
+  *sdyx = t2;
+}
+
+typedef struct
+{
+  const float *x;
+  const float *dy;
+  size_t       n;
+  const float *gamma, *beta;
+  float       *running_mean, *running_var;
+  float        momentum, eps;
+  float       *save_mean, *save_invstd;
+  float       *gamma_grad, *beta_grad;
+  float       *y;
+} BnArgs;
+
+static void
+bn_forward_channels (void *data,
+                     int   begin,
+                     int   end)
+{
+  const BnArgs *a = data;
+  size_t n = a->n;
+
+  for (int ci = begin; ci < end; ci++)
+    {
+      const float *xc = a->x + (size_t) ci * n;
+      float *yc = a->y + (size_t) ci * n;
+      float mean, var, invstd, scale, shift;
+      double sq;
+
+      mean = (float) (sum_floats (xc, n) / n);
+      sq = sum_sq_dev (xc, n, mean);
+      var = (float) (sq / n);
+      invstd = 1.0f / sqrtf (var + a->eps);
+      a->save_mean[ci] = mean;
+      a->save_invstd[ci] = invstd;
+      a->running_mean[ci] = (1.0f - a->momentum) * a->running_mean[ci] + a->momentum * mean;
+      a->running_var[ci] = (1.0f - a->momentum) * a->running_var[ci]
+                           + a->momentum * (float) (sq / (double) (n - 1));
+      scale = a->gamma[ci] * invstd;
+      shift = a->beta[ci] - mean * scale;
+      for (size_t i = 0; i < n; i++)
+        yc[i] = xc[i] * scale + shift;
+    }
+}
+
 void
 hepa_nn_train_bn_forward (const float *x,
                           int          c,
@@ -261,31 +441,28 @@ hepa_nn_train_bn_forward (const float *x,
                           float       *save_invstd,
                           float       *y)
 {
-  HEPA_NN_ASSERT (n > 1);
-  for (int ci = 0; ci < c; ci++)
-    {
-      const float *xc = x + (size_t) ci * n;
-      float *yc = y + (size_t) ci * n;
-      double sum = 0.0, sq = 0.0;
-      float mean, var, invstd, scale, shift;
+  BnArgs a = { x, NULL, n, gamma, beta, running_mean, running_var, momentum, eps, save_mean,
+               save_invstd, NULL, NULL, y };
 
-      for (size_t i = 0; i < n; i++)
-        sum += xc[i];
-      mean = (float) (sum / n);
-      for (size_t i = 0; i < n; i++)
-        {
-          float d = xc[i] - mean;
-          sq += (double) d * d;
-        }
-      var = (float) (sq / n);
-      invstd = 1.0f / sqrtf (var + eps);
-      save_mean[ci] = mean;
-      save_invstd[ci] = invstd;
-      running_mean[ci] = (1.0f - momentum) * running_mean[ci] + momentum * mean;
-      running_var[ci] = (1.0f - momentum) * running_var[ci]
-                        + momentum * (float) (sq / (double) (n - 1));
-      scale = gamma[ci] * invstd;
-      shift = beta[ci] - mean * scale;
+  HEPA_NN_ASSERT (n > 1);
+  hepa_nn_train_parallel (c, (size_t) c * n, bn_forward_channels, &a);
+}
+
+static void
+bn_eval_channels (void *data,
+                  int   begin,
+                  int   end)
+{
+  const BnArgs *a = data;
+  size_t n = a->n;
+
+  for (int ci = begin; ci < end; ci++)
+    {
+      const float *xc = a->x + (size_t) ci * n;
+      float *yc = a->y + (size_t) ci * n;
+      float scale = a->gamma[ci] / sqrtf (a->running_var[ci] + a->eps);
+      float shift = a->beta[ci] - a->running_mean[ci] * scale;
+
       for (size_t i = 0; i < n; i++)
         yc[i] = xc[i] * scale + shift;
     }
@@ -302,15 +479,40 @@ hepa_nn_train_bn_forward_eval (const float *x,
                                float        eps,
                                float       *y)
 {
-  for (int ci = 0; ci < c; ci++)
-    {
-      const float *xc = x + (size_t) ci * n;
-      float *yc = y + (size_t) ci * n;
-      float scale = gamma[ci] / sqrtf (running_var[ci] + eps);
-      float shift = beta[ci] - running_mean[ci] * scale;
+  BnArgs a = { x, NULL, n, gamma, beta, (float *) running_mean, (float *) running_var, 0, eps,
+               NULL, NULL, NULL, NULL, y };
 
+  hepa_nn_train_parallel (c, (size_t) c * n, bn_eval_channels, &a);
+}
+
+static void
+bn_backward_channels (void *data,
+                      int   begin,
+                      int   end)
+{
+  const BnArgs *a = data;
+  size_t n = a->n;
+
+  for (int ci = begin; ci < end; ci++)
+    {
+      const float *xc = a->x + (size_t) ci * n;
+      const float *dy = a->dy + (size_t) ci * n;
+      float *dx = a->y + (size_t) ci * n;
+      float mean = a->save_mean[ci], invstd = a->save_invstd[ci];
+      double sdy, sdyx;
+      float dgamma, dbeta, k1, k2, k3;
+
+      sum_dy_dyx (dy, xc, n, mean, &sdy, &sdyx);
+      dbeta = (float) sdy;
+      dgamma = (float) (sdyx * invstd);
+      a->gamma_grad[ci] += dgamma;
+      a->beta_grad[ci] += dbeta;
+      /* dx = gamma * invstd * (dy - dbeta / n - xhat * dgamma / n), xhat = (x - mean) * invstd */
+      k1 = a->gamma[ci] * invstd;
+      k2 = dbeta / (float) n;
+      k3 = dgamma * invstd / (float) n;
       for (size_t i = 0; i < n; i++)
-        yc[i] = xc[i] * scale + shift;
+        dx[i] = k1 * (dy[i] - k2 - (xc[i] - mean) * k3);
     }
 }
 
@@ -326,39 +528,55 @@ hepa_nn_train_bn_backward (const float *x,
                            float       *beta_grad,
                            float       *x_grad)
 {
-  for (int ci = 0; ci < c; ci++)
-    {
-      const float *xc = x + (size_t) ci * n;
-      const float *dy = y_grad + (size_t) ci * n;
-      float *dx = x_grad + (size_t) ci * n;
-      float mean = save_mean[ci], invstd = save_invstd[ci];
-      double sdy = 0.0, sdyx = 0.0;
-      float dgamma, dbeta, a, bcoef, ccoef;
+  BnArgs a = { x, y_grad, n, gamma, NULL, NULL, NULL, 0, 0, (float *) save_mean,
+               (float *) save_invstd, gamma_grad, beta_grad, x_grad };
 
-      for (size_t i = 0; i < n; i++)
-        {
-          sdy += dy[i];
-          sdyx += (double) dy[i] * (xc[i] - mean);
-        }
-      dbeta = (float) sdy;
-      dgamma = (float) (sdyx * invstd);
-      gamma_grad[ci] += dgamma;
-      beta_grad[ci] += dbeta;
-      /* dx = gamma * invstd * (dy - dbeta / n - xhat * dgamma / n), xhat = (x - mean) * invstd */
-      a = gamma[ci] * invstd;
-      bcoef = dbeta / (float) n;
-      ccoef = dgamma * invstd / (float) n;
-      for (size_t i = 0; i < n; i++)
-        dx[i] = a * (dy[i] - bcoef - (xc[i] - mean) * ccoef);
-    }
+  hepa_nn_train_parallel (c, (size_t) c * n, bn_backward_channels, &a);
+}
+
+#define ELEMENT_CHUNK 16384
+
+typedef struct
+{
+  const float *y;
+  float       *x;
+  size_t       n;
+} Elementwise;
+
+static void
+relu_forward_chunks (void *data,
+                     int   begin,
+                     int   end)
+{
+  const Elementwise *a = data;
+  size_t lo = (size_t) begin * ELEMENT_CHUNK;
+  size_t hi = (size_t) end * ELEMENT_CHUNK < a->n ? (size_t) end * ELEMENT_CHUNK : a->n;
+
+  for (size_t i = lo; i < hi; i++)
+    a->x[i] = a->x[i] > 0.0f ? a->x[i] : 0.0f;
+}
+
+static void
+relu_backward_chunks (void *data,
+                      int   begin,
+                      int   end)
+{
+  const Elementwise *a = data;
+  size_t lo = (size_t) begin * ELEMENT_CHUNK;
+  size_t hi = (size_t) end * ELEMENT_CHUNK < a->n ? (size_t) end * ELEMENT_CHUNK : a->n;
+
+  for (size_t i = lo; i < hi; i++)
+    a->x[i] = a->y[i] > 0.0f ? a->x[i] : 0.0f;
 }
 
 void
 hepa_nn_train_relu_forward (float  *x,
                             size_t  n)
 {
-  for (size_t i = 0; i < n; i++)
-    x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  Elementwise a = { NULL, x, n };
+
+  hepa_nn_train_parallel ((int) ((n + ELEMENT_CHUNK - 1) / ELEMENT_CHUNK), n,
+                          relu_forward_chunks, &a);
 }
 
 void
@@ -366,30 +584,57 @@ hepa_nn_train_relu_backward (const float *y,
                              float       *grad,
                              size_t       n)
 {
-  for (size_t i = 0; i < n; i++)
-    grad[i] = y[i] > 0.0f ? grad[i] : 0.0f;
+  Elementwise a = { y, grad, n };
+
+  hepa_nn_train_parallel ((int) ((n + ELEMENT_CHUNK - 1) / ELEMENT_CHUNK), n,
+                          relu_backward_chunks, &a);
+}
+
+static void
+add_chunks (void *data,
+            int   begin,
+            int   end)
+{
+  const Elementwise *a = data;
+  size_t lo = (size_t) begin * ELEMENT_CHUNK;
+  size_t hi = (size_t) end * ELEMENT_CHUNK < a->n ? (size_t) end * ELEMENT_CHUNK : a->n;
+
+  for (size_t i = lo; i < hi; i++)
+    a->x[i] += a->y[i];
 }
 
 void
-hepa_nn_train_maxpool_forward (const float *in,
-                               int          c,
-                               int          b,
-                               int          h,
-                               int          w,
-                               int          k,
-                               int          stride,
-                               int          pad,
-                               float       *out,
-                               int32_t     *argmax)
+hepa_nn_train_add (float       *x,
+                   const float *y,
+                   size_t       n)
 {
-  int oh = hepa_nn_train_out_size (h, k, stride, pad);
-  int ow = hepa_nn_train_out_size (w, k, stride, pad);
+  Elementwise a = { y, x, n };
 
-  for (int p = 0; p < c * b; p++)
+  hepa_nn_train_parallel ((int) ((n + ELEMENT_CHUNK - 1) / ELEMENT_CHUNK), n, add_chunks, &a);
+}
+
+typedef struct
+{
+  const float   *in;
+  float         *out;
+  int32_t       *argmax;
+  const int32_t *cargmax;
+  int            h, w, k, stride, pad, oh, ow;
+} Pool2d;
+
+static void
+maxpool_planes (void *data,
+                int   begin,
+                int   end)
+{
+  const Pool2d *a = data;
+  int h = a->h, w = a->w, k = a->k, stride = a->stride, pad = a->pad, oh = a->oh, ow = a->ow;
+
+  for (int p = begin; p < end; p++)
     {
-      const float *plane = in + (size_t) p * h * w;
-      float *o = out + (size_t) p * oh * ow;
-      int32_t *am = argmax + (size_t) p * oh * ow;
+      const float *plane = a->in + (size_t) p * h * w;
+      float *o = a->out + (size_t) p * oh * ow;
+      int32_t *am = a->argmax + (size_t) p * oh * ow;
 
       for (int oy = 0; oy < oh; oy++)
         for (int ox = 0; ox < ow; ox++)
@@ -426,6 +671,46 @@ hepa_nn_train_maxpool_forward (const float *in,
 }
 
 void
+hepa_nn_train_maxpool_forward (const float *in,
+                               int          c,
+                               int          b,
+                               int          h,
+                               int          w,
+                               int          k,
+                               int          stride,
+                               int          pad,
+                               float       *out,
+                               int32_t     *argmax)
+{
+  Pool2d a = { in, out, argmax, NULL, h, w, k, stride, pad,
+               hepa_nn_train_out_size (h, k, stride, pad),
+               hepa_nn_train_out_size (w, k, stride, pad) };
+
+  hepa_nn_train_parallel (c * b, (size_t) c * b * h * w, maxpool_planes, &a);
+}
+
+static void
+maxpool_back_planes (void *data,
+                     int   begin,
+                     int   end)
+{
+  const Pool2d *a = data;
+  size_t plane_in = (size_t) a->h * a->w, plane_out = (size_t) a->oh * a->ow;
+
+  for (int p = begin; p < end; p++)
+    {
+      float *dst = a->out + (size_t) p * plane_in;
+      const float *g = a->in + (size_t) p * plane_out;
+      const int32_t *am = a->cargmax + (size_t) p * plane_out;
+
+      memset (dst, 0, sizeof (float) * plane_in);
+      for (size_t i = 0; i < plane_out; i++)
+        if (am[i] >= 0)
+          dst[am[i]] += g[i];
+    }
+}
+
+void
 hepa_nn_train_maxpool_backward (const float   *out_grad,
                                 const int32_t *argmax,
                                 int            c,
@@ -436,17 +721,9 @@ hepa_nn_train_maxpool_backward (const float   *out_grad,
                                 int            ow,
                                 float         *in_grad)
 {
-  memset (in_grad, 0, sizeof (float) * (size_t) c * b * h * w);
-  for (int p = 0; p < c * b; p++)
-    {
-      float *plane = in_grad + (size_t) p * h * w;
-      const float *g = out_grad + (size_t) p * oh * ow;
-      const int32_t *am = argmax + (size_t) p * oh * ow;
+  Pool2d a = { out_grad, in_grad, NULL, argmax, h, w, 0, 0, 0, oh, ow };
 
-      for (int i = 0; i < oh * ow; i++)
-        if (am[i] >= 0)
-          plane[am[i]] += g[i];
-    }
+  hepa_nn_train_parallel (c * b, (size_t) c * b * h * w, maxpool_back_planes, &a);
 }
 
 void

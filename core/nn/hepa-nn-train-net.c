@@ -636,14 +636,10 @@ block_forward (HepaTrainNet *net,
 
       conv_fwd (net, &blk->ds, x, blk->cd);
       bn_fwd (net, &blk->ds_bn, blk->cd, plane_n (net, &blk->ds), tmp);
-      for (size_t i = 0; i < n_out; i++)
-        blk->out[i] += tmp[i];
+      hepa_nn_train_add (blk->out, tmp, n_out);
     }
   else
-    {
-      for (size_t i = 0; i < n_out; i++)
-        blk->out[i] += x[i];
-    }
+    hepa_nn_train_add (blk->out, x, n_out);
   hepa_nn_train_relu_forward (blk->out, n_out);
 }
 
@@ -784,10 +780,7 @@ block_backward (HepaTrainNet *net,
       conv_bwd (net, &blk->ds, blk->x, t1, gx, 1);
     }
   else
-    {
-      for (size_t i = 0; i < n_out; i++)
-        gx[i] += gy[i];
-    }
+    hepa_nn_train_add (gx, gy, n_out);
 }
 
 void
@@ -855,6 +848,32 @@ hepa_train_net_loss_grad (HepaTrainNet *net,
   return loss;
 }
 
+typedef struct
+{
+  HepaTrainParam *p;
+  float           lr, momentum, weight_decay;
+} SgdArgs;
+
+#define SGD_CHUNK 16384
+
+static void
+sgd_chunks (void *data,
+            int   begin,
+            int   end)
+{
+  const SgdArgs *a = data;
+  HepaTrainParam *p = a->p;
+  size_t lo = (size_t) begin * SGD_CHUNK;
+  size_t hi = (size_t) end * SGD_CHUNK < p->n ? (size_t) end * SGD_CHUNK : p->n;
+
+  for (size_t j = lo; j < hi; j++)
+    {
+      float d = p->grad[j] + a->weight_decay * p->data[j];
+      p->velocity[j] = a->momentum * p->velocity[j] + d;
+      p->data[j] -= a->lr * p->velocity[j];
+    }
+}
+
 void
 hepa_train_net_sgd_step (HepaTrainNet *net,
                          float         lr,
@@ -863,15 +882,11 @@ hepa_train_net_sgd_step (HepaTrainNet *net,
 {
   for (int i = 0; i < net->n_params; i++)
     {
-      HepaTrainParam *p = &net->params[i];
+      SgdArgs a = { &net->params[i], lr, momentum, weight_decay };
 
-      if (p->grad == NULL)
+      if (a.p->grad == NULL)
         continue;
-      for (size_t j = 0; j < p->n; j++)
-        {
-          float d = p->grad[j] + weight_decay * p->data[j];
-          p->velocity[j] = momentum * p->velocity[j] + d;
-          p->data[j] -= lr * p->velocity[j];
-        }
+      hepa_nn_train_parallel ((int) ((a.p->n + SGD_CHUNK - 1) / SGD_CHUNK), a.p->n * 3,
+                              sgd_chunks, &a);
     }
 }

@@ -21,3 +21,22 @@
     }                                                                               \
   while (0)
 #endif
+
+#include <stdint.h>
+
+/* Runs fn (ctx, begin, end) over [0, n) split across the pool's threads (the caller included)
+ * and returns when all are done. @work (elements touched) below a threshold runs inline. Not
+ * reentrant: call it from one thread at a time. */
+typedef void (*HepaParallelFn) (void *ctx,
+                                int   begin,
+                                int   end);
+void hepa_nn_train_parallel (int             n,
+                             size_t          work,
+                             HepaParallelFn  fn,
+                             void           *ctx);
+int  hepa_nn_train_threads  (void);
+
+/* x (n) += y (n), on the pool. */
+void hepa_nn_train_add (float       *x,
+                        const float *y,
+                        size_t       n);

@@ -68,6 +68,20 @@ check_fd (const char *what,
       if (fabs (fwd - bwd) > skip_tol * (fabs (fwd) + fabs (bwd)) + 1e-3)
         continue;
       fd = (lp - lm) / (2.0 * eps);
+      if (rtol > 1e-2)
+        {
+          /* A whole network: the difference must also hold at half the step, or the point
+           * is too close to a kink to judge. */
+          double fd2;
+          x[i] = saved + eps / 2;
+          lp = loss (ctx);
+          x[i] = saved - eps / 2;
+          lm = loss (ctx);
+          x[i] = saved;
+          fd2 = (lp - lm) / eps;
+          if (fabs (fd - fd2) > 0.02 * fabs (fd) + 1e-3)
+            continue;
+        }
       if (fabs (fd - grad[i]) > rtol * (fabs (fd) + 1e-2))
         g_error ("%s[%zu]: analytic %.6g, finite difference %.6g", what, i, grad[i], fd);
       checked++;
@@ -432,30 +446,30 @@ static double
 net_loss (void *p)
 {
   NetCase *nc = p;
-  float logits[2 * 3];
-  HepaTrainParam *rm = hepa_train_net_find (nc->net, "bn1.running_mean");
-  (void) rm;
+  float logits[4 * 3];
 
-  hepa_train_net_forward (nc->net, nc->input, 2, 1, logits);
-  return hepa_nn_train_softmax_xent (logits, nc->labels, 2, 3, NULL, NULL);
+  hepa_train_net_forward (nc->net, nc->input, 4, 1, logits);
+  return hepa_nn_train_softmax_xent (logits, nc->labels, 4, 3, NULL, NULL);
 }
 
+/* Batch 4 at 64 x 64, so that batch norm in layer4 normalizes over 16 values: with fewer its
+ * curvature makes finite differences meaningless. */
 static void
 test_net_fd (void)
 {
-  HepaTrainNet *net = hepa_train_net_new (HEPA_ARCH_RESNET18, 3, 2, 32);
+  HepaTrainNet *net = hepa_train_net_new (HEPA_ARCH_RESNET18, 3, 4, 64);
   g_autoptr(GRand) rand = g_rand_new_with_seed (5);
-  g_autofree float *input = g_new (float, 2 * 3 * 32 * 32);
-  int labels[2] = { 1, 2 };
+  g_autofree float *input = g_new (float, 4 * 3 * 64 * 64);
+  int labels[4] = { 1, 2, 0, 1 };
   NetCase nc = { net, input, labels };
   const char *names[] = { "fc.weight", "layer4.1.bn2.weight", "layer3.0.conv1.weight",
-                          "layer1.0.bn1.bias", "conv1.weight" };
+                          "layer1.0.bn1.bias", "layer2.0.downsample.0.weight" };
   int checked = 0;
 
   g_assert_nonnull (net);
   hepa_train_net_init_he (net, 1);
-  fill_random (rand, input, 2 * 3 * 32 * 32, -1, 1);
-  hepa_train_net_loss_grad (net, input, labels, 2, NULL);
+  fill_random (rand, input, 4 * 3 * 64 * 64, -1, 1);
+  hepa_train_net_loss_grad (net, input, labels, 4, NULL);
   for (guint t = 0; t < G_N_ELEMENTS (names); t++)
     {
       HepaTrainParam *p = hepa_train_net_find (net, names[t]);
@@ -478,8 +492,8 @@ test_net_fd (void)
                                5e-2);
         }
     }
-  /* At batch 2 and 32x32 many points sit near a ReLU kink or a max switch and are skipped;
-   * test_resnet18_torch checks every element of several tensors. */
+  /* Points near a ReLU kink or a max switch are skipped; test_resnet18_torch checks every
+   * element of several tensors. */
   g_test_message ("%d of 30 points smooth enough to check", checked);
   g_assert_cmpint (checked, >=, 10);
   hepa_train_net_free (net);
@@ -677,6 +691,8 @@ int
 main (int    argc,
       char **argv)
 {
+  /* Two pool threads even under OPENBLAS_NUM_THREADS=1, so the parallel kernels are tested. */
+  g_setenv ("HEPASCOPE_THREADS", "2", TRUE);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/nn-grad/conv-3x3", test_conv_3x3);
   g_test_add_func ("/core/nn-grad/conv-3x3-s2", test_conv_3x3_s2);
