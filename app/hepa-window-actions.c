@@ -357,18 +357,71 @@ previous_file_action (GSimpleAction *action,
 
 /* ---- Model card ----------------------------------------------------------------------- */
 
+/* A card value as readable text: strings as they are, arrays joined by commas, objects as one
+ * "key: value" line per member (nested objects indented). */
+static void
+append_node (GString  *out,
+             JsonNode *node,
+             int       depth)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *obj = json_node_get_object (node);
+      g_autoptr(GList) members = json_object_get_members (obj);
+
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          JsonNode *child = json_object_get_member (obj, l->data);
+
+          if (out->len > 0)
+            g_string_append_c (out, '\n');
+          for (int i = 0; i < depth; i++)
+            g_string_append (out, "    ");
+          g_string_append_printf (out, "%s: ", (const char *) l->data);
+          if (JSON_NODE_HOLDS_OBJECT (child))
+            append_node (out, child, depth + 1);
+          else
+            append_node (out, child, depth);
+        }
+    }
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          if (i > 0)
+            g_string_append (out, ", ");
+          append_node (out, json_array_get_element (array, i), depth);
+        }
+    }
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    g_string_append (out, json_node_get_string (node));
+  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE)
+    g_string_append_printf (out, "%.4g", json_node_get_double (node));
+  else if (!JSON_NODE_HOLDS_NULL (node))
+    {
+      g_autofree char *text = json_to_string (node, FALSE);
+      g_string_append (out, text);
+    }
+}
+
 static char *
 card_string (JsonObject *card,
              const char *member)
 {
-  JsonNode *node;
+  GString *out;
 
   if (card == NULL || !json_object_has_member (card, member))
     return NULL;
-  node = json_object_get_member (card, member);
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    return g_strdup (json_node_get_string (node));
-  return json_to_string (node, FALSE);
+  out = g_string_new (NULL);
+  append_node (out, json_object_get_member (card, member), 0);
+  if (out->len == 0)
+    {
+      g_string_free (out, TRUE);
+      return NULL;
+    }
+  return g_string_free (out, FALSE);
 }
 
 static void
@@ -493,6 +546,8 @@ about_model_action (GSimpleAction *action,
   gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroll), box);
   gtk_window_set_child (GTK_WINDOW (window), scroll);
   gtk_window_present (GTK_WINDOW (window));
+  /* Do not start with the first fact selected. */
+  gtk_window_set_focus (GTK_WINDOW (window), NULL);
 }
 
 /* ---- Export --------------------------------------------------------------------------- */
