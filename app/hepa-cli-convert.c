@@ -289,7 +289,7 @@ load_any (const char  *path,
   size = g_mapped_file_get_length (file);
   /* By content: torch.save archives (and legacy pickles, refused with their own message). */
   if (hepa_pth_sniff (data, size))
-    return hepa_pth_load_from_data (data, size, path, error);
+    return hepa_weights_load_pth (path, error);
   return hepa_weights_load_safetensors (path, error);
 }
 
@@ -360,7 +360,7 @@ hepa_cli_convert (int    argc,
 
   in = load_any (in_path, &error);
   if (in == NULL)
-    return hepa_cli_fail (NULL, error);
+    return hepa_cli_fail (in_path, error);
   in_card = input_card (in);
 
   if (arch_text != NULL)

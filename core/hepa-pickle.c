@@ -117,7 +117,10 @@ fail (Machine    *m,
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  g_set_error (error, HEPA_ERROR, code, "%s: %s", m->name, message);
+  if (m->name != NULL)
+    g_set_error (error, HEPA_ERROR, code, "%s: %s", m->name, message);
+  else
+    g_set_error_literal (error, HEPA_ERROR, code, message);
   return FALSE;
 }
 
@@ -681,7 +684,6 @@ hepa_pickle_load (const guint8      *data,
   gboolean stopped = FALSE;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
-  g_return_val_if_fail (name != NULL, NULL);
 
   self->arena = g_ptr_array_new_with_free_func (value_free);
   while (!stopped)

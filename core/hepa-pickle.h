@@ -44,7 +44,7 @@ typedef struct _HepaPickle HepaPickle;
 /* Runs the pickle in @data against @allowed_globals ("module.name", NULL-terminated): other
  * globals are refused by name, and REDUCE/NEWOBJ may only name those also in @callable_globals.
  * The values live as long as the HepaPickle; they may share children and even form cycles, so
- * walkers must bound their depth. @name names the file in error messages. */
+ * walkers must bound their depth. @name (nullable) names the file in error messages. */
 HepaPickle            *hepa_pickle_load           (const guint8      *data,
                                                    gsize              size,
                                                    const char *const *allowed_globals,

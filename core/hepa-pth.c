@@ -149,13 +149,40 @@ load_element (const guint8 *p,
 }
 
 static gboolean
+pth_fail (GError    **error,
+          HepaError   code,
+          const char *name,
+          const char *format,
+          ...) G_GNUC_PRINTF (4, 5);
+
+/* Sets @error, prefixed with "@name: " when @name is given. */
+static gboolean
+pth_fail (GError    **error,
+          HepaError   code,
+          const char *name,
+          const char *format,
+          ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (name != NULL)
+    g_set_error (error, HEPA_ERROR, code, "%s: %s", name, message);
+  else
+    g_set_error_literal (error, HEPA_ERROR, code, message);
+  return FALSE;
+}
+
+static gboolean
 tensor_fail (Reader     *r,
              const char *tensor,
              GError    **error,
              const char *what)
 {
-  g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT, _("%s: tensor “%s”: %s"), r->name, tensor,
-               what);
+  pth_fail (error, HEPA_ERROR_FORMAT, r->name, _("tensor “%s”: %s"), tensor, what);
   return FALSE;
 }
 
@@ -395,8 +422,8 @@ find_prefix (Reader  *r,
           return TRUE;
         }
     }
-  g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-               _("%s: zip archive has no data.pkl: not a torch.save checkpoint"), r->name);
+  pth_fail (error, HEPA_ERROR_FORMAT, r->name,
+            _("zip archive has no data.pkl: not a torch.save checkpoint"));
   return FALSE;
 }
 
@@ -411,9 +438,9 @@ check_archive (Reader  *r,
 
   if (hepa_zip_has_entry (r->zip, constants))
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                   _("%s: this is a TorchScript archive (torch.jit.save); save the model's "
-                     "state_dict () with torch.save instead"), r->name);
+      pth_fail (error, HEPA_ERROR_UNSUPPORTED, r->name,
+                _("this is a TorchScript archive (torch.jit.save); save the model's "
+                  "state_dict () with torch.save instead"));
       return FALSE;
     }
   if (hepa_zip_has_entry (r->zip, byteorder))
@@ -422,8 +449,8 @@ check_archive (Reader  *r,
         return FALSE;
       if (n_bytes != 6 || memcmp (bytes, "little", 6) != 0)
         {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                       _("%s: only little-endian checkpoints are supported"), r->name);
+          pth_fail (error, HEPA_ERROR_UNSUPPORTED, r->name,
+                    _("only little-endian checkpoints are supported"));
           return FALSE;
         }
     }
@@ -487,20 +514,19 @@ load (const guint8 *data,
   Reader r = { 0 };
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
-  g_return_val_if_fail (name != NULL, NULL);
 
   if (size >= 2 && data[0] == 0x80 && !(size >= 4 && memcmp (data, "PK\x03\x04", 4) == 0))
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                   _("%s: unsupported legacy format (torch.save before PyTorch 1.6, or with "
-                     "_use_new_zipfile_serialization=False); load it in PyTorch and save it "
-                     "again with a current torch.save"), name);
+      pth_fail (error, HEPA_ERROR_UNSUPPORTED, name,
+                _("unsupported legacy format (torch.save before PyTorch 1.6, or with "
+                  "_use_new_zipfile_serialization=False); load it in PyTorch and save it "
+                  "again with a current torch.save"));
       return NULL;
     }
   if (size < 4 || memcmp (data, "PK\x03\x04", 4) != 0)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: not a PyTorch checkpoint (no zip signature)"), name);
+      pth_fail (error, HEPA_ERROR_FORMAT, name,
+                _("not a PyTorch checkpoint (no zip signature)"));
       return NULL;
     }
 
@@ -527,8 +553,8 @@ load (const guint8 *data,
   root = hepa_pickle_get_root (pickle);
   if (root->kind != HEPA_PICKLE_DICT)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                   _("%s: the checkpoint holds no dict of tensors (a state dict)"), name);
+      pth_fail (error, HEPA_ERROR_UNSUPPORTED, name,
+                _("the checkpoint holds no dict of tensors (a state dict)"));
       return NULL;
     }
   dict = find_state_dict (root);
@@ -547,8 +573,8 @@ load (const guint8 *data,
     }
   if (n_tensors == 0)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: the checkpoint holds no tensors"), name);
+      pth_fail (error, HEPA_ERROR_FORMAT, name,
+                _("the checkpoint holds no tensors"));
       return NULL;
     }
 
@@ -571,23 +597,22 @@ load (const guint8 *data,
         {
           if (ends_with_num_batches_tracked (tensor))
             continue;
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                       _("%s: tensor “%s” has dtype %s; only float32, float16 and bfloat16 are "
-                         "supported"), name, k->str, t.type->dtype);
+          pth_fail (error, HEPA_ERROR_UNSUPPORTED, name,
+                    _("tensor “%s” has dtype %s; only float32, float16 and bfloat16 are "
+                      "supported"), k->str, t.type->dtype);
           return NULL;
         }
       if (t.n_elements > budget)
         {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
-                       _("%s: tensor “%s”: the tensors repeat their storages far more than the "
-                         "file's size allows"), name, k->str);
+          pth_fail (error, HEPA_ERROR_TOO_LARGE, name,
+                    _("tensor “%s”: the tensors repeat their storages far more than the "
+                      "file's size allows"), k->str);
           return NULL;
         }
       budget -= t.n_elements;
       if (*tensor == '\0')
         {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT, _("%s: a tensor has an empty name"),
-                       name);
+          pth_fail (error, HEPA_ERROR_FORMAT, name, _("a tensor has an empty name"));
           return NULL;
         }
       if (mapped != NULL && in_place (&t) != NULL)
@@ -600,9 +625,9 @@ load (const guint8 *data,
       buf = g_try_new (float, MAX (t.n_elements, 1));
       if (buf == NULL)
         {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
-                       _("%s: tensor “%s”: out of memory for %" G_GINT64_FORMAT " elements"),
-                       name, k->str, t.n_elements);
+          pth_fail (error, HEPA_ERROR_TOO_LARGE, name,
+                    _("tensor “%s”: out of memory for %" G_GINT64_FORMAT " elements"), k->str,
+                    t.n_elements);
           return NULL;
         }
       gather (&t, buf);
@@ -612,8 +637,8 @@ load (const guint8 *data,
 
   if (hepa_weights_get_n (weights) == 0)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: the checkpoint holds no floating-point tensors"), name);
+      pth_fail (error, HEPA_ERROR_FORMAT, name,
+                _("the checkpoint holds no floating-point tensors"));
       return NULL;
     }
   if (uses_mapped)
@@ -651,5 +676,6 @@ hepa_weights_load_pth (const char  *path,
     }
   data = (const guint8 *) g_mapped_file_get_contents (file);
   size = g_mapped_file_get_length (file);
-  return load (data, size, path, file, error);
+  /* As for safetensors, the caller names the file. */
+  return load (data, size, NULL, file, error);
 }

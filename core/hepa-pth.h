@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /* Reads the state dict in the torch.save archive @data (@size bytes; only read during the call).
- * @name names the file in error messages. F16 and BF16 tensors are converted to F32;
+ * @name (nullable) prefixes error messages. F16 and BF16 tensors are converted to F32;
  * integer tensors named *num_batches_tracked and non-tensor entries are skipped. */
 HepaWeights *hepa_pth_load_from_data (const guint8 *data,
                                       gsize         size,

@@ -41,7 +41,7 @@ struct _HepaZip
 {
   const guint8 *data;
   gsize         size;
-  char         *name;
+  char         *prefix;    /* "file: " or "", for error messages */
   GArray       *entries;   /* ZipEntry */
   GHashTable   *by_name;   /* name -> index + 1 */
 };
@@ -88,7 +88,7 @@ hepa_zip_free (HepaZip *self)
     return;
   g_clear_pointer (&self->by_name, g_hash_table_unref);
   g_clear_pointer (&self->entries, g_array_unref);
-  g_free (self->name);
+  g_free (self->prefix);
   g_free (self);
 }
 
@@ -97,7 +97,34 @@ fail (GError    **error,
       const char *name,
       const char *what)
 {
-  g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT, "%s: %s", name, what);
+  if (name != NULL)
+    g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT, "%s: %s", name, what);
+  else
+    g_set_error_literal (error, HEPA_ERROR, HEPA_ERROR_FORMAT, what);
+  return FALSE;
+}
+
+static gboolean
+entry_fail (HepaZip    *self,
+            GError    **error,
+            HepaError   code,
+            const char *format,
+            ...) G_GNUC_PRINTF (4, 5);
+
+static gboolean
+entry_fail (HepaZip    *self,
+            GError    **error,
+            HepaError   code,
+            const char *format,
+            ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, HEPA_ERROR, code, "%s%s", self->prefix, message);
   return FALSE;
 }
 
@@ -165,7 +192,6 @@ hepa_zip_open (const guint8 *data,
   gsize pos;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
-  g_return_val_if_fail (name != NULL, NULL);
 
   if (size < EOCD_SIZE)
     {
@@ -249,7 +275,7 @@ hepa_zip_open (const guint8 *data,
   self = g_new0 (HepaZip, 1);
   self->data = data;
   self->size = size;
-  self->name = g_strdup (name);
+  self->prefix = name != NULL ? g_strdup_printf ("%s: ", name) : g_strdup ("");
   self->entries = g_array_sized_new (FALSE, TRUE, sizeof (ZipEntry), (guint) n_entries);
   g_array_set_clear_func (self->entries, zip_entry_clear);
   self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
@@ -361,32 +387,32 @@ hepa_zip_get_entry (HepaZip       *self,
   index = GPOINTER_TO_UINT (g_hash_table_lookup (self->by_name, entry));
   if (index == 0)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: zip archive has no entry “%s”"), self->name, entry);
+      entry_fail (self, error, HEPA_ERROR_FORMAT,
+                  _("zip archive has no entry “%s”"), entry);
       return FALSE;
     }
   e = &g_array_index (self->entries, ZipEntry, index - 1);
 
   if (e->flags & 0x0001)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                   _("%s: zip entry “%s” is encrypted"), self->name, entry);
+      entry_fail (self, error, HEPA_ERROR_UNSUPPORTED,
+                  _("zip entry “%s” is encrypted"), entry);
       return FALSE;
     }
   if (e->method != 0 || e->csize != e->usize)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                   _("%s: zip entry “%s” is compressed (method %u); only stored entries, as "
-                     "torch.save writes them, are supported"),
-                   self->name, entry, e->method);
+      entry_fail (self, error, HEPA_ERROR_UNSUPPORTED,
+                  _("zip entry “%s” is compressed (method %u); only stored entries, as "
+                    "torch.save writes them, are supported"),
+                  entry, e->method);
       return FALSE;
     }
 
   l = self->data + e->local_offset;
   if (rd32 (l) != SIG_LOCAL)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: zip local header of “%s” is corrupt"), self->name, entry);
+      entry_fail (self, error, HEPA_ERROR_FORMAT,
+                  _("zip local header of “%s” is corrupt"), entry);
       return FALSE;
     }
   /* The local header repeats the name; a mismatch means the directory points at the wrong
@@ -395,23 +421,21 @@ hepa_zip_get_entry (HepaZip       *self,
       || !in_bounds (self->size, e->local_offset + LOCAL_SIZE, rd16 (l + 26))
       || memcmp (l + LOCAL_SIZE, e->name, rd16 (l + 26)) != 0)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: zip local header of “%s” names another entry"), self->name, entry);
+      entry_fail (self, error, HEPA_ERROR_FORMAT,
+                  _("zip local header of “%s” names another entry"), entry);
       return FALSE;
     }
   data_offset = e->local_offset + LOCAL_SIZE + rd16 (l + 26) + rd16 (l + 28);
   if (!in_bounds (self->size, data_offset, e->usize))
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: zip entry “%s” runs past the end of the file (truncated archive?)"),
-                   self->name, entry);
+      entry_fail (self, error, HEPA_ERROR_FORMAT,
+                  _("zip entry “%s” runs past the end of the file (truncated archive?)"), entry);
       return FALSE;
     }
   if (verify_crc && hepa_zip_crc32 (self->data + data_offset, (gsize) e->usize) != e->crc)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("%s: zip entry “%s” fails its CRC-32 check (the file is damaged)"),
-                   self->name, entry);
+      entry_fail (self, error, HEPA_ERROR_FORMAT,
+                  _("zip entry “%s” fails its CRC-32 check (the file is damaged)"), entry);
       return FALSE;
     }
 

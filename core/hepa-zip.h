@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 typedef struct _HepaZip HepaZip;
 
 /* Parses the end of central directory and the central directory of @data (borrowed; must outlive
- * the HepaZip). @name names the file in error messages. */
+ * the HepaZip). @name (nullable) names the file in error messages. */
 HepaZip     *hepa_zip_open          (const guint8 *data,
                                      gsize         size,
                                      const char   *name,
