@@ -97,6 +97,7 @@ struct _HepaWindow
   gboolean          save_dirty;
   gboolean          close_after_save;
 
+  gboolean          info_about_file;  /* the info bar speaks of the open file */
   GtkRecentManager *recent;
   GMenu            *recent_menu;
 };

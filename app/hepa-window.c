@@ -150,7 +150,10 @@ update_model_state (HepaWindow *self)
           gtk_label_set_text (GTK_LABEL (self->model_button_label), _("No model"));
           gtk_label_set_text (GTK_LABEL (self->status_model), _("No model loaded"));
           if (why != NULL)
-            hepa_window_show_info (self, GTK_MESSAGE_WARNING, why);
+            {
+              hepa_window_show_info (self, GTK_MESSAGE_WARNING, why);
+              self->info_about_file = FALSE;
+            }
         }
     }
 
@@ -954,10 +957,17 @@ open_cb (GObject      *source,
   else
     self->sop_uid_sha256 = NULL;
 
+  /* A message about the previous file goes; one about the model stays. */
   if (job->notice != NULL)
-    hepa_window_show_info (self, job->notice_type, job->notice);
-  else
-    gtk_info_bar_set_revealed (GTK_INFO_BAR (self->info_bar), FALSE);
+    {
+      hepa_window_show_info (self, job->notice_type, job->notice);
+      self->info_about_file = TRUE;
+    }
+  else if (self->info_about_file)
+    {
+      gtk_info_bar_set_revealed (GTK_INFO_BAR (self->info_bar), FALSE);
+      self->info_about_file = FALSE;
+    }
 
   self->wanted_frame = 0;
   hepa_roi_store_set_bounds (self->store, hepa_image_get_width (self->image),
