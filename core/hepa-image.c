@@ -1568,6 +1568,12 @@ hepa_image_open (const char  *path,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, _("%s: is a folder, not an image file"),
+                   path);
+      return NULL;
+    }
   file = g_fopen (path, "rb");
   if (file == NULL)
     {

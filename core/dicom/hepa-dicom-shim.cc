@@ -642,7 +642,8 @@ hepa_dcm_get_frame (HepaDcmFile *file,
             {
               set_msg (msg, msg_size,
                        "pixel data too short for frame %u (%u bytes per frame, %lu in the file)",
-                       (unsigned) frame + 1, (unsigned) frame_size, (unsigned long) el->getLength ());
+                       (unsigned) frame + 1, (unsigned) frame_size,
+                       (unsigned long) el->getLength ());
               return HEPA_DCM_ERR_FORMAT;
             }
           OFCondition cond = el->getPartialValue (buf, (Uint32) offset, frame_size, &file->cache);
@@ -896,10 +897,14 @@ hepa_dcm_write_us (const char          *path,
               ok = ok && item->putAndInsertUint16 (DCM_RegionSpatialFormat, 1).good ();
               ok = ok && item->putAndInsertUint16 (DCM_RegionDataType, 1).good ();
               ok = ok && item->putAndInsertUint32 (DCM_RegionFlags, 0).good ();
-              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMinX0, spec->region_x0).good ();
-              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMinY0, spec->region_y0).good ();
-              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMaxX1, spec->region_x1).good ();
-              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMaxY1, spec->region_y1).good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMinX0, spec->region_x0)
+                           .good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMinY0, spec->region_y0)
+                           .good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMaxX1, spec->region_x1)
+                           .good ();
+              ok = ok && item->putAndInsertUint32 (DCM_RegionLocationMaxY1, spec->region_y1)
+                           .good ();
               ok = ok && item->putAndInsertUint16 (DCM_PhysicalUnitsXDirection, 3).good ();
               ok = ok && item->putAndInsertUint16 (DCM_PhysicalUnitsYDirection, 3).good ();
               ok = ok && item->putAndInsertFloat64 (DCM_PhysicalDeltaX, spec->delta_x_cm).good ();

@@ -56,8 +56,10 @@ hepa_test_dicom_write (const char          *path,
 
       ok &= ds->putAndInsertString (DCM_SOPClassUID, UID_UltrasoundMultiframeImageStorage).good ();
       ok &= ds->putAndInsertString (DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier (uid)).good ();
-      ok &= ds->putAndInsertString (DCM_StudyInstanceUID, dcmGenerateUniqueIdentifier (uid)).good ();
-      ok &= ds->putAndInsertString (DCM_SeriesInstanceUID, dcmGenerateUniqueIdentifier (uid)).good ();
+      ok &= ds->putAndInsertString (DCM_StudyInstanceUID,
+                                    dcmGenerateUniqueIdentifier (uid)).good ();
+      ok &= ds->putAndInsertString (DCM_SeriesInstanceUID,
+                                    dcmGenerateUniqueIdentifier (uid)).good ();
       ok &= ds->putAndInsertString (DCM_Modality, "US").good ();
       ok &= ds->putAndInsertString (DCM_PatientName, "Test^Fixture").good ();
       ok &= ds->putAndInsertUint16 (DCM_SamplesPerPixel, spec->samples).good ();

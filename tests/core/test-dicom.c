@@ -346,8 +346,9 @@ make_source (Source   src,
                   table[3 * e + 2] = table[3 * e];
                 }
               f->palette[0] = g_new0 (guint16, 16);
-              f->palette[0][0] = 0, f->palette[0][1] = 1, f->palette[0][2] = 0;       /* discrete 1 */
-              f->palette[0][3] = 1, f->palette[0][4] = 255, f->palette[0][5] = 0xffff; /* linear */
+              /* discrete: 1 value; linear: 255 values up to 0xffff */
+              f->palette[0][0] = 0, f->palette[0][1] = 1, f->palette[0][2] = 0;
+              f->palette[0][3] = 1, f->palette[0][4] = 255, f->palette[0][5] = 0xffff;
               s->palette_words[0] = 6;
               f->palette[1] = g_new0 (guint16, 300);
               f->palette[1][0] = 0, f->palette[1][1] = 256;
@@ -863,6 +864,7 @@ test_bad_not_dicom (void)
   g_assert_true (g_file_set_contents (empty, "", 0, NULL));
   expect_open_error (empty, HEPA_ERROR_FORMAT, "empty");
   expect_open_error (missing, HEPA_ERROR_IO, NULL);
+  expect_open_error (tmpdir, HEPA_ERROR_IO, "folder");
   for (gsize i = 0; i < sizeof bytes; i++)
     bytes[i] = g_rand_int (rand);
   g_assert_true (g_file_set_contents (junk, (char *) bytes, sizeof bytes, NULL));

@@ -6,7 +6,8 @@
  *
  *   CC=clang CXX=clang++ meson setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined
  *   ninja -C _build-fuzz tests/fuzz/fuzz-dicom
- *   _build-fuzz/tests/fuzz/fuzz-dicom -max_total_time=60 -max_len=65536 -malloc_limit_mb=4200 CORPUS
+ *   _build-fuzz/tests/fuzz/fuzz-dicom -max_total_time=60 -max_len=65536 \
+ *     -malloc_limit_mb=4200 CORPUS
  * DCMTK reserves the declared length of a value it cannot check against the file size
  * (deflated data sets): up to 4 GiB of untouched address space, which libFuzzer's default
  * malloc limit reports; a normal run fails cleanly with a few MB of RSS.
