@@ -86,6 +86,7 @@ struct _HepaWindow
   gint64            infer_start_us;  /* when the running inference was started */
   gint64            shown_start_us;  /* start and arrival of the result on screen */
   gint64            shown_result_us;
+  gint64            shown_update_us;
   guint             stall_id;      /* HEPASCOPE_DEBUG=timing: a 4 ms main loop tick */
   gint64            stall_last_us;
   gint64            stall_max_busy_us;  /* longest gap while inference or decoding ran */

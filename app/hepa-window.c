@@ -448,11 +448,12 @@ after_paint_cb (GdkFrameClock *clock,
 
       g_printerr ("hepascope-timing: roi-released -> probabilities on screen: %.1f ms "
                   "(inference %.1f ms; released -> started %.1f ms, started -> result %.1f ms, "
-                  "result -> painted %.1f ms)\n", ms,
+                  "result -> painted %.1f ms, of which updating widgets %.1f ms)\n", ms,
                   self->result ? self->result->latency_ms : 0.0,
                   MAX (0, self->shown_start_us - self->released_us) / 1000.0,
                   (self->shown_result_us - self->shown_start_us) / 1000.0,
-                  (g_get_monotonic_time () - self->shown_result_us) / 1000.0);
+                  (g_get_monotonic_time () - self->shown_result_us) / 1000.0,
+                  self->shown_update_us / 1000.0);
       self->released_us = 0;
     }
 }
@@ -525,6 +526,7 @@ classify_cb (GObject      *source,
       self->shown_result_us = g_get_monotonic_time ();
       result = NULL;
       show_result (self);
+      self->shown_update_us = g_get_monotonic_time () - self->shown_result_us;
     }
   g_clear_pointer (&result, hepa_result_free);
 
