@@ -338,7 +338,8 @@ push_global (Machine    *m,
 
       return fail (m, error, HEPA_ERROR_UNSUPPORTED,
                    _("refusing to load pickle global %s: only the types of a PyTorch state "
-                     "dict are allowed, nothing is ever called"),
+                     "dict are read and nothing is ever called (a whole saved model must be "
+                     "saved again as model.state_dict ())"),
                    shown);
     }
   v = value_new (m, HEPA_PICKLE_GLOBAL, error);

@@ -71,7 +71,8 @@ def write_zip(name, entries):
     """A stored zip like torch.save's, from (name, bytes) pairs."""
     with zipfile.ZipFile(os.path.join(OUT, name), "w", zipfile.ZIP_STORED) as z:
         for entry, data in entries:
-            z.writestr(entry, data)
+            # A fixed date keeps regenerated fixtures byte-identical.
+            z.writestr(zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0)), data)
 
 
 def write_zip64(name, entries):
@@ -128,6 +129,8 @@ def main():
     save({"model": dict(small_net()), "step": 10}, "model.pth")
     save(small_net(), "legacy.pth", _use_new_zipfile_serialization=False)
     save({"w": torch.ones(2, dtype=torch.float64)}, "float64.pth")
+    # torch.save (model) instead of its state dict: classes we must not import.
+    save(torch.nn.Sequential(torch.nn.Linear(2, 1)), "whole-model.pth")
     save({"ids": torch.arange(3)}, "int64.pth")
 
     # Hostile data.pkl files in an otherwise well-formed archive.

@@ -247,6 +247,8 @@ test_hostile_globals (void)
   assert_refused ("eval.pth", HEPA_ERROR_UNSUPPORTED, "refusing to load pickle global builtins.eval");
   assert_refused ("load-from-bytes.pth", HEPA_ERROR_UNSUPPORTED,
                   "refusing to load pickle global torch.storage._load_from_bytes");
+  assert_refused ("whole-model.pth", HEPA_ERROR_UNSUPPORTED,
+                  "refusing to load pickle global torch.nn.modules.container.Sequential");
   assert_refused ("call-storage.pth", HEPA_ERROR_UNSUPPORTED,
                   "refusing to call pickle global torch.FloatStorage");
 }
