@@ -1972,6 +1972,18 @@ scan_convert (const Scene  *s,
 
 /* Burned-in marks as on a scanner: depth ticks every centimetre on the right of the field,
  * the focal-zone marker, and the orientation dot. */
+static inline void
+put_pixel (guint8 *pixels,
+           int     width,
+           int     height,
+           int     x,
+           int     y,
+           guint8  value)
+{
+  if (x >= 0 && x < width && y >= 0 && y < height)
+    pixels[(gsize) y * width + x] = value;
+}
+
 static void
 draw_marks (const Scene *s,
             int          width,
@@ -1979,41 +1991,34 @@ draw_marks (const Scene *s,
             guint8      *pixels)
 {
   const Geometry *g = &s->g;
-  int x_right = MIN (width - 3, g->region.x + g->region.width + 2);
+  int x_right = g->region.x + g->region.width + 2;
   int len = MAX (2, width / 160);
+  double px, py;
+  int y;
 
   for (int cm = 0; cm * 10.0 <= g->depth; cm++)
     {
-      double px, py;
-      int y;
-
       world_to_px (g, 0.0, cm * 10.0, &px, &py);
       y = (int) lround (py);
-      if (y < 0 || y >= height)
-        continue;
       for (int k = 0; k < (cm % 5 == 0 ? 2 * len : len); k++)
-        if (x_right + k < width)
-          pixels[(gsize) y * width + x_right + k] = 200;
+        put_pixel (pixels, width, height, x_right + k, y, 200);
     }
-  {
-    double px, py;
-    int y;
 
-    world_to_px (g, 0.0, s->focus, &px, &py);
-    y = (int) lround (py);
-    for (int dy = -len; dy <= len; dy++)
-      for (int dx = 0; dx <= len - ABS (dy); dx++)
-        if (y + dy >= 0 && y + dy < height && x_right - 2 - dx >= 0)
-          pixels[(gsize) (y + dy) * width + x_right - 2 - dx + len] = 230;
-  }
+  /* The focal zone: a small triangle pointing at the scale. */
+  world_to_px (g, 0.0, s->focus, &px, &py);
+  y = (int) lround (py);
+  for (int dy = -len; dy <= len; dy++)
+    for (int dx = ABS (dy); dx <= len; dx++)
+      put_pixel (pixels, width, height, x_right + 2 * len + 1 + dx, y + dy, 230);
+
+  /* The orientation dot at the top left of the field. */
   {
     int cx = MAX (len + 1, g->region.x - 2 * len), cy = g->region.y + 2 * len;
 
     for (int dy = -len; dy <= len; dy++)
       for (int dx = -len; dx <= len; dx++)
-        if (dx * dx + dy * dy <= len * len && cy + dy < height && cx + dx < width
-            && cx + dx >= 0 && cy + dy >= 0)
-          pixels[(gsize) (cy + dy) * width + cx + dx] = 220;
+        if (dx * dx + dy * dy <= len * len)
+          put_pixel (pixels, width, height, cx + dx, cy + dy, 220);
   }
 }
 
@@ -2226,26 +2231,44 @@ hepa_synth_uid (guint64     seed,
                 const char *what,
                 guint64     index)
 {
-  guint64 key = derive_key (derive_key (seed, g_str_hash (what != NULL ? what : "")), index);
-  unsigned __int128 v = ((unsigned __int128) mix64 (key) << 64) | mix64 (key ^ 0x1234567ull);
+  guint64 name_hash = 0xcbf29ce484222325ull;   /* FNV-1a: stable across releases */
+  guint64 key, hi, lo;
+  guint32 w[4];
   char digits[48];
   int n = 0;
+  GString *uid;
 
-  /* ITU-T X.667 / DICOM PS3.5 B.2: a UUID as "2.25." and its decimal value. */
-  v &= ~((unsigned __int128) 0xf << 76);
-  v |= (unsigned __int128) 0x4 << 76;                    /* version 4 */
+  for (const char *p = what != NULL ? what : ""; *p != '\0'; p++)
+    name_hash = (name_hash ^ (guint8) *p) * 0x100000001b3ull;
+  key = derive_key (derive_key (seed, name_hash), index);
+  hi = mix64 (key);
+  lo = mix64 (key ^ 0x1234567ull);
+
+  /* ITU-T X.667 / DICOM PS3.5 B.2: a UUID (version 4, variant 1) as "2.25." and its decimal
+   * value, computed by long division of four 32-bit words. */
+  hi = (hi & ~(0xfull << 12)) | (0x4ull << 12);
+  lo = (lo & ~(0x3ull << 62)) | (0x2ull << 62);
+  w[0] = (guint32) (hi >> 32);
+  w[1] = (guint32) hi;
+  w[2] = (guint32) (lo >> 32);
+  w[3] = (guint32) lo;
   do
     {
-      digits[n++] = (char) ('0' + (int) (v % 10));
-      v /= 10;
+      guint64 rem = 0;
+
+      for (int k = 0; k < 4; k++)
+        {
+          guint64 cur = (rem << 32) | w[k];
+
+          w[k] = (guint32) (cur / 10);
+          rem = cur % 10;
+        }
+      digits[n++] = (char) ('0' + (int) rem);
     }
-  while (v != 0 && n < (int) sizeof digits - 1);
+  while ((w[0] | w[1] | w[2] | w[3]) != 0 && n < (int) sizeof digits);
 
-  {
-    GString *uid = g_string_new ("2.25.");
-
-    while (n > 0)
-      g_string_append_c (uid, digits[--n]);
-    return g_string_free (uid, FALSE);
-  }
+  uid = g_string_new ("2.25.");
+  while (n > 0)
+    g_string_append_c (uid, digits[--n]);
+  return g_string_free (uid, FALSE);
 }

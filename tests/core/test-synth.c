@@ -405,6 +405,27 @@ test_class_statistics (void)
   g_assert_cmpfloat (fabs (mean_get (&post_lat[HEPA_SYNTH_NON_FLL]) - 1.0), <, 0.12);
 }
 
+static void
+test_uid (void)
+{
+  g_autofree char *a = hepa_synth_uid (1, "sop-cyst", 7);
+  g_autofree char *b = hepa_synth_uid (1, "sop-cyst", 7);
+  g_autofree char *c = hepa_synth_uid (1, "sop-cyst", 8);
+  g_autofree char *d = hepa_synth_uid (2, "sop-cyst", 7);
+  g_autofree char *e = hepa_synth_uid (1, "sop-hcc", 7);
+
+  g_assert_true (g_str_has_prefix (a, "2.25."));
+  g_assert_cmpuint (strlen (a), <=, 64);
+  g_assert_cmpuint (strlen (a), >, 5 + 20);
+  for (const char *p = a + 5; *p != '\0'; p++)
+    g_assert_true (g_ascii_isdigit (*p));
+  g_assert_true (a[5] != '0');
+  g_assert_cmpstr (a, ==, b);
+  g_assert_cmpstr (a, !=, c);
+  g_assert_cmpstr (a, !=, d);
+  g_assert_cmpstr (a, !=, e);
+}
+
 /* ---- files written by hepascope-cli synth ------------------------------------------------- */
 
 static int
@@ -591,6 +612,7 @@ main (int    argc,
   g_test_add_func ("/core/synth/thread-independent", test_thread_independent);
   g_test_add_func ("/core/synth/invalid", test_invalid);
   g_test_add_func ("/core/synth/cine", test_cine);
+  g_test_add_func ("/core/synth/uid", test_uid);
   g_test_add_func ("/core/synth/truth", test_truth);
   g_test_add_func ("/core/synth/class-statistics", test_class_statistics);
   g_test_add_func ("/core/synth/cli-files", test_cli_files);
