@@ -81,6 +81,9 @@ struct _HepaImage
   int              gray_bits;      /* bits_stored of GRAY16 frames */
   gboolean         spacing_from_tag;
   Palette          palette;
+  guint16         *modality_lut;   /* (modality_lut_n) from the Modality LUT Sequence, or NULL */
+  guint            modality_lut_n;
+  long             modality_lut_first;
   gsize            raw_frame_bytes;
   gboolean         use_turbo;      /* 8-bit baseline/extended JPEG: libjpeg-turbo decodes */
 };
@@ -213,6 +216,7 @@ hepa_image_unref (HepaImage *self)
   g_free (self->frames);
   for (int c = 0; c < 3; c++)
     g_free (self->palette.lut[c]);
+  g_free (self->modality_lut);
   g_clear_pointer (&self->dicom, hepa_dicom_file_free);
   info_clear (&self->info);
   g_mutex_clear (&self->lock);
@@ -1009,6 +1013,40 @@ load_metadata (HepaImage *self)
       }
 }
 
+/* The Modality LUT Sequence, when there is one, replaces Rescale Slope/Intercept. */
+static gboolean
+load_modality_lut (HepaImage  *self,
+                   GError    **error)
+{
+  long desc[3] = { 0, 0, 0 };
+  gsize n_words = 0;
+  gboolean broken = FALSE;
+  g_autofree guint16 *lut = hepa_dicom_file_dup_modality_lut (self->dicom, desc, &n_words,
+                                                               &broken);
+  guint n;
+  long first;
+  guint16 mask;
+
+  if (broken)
+    return format_error (error, self, _("broken modality LUT: descriptor or data missing"));
+  if (lut == NULL)
+    return TRUE;
+  n = desc[0] == 0 ? 65536 : (guint) (desc[0] & 0xffff);
+  first = desc[1];
+  if (self->is_signed && first > 32767)
+    first -= 65536;
+  if (desc[2] < 8 || desc[2] > 16 || n_words < n)
+    return format_error (error, self, _("broken modality LUT: %u entries of %ld bits in %"
+                                        G_GSIZE_FORMAT " words"), n, desc[2], n_words);
+  mask = (guint16) ((1u << desc[2]) - 1);
+  for (guint i = 0; i < n; i++)
+    lut[i] &= mask;
+  self->modality_lut = g_steal_pointer (&lut);
+  self->modality_lut_n = n;
+  self->modality_lut_first = first;
+  return TRUE;
+}
+
 /* Checks the image pixel module and derives how stored values become GRAY16 or RGB8. */
 static gboolean
 load_pixel_description (HepaImage         *self,
@@ -1194,6 +1232,8 @@ load_pixel_description (HepaImage         *self,
       if (!hepa_dicom_file_get_double (self->dicom, 0x0028, 0x1052, 0, &self->intercept)
           || !isfinite (self->intercept) || fabs (self->intercept) > 1e9)
         self->intercept = 0.0;
+      if (!load_modality_lut (self, error))
+        return FALSE;
       smin = self->is_signed ? -(double) (1 << (self->bits_stored - 1)) : 0;
       smax = self->is_signed ? (double) ((1 << (self->bits_stored - 1)) - 1)
                              : (double) ((1u << self->bits_stored) - 1);
@@ -1208,6 +1248,13 @@ load_pixel_description (HepaImage         *self,
       /* GRAY16 holds unsigned values: shift negative modality values up. */
       self->gray_offset = m0 < 0 ? floor (m0) : 0;
       self->gray_max = MIN (round (m1 - self->gray_offset), 65535.0);
+      if (self->modality_lut != NULL)
+        {
+          self->gray_offset = 0;
+          self->gray_max = 0;
+          for (guint i = 0; i < self->modality_lut_n; i++)
+            self->gray_max = MAX (self->gray_max, self->modality_lut[i]);
+        }
       self->gray_bits = 8;
       while (self->gray_bits < 16 && self->gray_max >= (double) (1 << self->gray_bits))
         self->gray_bits++;
@@ -1404,7 +1451,15 @@ convert_gray (HepaImage    *self,
   for (gsize k = 0; k < n_lut; k++)
     {
       double m = (double) (base + (long) k) * self->slope + self->intercept - self->gray_offset;
-      double g = CLAMP (round (m), 0.0, self->gray_max);
+      double g;
+
+      if (self->modality_lut != NULL)
+        {
+          long e = base + (long) k - self->modality_lut_first;
+
+          m = self->modality_lut[CLAMP (e, 0, (long) self->modality_lut_n - 1)];
+        }
+      g = CLAMP (round (m), 0.0, self->gray_max);
 
       if (model == PHOTO_MONOCHROME1)
         g = self->gray_max - g;

@@ -542,6 +542,47 @@ hepa_dcm_get_words (HepaDcmFile *file,
 }
 
 HepaDcmStatus
+hepa_dcm_get_modality_lut (HepaDcmFile *file,
+                           long         descriptor[3],
+                           uint16_t    *out,
+                           size_t       max,
+                           size_t      *count)
+{
+  try
+    {
+      *count = 0;
+      DcmItem *item = nullptr;
+      if (dataset_of (file)->findAndGetSequenceItem (DCM_ModalityLUTSequence, item, 0).bad ()
+          || item == nullptr)
+        return HEPA_DCM_ERR_NOT_FOUND;
+      DcmElement *desc = nullptr;
+      DcmElement *data = nullptr;
+      if (item->findAndGetElement (DCM_LUTDescriptor, desc).bad ()
+          || item->findAndGetElement (DCM_LUTData, data).bad () || desc->getVM () < 3)
+        return HEPA_DCM_ERR_FORMAT;
+      for (int i = 0; i < 3; i++)
+        {
+          double v;
+          if (!element_number (desc, i, &v))
+            return HEPA_DCM_ERR_FORMAT;
+          descriptor[i] = (long) v;
+        }
+      Uint16 *words = nullptr;
+      if (data->getUint16Array (words).bad () || words == nullptr)
+        return HEPA_DCM_ERR_FORMAT;
+      size_t n = data->getLength () / 2;
+      *count = n;
+      if (out != nullptr)
+        std::memcpy (out, words, (n < max ? n : max) * sizeof (uint16_t));
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
 hepa_dcm_get_us_regions (HepaDcmFile   *file,
                          HepaDcmRegion *out,
                          size_t         max,

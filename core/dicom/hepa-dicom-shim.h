@@ -92,6 +92,14 @@ HepaDcmStatus hepa_dcm_get_words       (HepaDcmFile       *file,
                                         size_t             max,
                                         size_t            *count);
 
+/* The first item of the Modality LUT Sequence (0028,3000): descriptor (entries, 0 = 65536;
+ * first mapped value; bits) and up to @max data words; *count is the number of words. */
+HepaDcmStatus hepa_dcm_get_modality_lut (HepaDcmFile     *file,
+                                         long             descriptor[3],
+                                         uint16_t        *out,
+                                         size_t           max,
+                                         size_t          *count);
+
 /* The Sequence of Ultrasound Regions: copies up to @max items; *count is the number of items. */
 HepaDcmStatus hepa_dcm_get_us_regions  (HepaDcmFile       *file,
                                         HepaDcmRegion     *out,

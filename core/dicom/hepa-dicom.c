@@ -174,6 +174,37 @@ hepa_dicom_file_dup_words (HepaDicomFile *self,
   return words;
 }
 
+guint16 *
+hepa_dicom_file_dup_modality_lut (HepaDicomFile *self,
+                                  long           descriptor[3],
+                                  gsize         *n_words,
+                                  gboolean      *broken)
+{
+  size_t count = 0;
+  HepaDcmStatus status;
+  guint16 *words;
+
+  *n_words = 0;
+  *broken = FALSE;
+  status = hepa_dcm_get_modality_lut (self->dcm, descriptor, NULL, 0, &count);
+  if (status == HEPA_DCM_ERR_NOT_FOUND)
+    return NULL;
+  if (status != HEPA_DCM_OK || count == 0)
+    {
+      *broken = TRUE;
+      return NULL;
+    }
+  words = g_new0 (guint16, count);
+  if (hepa_dcm_get_modality_lut (self->dcm, descriptor, words, count, &count) != HEPA_DCM_OK)
+    {
+      g_free (words);
+      *broken = TRUE;
+      return NULL;
+    }
+  *n_words = count;
+  return words;
+}
+
 HepaUsRegion *
 hepa_dicom_file_dup_regions (HepaDicomFile *self,
                              guint         *n_regions)

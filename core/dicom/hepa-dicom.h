@@ -41,6 +41,12 @@ guint16       *hepa_dicom_file_dup_words     (HepaDicomFile     *self,
                                               guint16            group,
                                               guint16            element,
                                               gsize             *n_words);
+/* (transfer full): the data words of the Modality LUT Sequence's first item and its
+ * descriptor; NULL when absent. Sets *broken when the sequence is there but unreadable. */
+guint16       *hepa_dicom_file_dup_modality_lut (HepaDicomFile  *self,
+                                                 long            descriptor[3],
+                                                 gsize          *n_words,
+                                                 gboolean       *broken);
 /* (transfer full): the Sequence of Ultrasound Regions, NULL and *n_regions = 0 when absent. */
 HepaUsRegion  *hepa_dicom_file_dup_regions   (HepaDicomFile     *self,
                                               guint             *n_regions);

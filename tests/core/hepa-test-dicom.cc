@@ -92,6 +92,25 @@ hepa_test_dicom_write (const char          *path,
           ok &= ds->putAndInsertString (DCM_RescaleIntercept, buf).good ();
           ok &= ds->putAndInsertString (DCM_RescaleType, "US").good ();
         }
+      if (spec->modality_lut_entries > 0)
+        {
+          DcmItem *item = nullptr;
+          Uint16 d[3] = { (Uint16) (spec->modality_lut_entries == 65536
+                                    ? 0 : spec->modality_lut_entries),
+                          (Uint16) spec->modality_lut_first, (Uint16) spec->modality_lut_bits };
+          ok &= ds->findOrCreateSequenceItem (DCM_ModalityLUTSequence, item, -2).good ();
+          if (item != nullptr)
+            {
+              DcmElement *desc = new DcmUnsignedShort (DcmTag (DCM_LUTDescriptor, EVR_US));
+              ok &= desc->putUint16Array (d, 3).good ();
+              ok &= item->insert (desc, OFTrue).good ();
+              DcmElement *data = new DcmOtherByteOtherWord (DcmTag (DCM_LUTData, EVR_OW));
+              ok &= data->putUint16Array (spec->modality_lut_data,
+                                          (unsigned long) spec->modality_lut_words).good ();
+              ok &= item->insert (data, OFTrue).good ();
+              ok &= item->putAndInsertString (DCM_ModalityLUTType, "US").good ();
+            }
+        }
       if (spec->palette_entries > 0)
         {
           static const DcmTagKey desc[3] = { DCM_RedPaletteColorLookupTableDescriptor,

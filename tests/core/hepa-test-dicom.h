@@ -32,6 +32,11 @@ typedef struct
   const uint16_t *palette_data[3];
   size_t          palette_words[3];
   int             palette_segmented;
+  int             modality_lut_entries;   /* 0: no Modality LUT Sequence */
+  int             modality_lut_first;
+  int             modality_lut_bits;
+  const uint16_t *modality_lut_data;
+  size_t          modality_lut_words;
   double          window_center;          /* window_width 0: none */
   double          window_width;
   double          slope;                  /* 0: no rescale */
