@@ -6,11 +6,12 @@
  * multiplies than the direct convolution:
  *   m[t] (c_out, tiles) = u[t] (c_out, c_in) * v[t] (c_in, tiles)
  * Those GEMMs are small (64 x 64 x 196 in layer1 at 224), where a BLAS spends its time packing,
- * so everything here works on blocks of 8 tiles held in the 8 lanes of a vector:
- *   v (36, tile blocks, c_in, 8 lanes)        written packed by the input transform
- *   u (36, c_out / 8, c_in, 8 rows)           packed once at load
- *   m (36, tile blocks, c_out_pad, 8 lanes)   an 8 x 8 register-blocked kernel per (t, block)
- * and the output transform reads m back a vector per (t, block, c_out). */
+ * so everything here works on blocks of 8 tiles held in the 8 lanes of a vector, one block at a
+ * time per thread, so that nothing but the weights leaves the cache:
+ *   v (36, c_in, 8 lanes)           the block's transformed input, written by the gathers
+ *   u (36, c_out / 8, c_in, 8 rows) packed once at load
+ *   m (36, 8 rows, 8 lanes)         per 8 output channels: an 8 x 8 register-blocked kernel per t,
+ *                                   then the output transform for those channels. */
 #include "hepa-nn.h"
 #include "hepa-nn-private.h"
 
@@ -33,6 +34,16 @@ static int
 round8 (int v)
 {
   return (v + LANES - 1) / LANES * LANES;
+}
+
+static int
+thread_id (void)
+{
+#ifdef _OPENMP
+  return omp_get_thread_num ();
+#else
+  return 0;
+#endif
 }
 
 static int
@@ -90,6 +101,13 @@ hepa_nn_winograd_pack (const float *weight,
       }
 }
 
+/* Per thread: one block's transformed input and one channel block's products. */
+static size_t
+thread_scratch (int c_in)
+{
+  return (size_t) TT * LANES * c_in + (size_t) TT * LANES * LANES;
+}
+
 size_t
 hepa_nn_winograd_scratch_size (int c_in,
                                int c_out,
@@ -98,8 +116,7 @@ hepa_nn_winograd_scratch_size (int c_in,
                                int w)
 {
   HEPA_NN_ASSERT (c_in > 0 && c_out > 0 && n > 0 && h > 0 && w > 0);
-  size_t blocks = ((size_t) n * n_tiles (h) * n_tiles (w) + LANES - 1) / LANES;
-  return (size_t) TT * blocks * LANES * (c_in + round8 (c_out));
+  return (size_t) HEPA_NN_MAX_THREADS * thread_scratch (c_in);
 }
 
 /* In-register 1-D transforms over six vectors. */
@@ -343,41 +360,39 @@ hepa_nn_conv3x3_winograd (const float        *u,
 
   const int th = n_tiles (h), tw = n_tiles (w);
   const int blocks = (n * th * tw + LANES - 1) / LANES;
-  const int co_pad = round8 (c_out), co_blocks = co_pad / LANES;
-  float *v = scratch;                                      /* (36, blocks, c_in, 8) */
-  float *m = v + (size_t) TT * blocks * c_in * LANES;      /* (36, blocks, co_pad, 8) */
-  const size_t v_t = (size_t) blocks * c_in * LANES;
-  const size_t m_t = (size_t) blocks * co_pad * LANES;
+  const int co_blocks = round8 (c_out) / LANES;
+  const int team = hepa_nn_team_size ();
+  const int threads = team < HEPA_NN_MAX_THREADS ? team : HEPA_NN_MAX_THREADS;
+  /* Few blocks (layer3 at batch 1 has two): split each block's output channels too, each part
+   * transforming the block's input itself, which costs little beside its GEMMs. */
+  int co_parts = (4 * threads + blocks - 1) / blocks;
 
-  HEPA_NN_PARALLEL_FOR (blocks * c_in > 16)
-  for (int job = 0; job < blocks * c_in; job++)
+  if (co_parts > co_blocks)
+    co_parts = co_blocks;
+  if (co_parts < 1 || threads == 1)
+    co_parts = 1;
+
+  HEPA_NN_PRAGMA (omp parallel for schedule (dynamic, 1) num_threads (threads)
+                  if (threads > 1 && blocks * co_parts > 1))
+  for (int job = 0; job < blocks * co_parts; job++)
     {
-      int blk = job / c_in, ci = job % c_in;
+      int blk = job / co_parts, part = job % co_parts;
+      int cb0 = (int) ((long) co_blocks * part / co_parts);
+      int cb1 = (int) ((long) co_blocks * (part + 1) / co_parts);
+      float *v = scratch + (size_t) thread_id () * thread_scratch (c_in);   /* (36, c_in, 8) */
+      float *m = v + (size_t) TT * c_in * LANES;                              /* (36, 8, 8) */
       TileBlock tb;
 
       tile_block (blk, n, th, tw, &tb);
-      input_block (x, c_in, h, w, &tb, ci, v + ((size_t) blk * c_in + ci) * LANES, v_t);
-    }
-
-  HEPA_NN_PARALLEL_FOR (blocks * TT > 1)
-  for (int job = 0; job < TT * blocks; job++)
-    {
-      int t = job / blocks, blk = job % blocks;
-      const float *vb = v + t * v_t + (size_t) blk * c_in * LANES;
-      float *mb = m + t * m_t + (size_t) blk * co_pad * LANES;
-
-      for (int cb = 0; cb < co_blocks; cb++)
-        gemm_8x8 (u + ((size_t) t * co_blocks + cb) * c_in * LANES, vb, c_in,
-                  mb + (size_t) cb * LANES * LANES);
-    }
-
-  HEPA_NN_PARALLEL_FOR (blocks * c_out > 16)
-  for (int job = 0; job < blocks * c_out; job++)
-    {
-      int blk = job / c_out, co = job % c_out;
-      TileBlock tb;
-
-      tile_block (blk, n, th, tw, &tb);
-      output_block (m + ((size_t) blk * co_pad + co) * LANES, m_t, c_out, h, w, &tb, co, epi, y);
+      for (int ci = 0; ci < c_in; ci++)
+        input_block (x, c_in, h, w, &tb, ci, v + (size_t) ci * LANES, (size_t) c_in * LANES);
+      for (int cb = cb0; cb < cb1; cb++)
+        {
+          for (int t = 0; t < TT; t++)
+            gemm_8x8 (u + ((size_t) t * co_blocks + cb) * c_in * LANES,
+                      v + (size_t) t * c_in * LANES, c_in, m + (size_t) t * LANES * LANES);
+          for (int r = 0; r < LANES && cb * LANES + r < c_out; r++)
+            output_block (m + r * LANES, LANES * LANES, c_out, h, w, &tb, cb * LANES + r, epi, y);
+        }
     }
 }

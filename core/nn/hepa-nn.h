@@ -74,7 +74,8 @@ void   hepa_nn_conv2d_ref          (const HepaConvDesc *d,
 
 /* The same convolution with weights packed once for libhepa-nn's own GEMM kernel, which reads
  * the input (or its im2col buffer) in place, applies the epilogue as it stores, and runs on
- * OpenMP threads (see hepa_nn_set_threads). weight (c_out, c_in, k, k) -> packed. */
+ * OpenMP threads (see hepa_nn_set_threads). weight (c_out, c_in, k, k) -> packed;
+ * c_in * k * k <= HEPA_NN_GEMM_PANEL_FLOATS / 16. */
 size_t hepa_nn_conv_pack_size      (const HepaConvDesc *d);
 void   hepa_nn_conv_pack           (const HepaConvDesc *d,
                                     const float        *weight,
@@ -121,8 +122,9 @@ void   hepa_nn_gemm_packed         (const float        *packed,
 void   hepa_nn_set_threads         (int                 n);
 int    hepa_nn_get_threads         (void);
 
-/* Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1 convolutions.
- * The weights are transformed once: (c_out, c_in, 3, 3) -> u (36, c_out, c_in). */
+/* Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1 convolutions, on OpenMP threads with its own
+ * 8x8 kernel. The weights are transformed once: (c_out, c_in, 3, 3) -> u (36, c_out rounded up
+ * to 8 / 8, c_in, 8). */
 size_t hepa_nn_winograd_weight_size  (int          c_in,
                                       int          c_out);
 void   hepa_nn_winograd_pack         (const float *weight,
