@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* hepascope-cli synth --out DIR --per-class N [--seed S] [--cine FRAMES] [--size WxH]
  *                     [--format dicom|png] [--probe curved|linear|mixed] [--contact-sheet FILE]
- * Synthetic B-mode phantoms of the five default classes, with ground-truth sidecars. */
+ *                     [--examples K] [--threads T]
+ * Synthetic B-mode phantoms of the five default classes, with ground-truth sidecars. Files are
+ * named <class>-<NNNN>.dcm|png; every image is a pure function of (seed, class, index), so the
+ * output does not depend on the thread count. */
 #include "config.h"
 
 #include "hepa-cli.h"
@@ -461,8 +464,8 @@ hepa_cli_synth (int    argc,
     return hepa_cli_failf (argv[1], _("unexpected argument (see --help)"));
   if (out_dir == NULL)
     return hepa_cli_failf (NULL, _("synth: no output folder (use --out DIR)"));
-  if (per_class < 1 || per_class > 1000000)
-    return hepa_cli_failf (NULL, _("synth: --per-class must be between 1 and 1000000"));
+  if (per_class < 1 || per_class > 100000)
+    return hepa_cli_failf (NULL, _("synth: --per-class must be between 1 and 100000"));
   if (seed < 0)
     return hepa_cli_failf (NULL, _("synth: --seed must not be negative"));
   if (cine < 1 || cine > 1000)
