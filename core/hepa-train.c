@@ -132,21 +132,13 @@ hepa_dataset_load (const char  *dir,
       g_prefix_error (error, "%s: ", dir);
       return NULL;
     }
-  if (class_dirs->len < 2)
+  /* An export also holds native/<class>/ and frames/: those are not classes. */
+  for (guint i = class_dirs->len; i > 0; i--)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
-                   _("%s: training needs at least two class folders (<class>/*.png); found %u"),
-                   dir, class_dirs->len);
-      return NULL;
+      const char *name = g_ptr_array_index (class_dirs, i - 1);
+      if (g_str_equal (name, "native") || g_str_equal (name, "frames"))
+        g_ptr_array_remove_index (class_dirs, i - 1);
     }
-  if (class_dirs->len > MAX_CLASSES)
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
-                   _("%s: %u class folders; at most %d are supported"), dir, class_dirs->len,
-                   MAX_CLASSES);
-      return NULL;
-    }
-
   /* Patient ids from the export manifest, when there is one. */
   mjson = g_build_filename (self->dir, "manifest.json", NULL);
   mcsv = g_build_filename (self->dir, "manifest.csv", NULL);
@@ -163,6 +155,27 @@ hepa_dataset_load (const char  *dir,
             g_hash_table_insert (patient_of, row->file, row->patient);
         }
       self->has_manifest = TRUE;
+      /* Only folders of the manifest's classes count; a class nobody labeled has no folder
+       * and is left out. */
+      for (guint i = class_dirs->len; i > 0; i--)
+        if (!g_strv_contains ((const char *const *) manifest->classes,
+                              g_ptr_array_index (class_dirs, i - 1)))
+          g_ptr_array_remove_index (class_dirs, i - 1);
+    }
+
+  if (class_dirs->len < 2)
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                   _("%s: training needs at least two class folders (<class>/*.png); found %u"),
+                   dir, class_dirs->len);
+      return NULL;
+    }
+  if (class_dirs->len > MAX_CLASSES)
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                   _("%s: %u class folders; at most %d are supported"), dir, class_dirs->len,
+                   MAX_CLASSES);
+      return NULL;
     }
 
   for (guint c = 0; c < class_dirs->len; c++)

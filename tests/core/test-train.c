@@ -132,6 +132,25 @@ test_load (void)
   g_assert_cmpuint (strlen (d->hash), ==, 64);
   again = hepa_dataset_load (dir, &error);
   g_assert_cmpstr (again->hash, ==, d->hash);
+  g_clear_pointer (&again, hepa_dataset_free);
+
+  /* An export's native/ and frames/ folders are not classes. */
+  {
+    g_autofree char *frames = g_build_filename (dir, "frames", NULL);
+    g_autofree char *native = g_build_filename (dir, "native", "cyst", NULL);
+    g_autofree char *f1 = g_build_filename (frames, "f.png", NULL);
+    g_autofree char *f2 = g_build_filename (native, "n.png", NULL);
+    g_autoptr(GRand) rand = g_rand_new_with_seed (8);
+
+    g_assert_cmpint (g_mkdir_with_parents (frames, 0755), ==, 0);
+    g_assert_cmpint (g_mkdir_with_parents (native, 0755), ==, 0);
+    write_pattern (f1, 0, 20, 20, rand);
+    write_pattern (f2, 0, 20, 20, rand);
+    again = hepa_dataset_load (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (again->n_classes, ==, 3);
+    g_assert_cmpuint (again->samples->len, ==, 15);
+  }
   hepa_test_rmtree (dir);
 }
 
@@ -201,6 +220,7 @@ test_split_grouped (void)
 
   g_assert_no_error (error);
   g_assert_true (d->has_manifest);
+  g_assert_cmpuint (d->n_classes, ==, 3);
   g_assert_cmpuint (d->n_groups, ==, 6);
   g_assert_true (hepa_dataset_split (d, 3, 7, fold_of, &error));
   for (guint i = 0; i < 36; i++)
