@@ -5,6 +5,7 @@
 # work: batch 1 and 8, same thread count, rounds interleaved because this machine drifts ~10%
 # between runs. Prints every round and the median ratio ours / torch (below 1: we are faster).
 #   tests/bench/bench-vs-torch.sh [HEPASCOPE_CLI] [ROUNDS] [RUNS] [THREADS]
+# BATCHES="1 8" (the default) picks the batch sizes (bench_torch.py measures 1, 8 and 32).
 # Needs /usr/bin/python3 with Debian's python3-torch; HEPA_PEERS overrides the peers folder.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +20,7 @@ peers=${HEPA_PEERS:-$here/../../../shared/peers}
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for batch in 1 8; do
+for batch in ${BATCHES:-1 8}; do
   i=1
   while [ "$i" -le "$rounds" ]; do
     ours=$(HEPASCOPE_THREADS=$threads "$cli" bench --arch resnet50 --batch "$batch" --size 224 \
