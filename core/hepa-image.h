@@ -23,7 +23,7 @@ typedef struct
   gsize            stride;         /* bytes from one row to the next */
   const guint8    *data;           /* (height, stride) */
   int              bits_stored;    /* significant bits of GRAY16 (8..16); 8 for RGB8 */
-  double           window_center;  /* default VOI of GRAY16 frames, in stored units */
+  double           window_center;  /* default VOI of GRAY16 frames, in GRAY16 units */
   double           window_width;
 } HepaFrame;
 
