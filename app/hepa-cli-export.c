@@ -161,7 +161,7 @@ hepa_cli_export (int    argc,
     { NULL },
   };
 
-  if (!hepa_cli_parse ("export", _("--out DIR PATH…"),
+  if (!hepa_cli_parse ("export", "",
                        _("Export labeled ROIs for retraining: DIR/<class>/<crop-id>.png at the "
                          "model's input size, manifest.csv and manifest.json, coco.json with "
                          "whole frames; de-identified (pseudonymous ids, no names, no UIDs). "

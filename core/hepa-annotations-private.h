@@ -37,6 +37,15 @@ gboolean         hepa_write_file_atomic (const char  *path,
                                          int          mode,
                                          const char  *what,
                                          GError     **error);
+/* The same; with @sync FALSE it skips both fsyncs, for many files made durable together
+ * afterwards (syncfs), as the export does before its manifest. */
+gboolean         hepa_write_file_atomic_full (const char  *path,
+                                              const void  *data,
+                                              gsize        length,
+                                              int          mode,
+                                              gboolean     sync,
+                                              const char  *what,
+                                              GError     **error);
 
 /* Replaces control characters (newlines from a parser quoting the input) with spaces, in
  * place, so that an error stays one line. Returns @message. */

@@ -761,6 +761,18 @@ hepa_write_file_atomic (const char  *path,
                         const char  *what,
                         GError     **error)
 {
+  return hepa_write_file_atomic_full (path, data, length, mode, TRUE, what, error);
+}
+
+gboolean
+hepa_write_file_atomic_full (const char  *path,
+                             const void  *data,
+                             gsize        length,
+                             int          mode,
+                             gboolean     sync,
+                             const char  *what,
+                             GError     **error)
+{
   g_autofree char *dir = NULL;
   g_autofree char *base = NULL;
   g_autofree char *tmp = NULL;
@@ -795,7 +807,7 @@ hepa_write_file_atomic (const char  *path,
       p += n;
       left -= (gsize) n;
     }
-  if (fsync (fd) != 0)
+  if (sync && fsync (fd) != 0)
     {
       errsv = errno;
       goto fail;
@@ -814,7 +826,7 @@ hepa_write_file_atomic (const char  *path,
     }
 
   /* The rename is durable only once the folder itself is synced. */
-  dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dir_fd = sync ? open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   if (dir_fd >= 0)
     {
       fsync (dir_fd);

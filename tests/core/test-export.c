@@ -18,9 +18,12 @@
 #include <math.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define DEFAULT_CLASSES "non_fll,cyst,hemangioma,ffs,hcc"
 
 /* ---- Fixtures ----------------------------------------------------------------------------- */
 
@@ -1128,11 +1131,11 @@ test_export_deidentified (Fixture       *f,
       return;
     }
   {
-    const char *argv[] = { cli, "export", "--native", "--out", f->out, f->in, NULL };
+    const char *argv[] = { cli, "export", "--native", "--classes", DEFAULT_CLASSES, "--out",
+                           f->out, f->in, NULL };
     g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "HEPASCOPE_CONFIG_DIR", config,
                                            TRUE);
 
-    envp = g_environ_setenv (envp, "HEPASCOPE_MODEL", "", TRUE);
     g_assert_true (g_spawn_sync (NULL, (char **) argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
                                  &out_text, &err_text, &status, &error));
     g_assert_no_error (error);
@@ -1223,14 +1226,14 @@ kill_export_midway (Fixture  *f,
   g_autofree char *cli = g_strdup (g_getenv ("HEPASCOPE_CLI"));
   g_autofree char *config = g_build_filename (f->dir, "config", NULL);
   g_autofree char *watch = g_build_filename (f->out, wait_for_new_class ? "ffs" : "", NULL);
-  const char *argv[] = { cli, "export", "--threads", "1", "--out", f->out, f->in, NULL };
+  const char *argv[] = { cli, "export", "--threads", "1", "--classes", DEFAULT_CLASSES, "--out",
+                         f->out, f->in, NULL };
   g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "HEPASCOPE_CONFIG_DIR", config, TRUE);
   g_autoptr(GError) error = NULL;
   GPid pid;
   int status = 0;
   gboolean killed = FALSE;
 
-  envp = g_environ_setenv (envp, "HEPASCOPE_MODEL", "", TRUE);
   g_assert_true (g_spawn_async (NULL, (char **) argv, envp,
                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL
                                 | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &pid, &error));
@@ -1360,8 +1363,11 @@ test_export_figure (Fixture       *f,
 {
   const char *labels[] = { "non_fll", "cyst", "hemangioma", "ffs", "hcc" };
   g_autoptr(HepaExportSummary) summary = NULL;
+  g_autofree char *load = NULL;
+  struct rusage usage0, usage1;
   gint64 start;
   double seconds;
+  double cpu;
 
   if (!g_test_perf ())
     {
@@ -1382,13 +1388,25 @@ test_export_figure (Fixture       *f,
         }
       make_sidecar (path, rois, 5, NULL);
     }
+  if (!g_file_get_contents ("/proc/loadavg", &load, NULL, NULL))
+    load = g_strdup ("?");
+  g_strchomp (load);
+  getrusage (RUSAGE_SELF, &usage0);
   start = g_get_monotonic_time ();
   summary = run_export (f, f->in, FALSE, FALSE);
   seconds = (g_get_monotonic_time () - start) / 1e6;
+  getrusage (RUSAGE_SELF, &usage1);
+  cpu = (usage1.ru_utime.tv_sec - usage0.ru_utime.tv_sec)
+        + (usage1.ru_utime.tv_usec - usage0.ru_utime.tv_usec) / 1e6
+        + (usage1.ru_stime.tv_sec - usage0.ru_stime.tv_sec)
+        + (usage1.ru_stime.tv_usec - usage0.ru_stime.tv_usec) / 1e6;
   g_assert_cmpuint (summary->n_exported, ==, 1000);
+  /* HEPASCOPE_EXPORT_FIGURE_KEEP=DIR keeps the 200 annotated images for timing the CLI. */
+  if (g_getenv ("HEPASCOPE_EXPORT_FIGURE_KEEP") != NULL)
+    g_assert_cmpint (g_rename (f->in, g_getenv ("HEPASCOPE_EXPORT_FIGURE_KEEP")), ==, 0);
   g_test_minimized_result (seconds, "1000 ROIs from 200 files exported in %.2f s", seconds);
-  g_test_message ("1000 ROIs from 200 files exported in %.2f s (%u threads)", seconds,
-                  g_get_num_processors ());
+  g_test_message ("1000 ROIs from 200 files exported in %.2f s wall, %.2f s CPU (%u threads; "
+                  "load average at start %s)", seconds, cpu, g_get_num_processors (), load);
 }
 
 int
