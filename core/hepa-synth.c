@@ -26,19 +26,17 @@
  *   - Simple cyst: anechoic, thin bright wall brightest where the beam meets it at right angles,
  *     posterior acoustic enhancement, refractive edge shadows beneath the lateral margins.
  *     (Bartolotta TV, Taibbi A, Midiri M, Lagalla R. "Focal liver lesions: contrast-enhanced
- *     ultrasound." Abdom Imaging 2009; Harvey CJ, Albrecht T. "Ultrasound of focal liver lesions."
- *     Eur Radiol 2001;11:1578-93; Rumack CM, Wilson SR, Charboneau JW. Diagnostic Ultrasound,
- *     4th ed. 2011, ch. 4 "The Liver".)
+ *     ultrasound." Abdom Imaging 2009;34:193-209; Harvey CJ, Albrecht T. "Ultrasound of focal
+ *     liver lesions." Eur Radiol 2001;11:1578-93; Rumack CM, Wilson SR, Charboneau JW.
+ *     Diagnostic Ultrasound, 4th ed. 2011, ch. 4 "The Liver".)
  *   - Hemangioma: well-defined, homogeneous, hyperechoic, often lobulated margin, sometimes
  *     posterior enhancement; large ones may have a heterogeneous or hypoechoic centre.
- *     (Harvey & Albrecht 2001; Bartolotta TV et al. "Hepatic hemangiomas: US features."
- *     Radiol Med 2004 and "Focal liver lesions" Abdom Imaging 2009; Rumack 2011.)
+ *     (Harvey & Albrecht 2001; Bartolotta et al. 2009; Rumack 2011.)
  *   - Hepatocellular carcinoma: small tumours hypoechoic; larger ones mixed "mosaic" (nodules
  *     separated by septa), a hypoechoic halo (fibrous capsule) with lateral shadows, irregular
  *     margin; background liver often cirrhotic (coarse, nodular). (Harvey & Albrecht 2001;
- *     Bartolotta TV et al. "Hepatocellular carcinoma: US features." 2009; Minami Y, Kudo M.
- *     "Hepatic malignancies: correlation between sonographic findings and pathological features."
- *     World J Radiol 2010;2:249-56.)
+ *     Minami Y, Kudo M. "Hepatic malignancies: correlation between sonographic findings and
+ *     pathological features." World J Radiol 2010;2:249-56; Rumack 2011.)
  *   - Focal fatty sparing: hypoechoic geographic area with straight or angular margins and no
  *     mass effect (vessels cross it undisplaced) in a bright, more attenuating fatty liver, near
  *     the gallbladder bed or along the portal vein. (Hamer OW et al. "Fatty liver: imaging
@@ -1297,7 +1295,8 @@ scene_init (Scene                 *s,
   s->liver_density = rng_range (&r, 30.0, 60.0);
   /* The sonographer sets the TGC for the liver in front of them: nearly right in a normal liver,
    * short of the extra attenuation of a fatty one, whose depth then fades (Hamer 2006). */
-  s->tgc_alpha = s->liver_alpha * (s->fatty ? rng_range (&r, 0.72, 0.92) : rng_range (&r, 0.9, 1.08));
+  s->tgc_alpha = s->liver_alpha * (s->fatty ? rng_range (&r, 0.72, 0.92)
+                                             : rng_range (&r, 0.9, 1.08));
   s->fine_db = rng_range (&r, 0.5, 1.5);
   s->fine_scale = rng_range (&r, 6.0, 14.0);
   s->coarse_db = rng_range (&r, 1.5, 3.5);
@@ -1580,7 +1579,7 @@ scene_init (Scene                 *s,
 /* Complex baseband samples are interleaved (re, im). */
 
 /* Fills the tissue lattice: (n_cols, n_rows) complex reflectivity with two-way attenuation. */
-static G_GNUC_NO_INLINE void
+static void
 fill_lattice (const Scene *s,
               int          n_cols,
               int          col_offset,
@@ -1659,7 +1658,8 @@ fill_lattice (const Scene *s,
                 }
               for (int k = 0; k < n; k++)
                 {
-                  guint64 hk = hash2 (s->key_cells ^ 0xa5a5a5a5ull, (col_id | (guint32) j) * 16 + k);
+                  guint64 hk = hash2 (s->key_cells ^ 0xa5a5a5a5ull,
+                                      (col_id | (guint32) j) * 16 + k);
                   float pr, pi;
 
                   random_phasor (hk, a, &pr, &pi);
@@ -1686,7 +1686,7 @@ lateral_sigma (const Scene *s,
 /* One frame's lateral PSF: output line i sees lattice columns around i + col_offset + shift,
  * with Gaussian weights in mm, normalized so that sum (w^2 * cell width) = 1 (a uniform medium
  * of level I keeps level I whatever the beam width). Writes (n_lines, n_rows) complex. */
-static G_GNUC_NO_INLINE void
+static void
 lateral_psf (const Scene *s,
              const float *lattice,
              int          n_cols,
@@ -1779,7 +1779,7 @@ lateral_psf (const Scene *s,
  * sum (w^2) * dv = 1), then detects the envelope and applies TGC and log compression.
  * @frame_field: (n_lines, n_rows) complex, @scratch: n_rows complex,
  * @log_image: (n_lines, n_rows) displayed level in dB. */
-static G_GNUC_NO_INLINE void
+static void
 axial_detect (const Scene *s,
               guint        frame,
               float       *frame_field,
@@ -1863,7 +1863,7 @@ axial_detect (const Scene *s,
 
 /* A scanner's mild speckle-reduction post-filter on the log image: [1 c 1] / (c + 2) along
  * the beam and across lines. @scratch: (n_lines, n_rows). */
-static G_GNUC_NO_INLINE void
+static void
 smooth_log (const Scene *s,
             float       *log_image,
             float       *scratch)
@@ -1912,7 +1912,7 @@ build_grey_lut (const Scene *s,
 
 /* Scan conversion: each output pixel looks up its (angle, depth) and interpolates bilinearly
  * between the four nearest beam samples. Pixels outside the field are black. */
-static G_GNUC_NO_INLINE void
+static void
 scan_convert (const Scene  *s,
               const float  *log_image,
               const guint8 *lut,
