@@ -180,6 +180,13 @@ hepa_nn_conv2d_packed (const HepaConvDesc *d,
   const size_t col_sz = hepa_nn_conv2d_scratch_size (d, h, w);
 
   HEPA_NN_ASSERT (scratch != NULL);
+  if (is_direct_gemm (d))
+    {
+      /* The whole batch in one parallel region: no im2col buffer to share. */
+      hepa_nn_gemm_packed_batch (packed, d->c_out, kk, x, in_sz, oh * ow, oh * ow, epi, y, out_sz,
+                                 n, scratch + col_sz);
+      return;
+    }
   for (int b = 0; b < n; b++)
     {
       const float *src = x + b * in_sz;

@@ -38,6 +38,7 @@ hepa_nn_gemm_pack (const float *a,
                    float       *packed)
 {
   HEPA_NN_ASSERT (a != NULL && packed != NULL && m > 0 && k > 0);
+  HEPA_NN_PARALLEL_FOR ((size_t) m * k > 65536)
   for (int mb = 0; mb < (m + MR - 1) / MR; mb++)
     for (int kk = 0; kk < k; kk++)
       for (int r = 0; r < MR; r++)
@@ -209,19 +210,24 @@ thread_id (void)
 #endif
 }
 
-void
-hepa_nn_gemm_packed (const float        *packed,
-                     int                 m,
-                     int                 k,
-                     const float        *b,
-                     int                 n,
-                     int                 ldb,
-                     const HepaEpilogue *epi,
-                     float              *y,
-                     float              *scratch)
+/* The batched form: image i reads b + i * b_stride and writes y + i * y_stride (and its
+ * residual at the same offset), all in one parallel region. */
+static void
+gemm_batch (const float        *packed,
+            int                 m,
+            int                 k,
+            const float        *b,
+            size_t              b_stride,
+            int                 n,
+            int                 ldb,
+            const HepaEpilogue *epi,
+            float              *y,
+            size_t              y_stride,
+            int                 batch,
+            float              *scratch)
 {
   HEPA_NN_ASSERT (packed != NULL && b != NULL && y != NULL && scratch != NULL);
-  HEPA_NN_ASSERT (m > 0 && k > 0 && n > 0 && ldb >= n);
+  HEPA_NN_ASSERT (m > 0 && k > 0 && n > 0 && ldb >= n && batch > 0);
   HEPA_NN_ASSERT (k <= HEPA_NN_GEMM_PANEL_FLOATS / NR);
   HEPA_NN_ASSERT (b != y && (epi == NULL || epi->residual != y));
 
@@ -233,7 +239,7 @@ hepa_nn_gemm_packed (const float        *packed,
   /* About eight jobs per thread, so that uneven jobs still balance: split the rows when there
    * are few column ranges, keeping at least four row blocks per job so that packing b stays
    * small beside the multiplies. */
-  int m_parts = (8 * threads + n_ranges - 1) / n_ranges;
+  int m_parts = (8 * threads + batch * n_ranges - 1) / (batch * n_ranges);
 
   if (m_parts > m_blocks / 4)
     m_parts = m_blocks / 4;
@@ -241,17 +247,26 @@ hepa_nn_gemm_packed (const float        *packed,
     m_parts = 1;
 
   HEPA_NN_PRAGMA (omp parallel for schedule (dynamic, 1) num_threads (threads)
-                  if (threads > 1 && (double) m * n * k > 2e5))
-  for (int job = 0; job < n_ranges * m_parts; job++)
+                  if (threads > 1 && (double) m * n * k * batch > 2e5))
+  for (int job = 0; job < batch * n_ranges * m_parts; job++)
     {
-      int nr = job / m_parts, mp = job % m_parts;
+      int img = job / (n_ranges * m_parts);
+      int nr = (job / m_parts) % n_ranges, mp = job % m_parts;
       int n0 = nr * nc, n_valid = n - n0 < nc ? n - n0 : nc;
       int panels = (n_valid + NR - 1) / NR;
       int mb0 = (int) ((long) m_blocks * mp / m_parts);
       int mb1 = (int) ((long) m_blocks * (mp + 1) / m_parts);
       float *bp = scratch + (size_t) thread_id () * HEPA_NN_GEMM_PANEL_FLOATS;
+      float *yi = y + img * y_stride;
+      HepaEpilogue e = { NULL, NULL, 0 };
 
-      pack_b (b, k, ldb, n0, nc, n, bp);
+      if (epi != NULL)
+        {
+          e = *epi;
+          if (e.residual)
+            e.residual += img * y_stride;
+        }
+      pack_b (b + img * b_stride, k, ldb, n0, nc, n, bp);
       for (int mb = mb0; mb < mb1; mb++)
         {
           int m0 = mb * MR, m_valid = m - m0 < MR ? m - m0 : MR;
@@ -263,8 +278,39 @@ hepa_nn_gemm_packed (const float        *packed,
 
               kernel_6x16 (packed + (size_t) mb * k * MR, bp + (size_t) p * k * NR, NR, k, NR,
                            tile);
-              store_tile (tile, m0, m_valid, n0 + p * NR, cols, n, epi, y);
+              store_tile (tile, m0, m_valid, n0 + p * NR, cols, n, &e, yi);
             }
         }
     }
+}
+
+void
+hepa_nn_gemm_packed (const float        *packed,
+                     int                 m,
+                     int                 k,
+                     const float        *b,
+                     int                 n,
+                     int                 ldb,
+                     const HepaEpilogue *epi,
+                     float              *y,
+                     float              *scratch)
+{
+  gemm_batch (packed, m, k, b, 0, n, ldb, epi, y, 0, 1, scratch);
+}
+
+void
+hepa_nn_gemm_packed_batch (const float        *packed,
+                           int                 m,
+                           int                 k,
+                           const float        *b,
+                           size_t              b_stride,
+                           int                 n,
+                           int                 ldb,
+                           const HepaEpilogue *epi,
+                           float              *y,
+                           size_t              y_stride,
+                           int                 batch,
+                           float              *scratch)
+{
+  gemm_batch (packed, m, k, b, b_stride, n, ldb, epi, y, y_stride, batch, scratch);
 }

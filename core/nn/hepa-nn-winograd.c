@@ -79,6 +79,7 @@ hepa_nn_winograd_pack (const float *weight,
 
   HEPA_NN_ASSERT (weight != NULL && u != NULL && c_in > 0 && c_out > 0);
   memset (u, 0, sizeof (float) * hepa_nn_winograd_weight_size (c_in, c_out));
+  HEPA_NN_PARALLEL_FOR (c_out * c_in > 4096)
   for (int co = 0; co < c_out; co++)
     for (int ci = 0; ci < c_in; ci++)
       {

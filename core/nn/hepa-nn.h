@@ -117,6 +117,21 @@ void   hepa_nn_gemm_packed         (const float        *packed,
                                     float              *y,
                                     float              *scratch);
 
+/* The same over a batch in one parallel region: image i reads b + i * b_stride and writes
+ * y + i * y_stride, its residual at the same offset as its output. */
+void   hepa_nn_gemm_packed_batch   (const float        *packed,
+                                    int                 m,
+                                    int                 k,
+                                    const float        *b,
+                                    size_t              b_stride,
+                                    int                 n,
+                                    int                 ldb,
+                                    const HepaEpilogue *epi,
+                                    float              *y,
+                                    size_t              y_stride,
+                                    int                 batch,
+                                    float              *scratch);
+
 /* Threads for libhepa-nn's own loops (OpenMP, when built with it) and for OpenBLAS, for every
  * calling thread; until set, OpenMP's default (OMP_NUM_THREADS or the processor count). */
 void   hepa_nn_set_threads         (int                 n);
