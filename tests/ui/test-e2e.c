@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* End to end: starts the real workbench on a generated phantom with a generated model, draws a
  * region around the lesion with real X pointer events (xdotool), labels it with key 2, waits
- * for the model's answer to reach the sidecar, and quits. Needs an X display (the ui suite runs
- * under xvfb-run) and xdotool; skips without them. */
+ * for the model's answer to reach the sidecar, and quits; then keyboard-only labeling, a damaged
+ * sidecar kept aside, and regions restored on reopen. Needs an X display (the ui suite runs
+ * under xvfb-run) and xdotool; skips without them. HEPASCOPE_E2E_SCREENSHOT=FILE saves a
+ * screenshot of the first run. */
 #include "config.h"
 
 #include "hepa-test-utils.h"
@@ -10,8 +12,10 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 static const char *app_path;
 
@@ -74,6 +78,41 @@ log_contains (const char *log_path,
   return g_file_get_contents (log_path, &log, NULL, NULL) && strstr (log, needle) != NULL;
 }
 
+/* Children die with the test, so a failed assertion never leaves an app holding the display
+ * (which would keep the test runner waiting). */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static GSubprocess *bus;
+static char *bus_address;
+
+/* A private session bus for the app, so GApplication registers without the warning it gives
+ * when there is none (warnings are fatal in tests). NULL when dbus-daemon is missing. */
+static const char *
+session_bus (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) in = NULL;
+
+  if (bus_address != NULL || g_find_program_in_path ("dbus-daemon") == NULL)
+    return bus_address;
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  bus = g_subprocess_launcher_spawn (launcher, &error, "dbus-daemon", "--session", "--nofork",
+                                     "--print-address=1", NULL);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (bus));
+  bus_address = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (bus_address);
+  return bus_address;
+}
+
 static GSubprocess *
 launch_app (const char *image,
             const char *model,
@@ -82,8 +121,10 @@ launch_app (const char *image,
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
+  const char *address = session_bus ();
   GSubprocess *app;
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
   g_subprocess_launcher_setenv (launcher, "GDK_BACKEND", "x11", TRUE);
   /* Xvfb has no usable GL; the cairo renderer draws what the screenshot shows. */
@@ -92,16 +133,12 @@ launch_app (const char *image,
   g_subprocess_launcher_setenv (launcher, "HEPASCOPE_DEBUG", "timing,view", TRUE);
   g_subprocess_launcher_setenv (launcher, "XDG_DATA_HOME", data_home, TRUE);
   g_subprocess_launcher_setenv (launcher, "LANGUAGE", "C", TRUE);
-  /* A private session bus, so GApplication registers without warnings (which are fatal). */
-  if (g_find_program_in_path ("dbus-run-session") != NULL)
-    app = g_subprocess_launcher_spawn (launcher, &error, "dbus-run-session", "--", app_path,
-                                       image, NULL);
+  if (address != NULL)
+    g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
   else
-    {
-      /* Without a bus GTK warns once at start; that warning is expected, not fatal. */
-      g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
-      app = g_subprocess_launcher_spawn (launcher, &error, app_path, image, NULL);
-    }
+    /* Without a bus GTK warns once at start; that warning is expected, not fatal. */
+    g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
+  app = g_subprocess_launcher_spawn (launcher, &error, app_path, image, NULL);
   g_assert_no_error (error);
   return app;
 }
@@ -155,7 +192,7 @@ quit_app (GSubprocess *app,
   g_file_get_contents (log_path, &log, NULL, NULL);
   g_test_message ("app stderr:\n%s", log);
   g_assert_null (strstr (log, "CRITICAL"));
-  if (g_find_program_in_path ("dbus-run-session") != NULL)
+  if (bus_address != NULL)
     g_assert_null (strstr (log, "-WARNING **"));
   if (g_subprocess_get_if_signaled (app))
     g_error ("the app died of signal %d", g_subprocess_get_term_sig (app));
@@ -403,6 +440,8 @@ int
 main (int    argc,
       char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
   for (int i = 1; i < argc; i++)
@@ -418,5 +457,13 @@ main (int    argc,
 
   g_test_add_func ("/ui/e2e/draw-label-predict", test_draw_label_predict);
   g_test_add_func ("/ui/e2e/keyboard-damaged-restore", test_keyboard_damaged_restore);
-  return g_test_run ();
+  status = g_test_run ();
+  if (bus != NULL)
+    {
+      g_subprocess_force_exit (bus);
+      g_subprocess_wait (bus, NULL, NULL);
+      g_clear_object (&bus);
+    }
+  g_free (bus_address);
+  return status;
 }
