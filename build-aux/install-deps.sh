@@ -16,7 +16,7 @@ packages=(
   dcmtk
   # tests: a headless display, pointer events, screenshots, validators, sanitizer runtimes
   xvfb xauth xdotool imagemagick desktop-file-utils appstream-util appstream
-  # the end-to-end UI test gives the app a private session bus (dbus-run-session)
+  # the end-to-end UI test gives the app a private session bus (dbus-daemon)
   dbus-daemon
   clang libclang-rt-14-dev valgrind
   # fonts for readable screenshots
