@@ -6,7 +6,8 @@
  *
  *   meson setup _build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined (with CC=clang)
  *   ninja -C _build-fuzz tests/fuzz/fuzz-pth
- *   _build-fuzz/tests/fuzz/fuzz-pth -max_total_time=60 CORPUS tests/fixtures/pth */
+ *   _build-fuzz/tests/fuzz/fuzz-pth -max_total_time=60 CORPUS tests/fuzz/seed-pth
+ *   (seed-pth: the fixtures with a leading 0x01, their data.pkl with a leading 0x00) */
 #include "config.h"
 
 #include "hepa-pth.h"
