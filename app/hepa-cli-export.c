@@ -48,6 +48,8 @@ summary_to_json (const HepaExportSummary *summary,
   INT ("frames", summary->n_frames);
   INT ("skipped", summary->n_skipped);
 #undef INT
+  json_builder_set_member_name (b, "manifest_written");
+  json_builder_add_boolean_value (b, summary->manifest_written);
   json_builder_set_member_name (b, "seconds");
   json_builder_add_double_value (b, summary->seconds);
   json_builder_set_member_name (b, "problems");
@@ -236,5 +238,5 @@ hepa_cli_export (int    argc,
     }
   else
     print_summary (summary, out_dir);
-  return summary->n_skipped > 0 ? 1 : 0;
+  return summary->n_skipped > 0 || !summary->manifest_written ? 1 : 0;
 }

@@ -730,24 +730,24 @@ errno_error (GError    **error,
              const char *path)
 {
   HepaError code = hepa_error_from_errno (errsv);
+  /* Say what became of the file: an earlier version stays as it was. */
+  const char *kept = g_file_test (path, G_FILE_TEST_EXISTS)
+                     ? _("; the previous version was kept") : "";
 
   switch ((int) code)
     {
     case HEPA_ERROR_NO_SPACE:
-      g_set_error (error, HEPA_ERROR, code,
-                   _("Could not save %s to %s: the disk is full; the previous version was kept"),
-                   what, path);
+      g_set_error (error, HEPA_ERROR, code, _("Could not save %s to %s: the disk is full%s"),
+                   what, path, kept);
       break;
     case HEPA_ERROR_PERMISSION:
       g_set_error (error, HEPA_ERROR, code,
-                   _("Could not save %s to %s: the folder is not writable (%s); "
-                     "the previous version was kept"),
-                   what, path, g_strerror (errsv));
+                   _("Could not save %s to %s: the folder is not writable (%s)%s"),
+                   what, path, g_strerror (errsv), kept);
       break;
     default:
-      g_set_error (error, HEPA_ERROR, code,
-                   _("Could not save %s to %s: %s; the previous version was kept"),
-                   what, path, g_strerror (errsv));
+      g_set_error (error, HEPA_ERROR, code, _("Could not save %s to %s: %s%s"),
+                   what, path, g_strerror (errsv), kept);
       break;
     }
   return FALSE;

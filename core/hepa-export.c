@@ -1735,31 +1735,43 @@ hepa_export_run (const HepaExportOptions  *options,
   /* The crops reach the disk before a manifest names them: one syncfs () instead of an
    * fsync per file, which made a thousand crops take seconds on a busy disk. */
   {
+    g_autoptr(GError) local_error = NULL;
     int dir_fd = open (options->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (dir_fd < 0 || syncfs (dir_fd) != 0)
       {
         int errsv = errno;
 
-        if (dir_fd >= 0)
-          close (dir_fd);
-        g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv),
-                     _("Could not flush the export in %s to disk: %s"), options->out_dir,
-                     g_strerror (errsv));
-        return NULL;
+        g_set_error (&local_error, HEPA_ERROR, hepa_error_from_errno (errsv),
+                     _("Could not flush the export to disk: %s"), g_strerror (errsv));
       }
-    close (dir_fd);
-  }
+    if (dir_fd >= 0)
+      close (dir_fd);
 
-  /* The manifests come last: whatever they name exists by now. */
-  if ((coco != NULL
-       && !write_text (options->out_dir, "coco.json", coco, &summary->n_written,
-                       &summary->n_unchanged, error))
-      || !write_text (options->out_dir, "manifest.csv", csv, &summary->n_written,
-                      &summary->n_unchanged, error)
-      || !write_text (options->out_dir, "manifest.json", json, &summary->n_written,
-                      &summary->n_unchanged, error))
-    return NULL;
+    /* The manifests come last: whatever they name exists by now. */
+    if (local_error == NULL && coco != NULL)
+      write_text (options->out_dir, "coco.json", coco, &summary->n_written,
+                  &summary->n_unchanged, &local_error);
+    if (local_error == NULL)
+      write_text (options->out_dir, "manifest.csv", csv, &summary->n_written,
+                  &summary->n_unchanged, &local_error);
+    if (local_error == NULL)
+      write_text (options->out_dir, "manifest.json", json, &summary->n_written,
+                  &summary->n_unchanged, &local_error);
+    if (local_error != NULL)
+      {
+        add_problem (summary->problems, skip_from_error (local_error), options->out_dir,
+                     _("%s; the export has no new manifest"), local_error->message);
+        summary->n_exported = 0;
+        summary->n_skipped = summary->problems->len;
+        for (guint i = 0; i < summary->problems->len; i++)
+          summary->skipped[((HepaExportProblem *) g_ptr_array_index (summary->problems,
+                                                                     i))->reason]++;
+        summary->seconds = (g_get_monotonic_time () - start) / 1e6;
+        return g_steal_pointer (&summary);
+      }
+    summary->manifest_written = TRUE;
+  }
 
   /* Files of an earlier export that this one no longer has (a label changed, an ROI was
    * deleted, native crops not asked for) go, but only while they hold what was written. */

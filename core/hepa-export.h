@@ -65,6 +65,8 @@ typedef struct
   guint       n_skipped;        /* problems */
   guint       skipped[HEPA_EXPORT_N_SKIPS];
   GPtrArray  *problems;         /* (element-type HepaExportProblem) */
+  gboolean    manifest_written; /* FALSE when the manifests could not be written (a problem
+                                 * says why); an older manifest, if any, is then unchanged */
   double      seconds;
 } HepaExportSummary;
 
@@ -104,9 +106,9 @@ typedef void (*HepaExportProgressFunc) (guint        done,
                                         gpointer     user_data);
 
 /* Exports the annotated images among @paths (files, or folders searched recursively for files
- * with a sidecar). Problems with single files or ROIs are collected in the summary and the
- * rest goes on. Returns NULL with @error only when nothing sensible can be done: the output
- * folder or the key cannot be used, the manifest cannot be written, or cancellation. */
+ * with a sidecar). Problems with single files or ROIs, and a manifest that cannot be written,
+ * are collected in the summary and the rest goes on. Returns NULL with @error only when
+ * nothing can be done: the output folder or the key cannot be used, or cancellation. */
 HepaExportSummary *hepa_export_run (const HepaExportOptions  *options,
                                     const char *const        *paths,
                                     HepaExportProgressFunc    progress,

@@ -888,15 +888,20 @@ test_export_disk_full (Fixture       *f,
   options.key_path = f->key;
   options.n_threads = 1;
 
-  /* A fresh export onto a full disk: clear errors, and no manifest at all. */
+  /* A fresh export onto a full disk: one clear problem per file, and no manifest at all. */
   hepa_annotations_set_write_func_for_testing (enospc_write);
   summary = hepa_export_run (&options, paths, NULL, NULL, NULL, &error);
   hepa_annotations_set_write_func_for_testing (NULL);
-  g_assert_null (summary);
-  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_NO_SPACE);
-  g_assert_nonnull (strstr (error->message, "full"));
+  g_assert_no_error (error);
+  g_assert_false (summary->manifest_written);
+  g_assert_cmpuint (summary->n_exported, ==, 0);
+  /* Two crops and the manifest (a frame without exported crops is not written). */
+  g_assert_cmpuint (summary->skipped[HEPA_EXPORT_SKIP_NO_SPACE], ==, 3);
+  for (guint i = 0; i < summary->problems->len; i++)
+    g_assert_nonnull (strstr (((HepaExportProblem *) g_ptr_array_index (summary->problems,
+                                                                        i))->message, "full"));
   g_assert_false (g_file_test (manifest, G_FILE_TEST_EXISTS));
-  g_clear_error (&error);
+  g_clear_pointer (&summary, hepa_export_summary_free);
 
   /* Over a complete export, the old manifest survives and still names existing files. */
   good = run_export (f, f->in, FALSE, FALSE);
@@ -907,8 +912,9 @@ test_export_disk_full (Fixture       *f,
   hepa_annotations_set_write_func_for_testing (enospc_write);
   summary = hepa_export_run (&options, paths, NULL, NULL, NULL, &error);
   hepa_annotations_set_write_func_for_testing (NULL);
-  g_assert_null (summary);
-  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_NO_SPACE);
+  g_assert_no_error (error);
+  g_assert_false (summary->manifest_written);
+  g_assert_cmpuint (summary->skipped[HEPA_EXPORT_SKIP_NO_SPACE], >=, 1);
   g_assert_true (g_file_get_contents (manifest, &now_manifest, NULL, NULL));
   g_assert_cmpstr (now_manifest, ==, old_manifest);
   check_export_tree (f, 2);
@@ -1353,6 +1359,97 @@ test_export_interrupted (Fixture       *f,
   }
 }
 
+/* Runs the CLI export into a tmpfs mounted over the output folder inside `unshare -rm`:
+ * @mount_options "size=64k" (a disk that fills up) or "ro" (a read-only file system). Returns
+ * FALSE (test skipped) where user namespaces or tmpfs mounts are not allowed. */
+static gboolean
+export_onto_tmpfs (Fixture    *f,
+                   const char *mount_options,
+                   int        *status,
+                   char      **err_text)
+{
+  g_autofree char *unshare = g_find_program_in_path ("unshare");
+  g_autofree char *config = g_build_filename (f->dir, "config", NULL);
+  g_autofree char *script = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *cli = g_getenv ("HEPASCOPE_CLI");
+
+  if (unshare == NULL || cli == NULL)
+    {
+      g_test_skip ("needs unshare(1) and HEPASCOPE_CLI");
+      return FALSE;
+    }
+  g_assert_cmpint (g_mkdir_with_parents (f->out, 0755), ==, 0);
+  script = g_strdup_printf ("mount -t tmpfs -o %s tmpfs '%s' || exit 77; "
+                            "HEPASCOPE_CONFIG_DIR='%s' exec '%s' export --classes %s --out '%s' "
+                            "'%s'", mount_options, f->out, config, cli, DEFAULT_CLASSES, f->out,
+                            f->in);
+  {
+    const char *argv[] = { unshare, "-rm", "sh", "-c", script, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                                 NULL, NULL, err_text, status, &error));
+    g_assert_no_error (error);
+  }
+  if (WIFEXITED (*status) && WEXITSTATUS (*status) == 77)
+    {
+      g_test_skip ("cannot mount a tmpfs in a user namespace here");
+      return FALSE;
+    }
+  if (WIFEXITED (*status) && WEXITSTATUS (*status) == 1 && strstr (*err_text, "unshare") != NULL)
+    {
+      g_test_skip ("user namespaces are not allowed here");
+      return FALSE;
+    }
+  g_test_message ("%s", *err_text);
+  return TRUE;
+}
+
+static void
+test_export_full_tmpfs (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autofree char *err_text = NULL;
+  int status = 0;
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("img%u.png", i);
+      g_autofree char *path = make_png (f->in, name, 400, 300, 300 + i);
+      const RoiSpec rois[] = { { 0, 10, 10, 200, 150, "cyst" }, { 0, 100, 100, 250, 180, "hcc" } };
+
+      make_sidecar (path, rois, 2, NULL);
+    }
+  if (!export_onto_tmpfs (f, "size=64k", &status, &err_text))
+    return;
+  /* Crops that do not fit are named one per line, then the manifest cannot be written: a
+   * clear message, exit status 1, and (in the namespace) no manifest. */
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 1);
+  g_assert_nonnull (strstr (err_text, "the disk is full"));
+}
+
+static void
+test_export_read_only (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *a = make_png (f->in, "a.png", 100, 100, 400);
+  const RoiSpec rois[] = { { 0, 10, 10, 30, 30, "cyst" } };
+  g_autofree char *err_text = NULL;
+  g_auto(GStrv) lines = NULL;
+  int status = 0;
+
+  make_sidecar (a, rois, 1, NULL);
+  if (!export_onto_tmpfs (f, "ro", &status, &err_text))
+    return;
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 1);
+  g_assert_nonnull (strstr (err_text, "not writable"));
+  /* One line, not one per crop. */
+  lines = g_strsplit (g_strstrip (err_text), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+}
+
 /* ---- The figure --------------------------------------------------------------------------- */
 
 /* 1,000 ROIs from 200 files (640 x 480 RGB, five ROIs of 48..240 pixels each). Run with -m perf;
@@ -1444,6 +1541,8 @@ main (int    argc,
   ADD ("reserved-class", test_export_reserved_class);
   ADD ("deidentified", test_export_deidentified);
   ADD ("interrupted", test_export_interrupted);
+  ADD ("full-tmpfs", test_export_full_tmpfs);
+  ADD ("read-only", test_export_read_only);
   ADD ("figure-1000-rois", test_export_figure);
 #undef ADD
   return g_test_run ();
