@@ -266,6 +266,25 @@ test_preprocess_gray16 (void)
   hepa_preprocess_roi (&card, &frame, &roi, out16);
   hepa_preprocess_roi (&card, &rgb, &roi, out8);
   hepa_assert_allclose (out16, out8, 3 * 64, 0, 1e-5);
+
+  /* Taller than one windowing chunk (64 rows), at an offset. */
+  {
+    g_autofree guint16 *tall = g_new (guint16, 40 * 150);
+    g_autofree guint8 *tall_rgb = g_malloc (40 * 150 * 3);
+    HepaRect part = { 3, 7, 30, 140 };
+
+    for (int i = 0; i < 40 * 150; i++)
+      tall[i] = (guint16) ((i * 37) % 4096);
+    frame.width = 40;
+    frame.height = 150;
+    frame.stride = 80;
+    frame.data = (const guint8 *) tall;
+    hepa_frame_render_rgb (&frame, 0, 0, tall_rgb);
+    rgb = rgb_frame (40, 150, tall_rgb);
+    hepa_preprocess_roi (&card, &frame, &part, out16);
+    hepa_preprocess_roi (&card, &rgb, &part, out8);
+    hepa_assert_allclose (out16, out8, 3 * 64, 0, 1e-5);
+  }
 }
 
 /* ---- Engine -------------------------------------------------------------------------------- */
