@@ -39,9 +39,8 @@ progress_cb (const HepaTrainProgress *p,
   if (job->progress == NULL)
     job->progress = hepa_cli_progress_new (_("train"), p->total_steps);
   g_snprintf (extra, sizeof extra, _("%s %d/%d epoch %d/%d step %d/%d loss %.4f %.1f img/s"),
-              p->run < p->n_runs - 1 || job->opts->folds < 2 ? (job->opts->folds >= 2
-                                                                ? _("fold") : _("run"))
-                                                             : _("final"),
+              job->opts->folds < 2 ? _("run")
+              : p->run < job->opts->folds ? _("fold") : _("final"),
               p->run + 1, p->n_runs, p->epoch + 1, p->n_epochs, p->step, p->n_steps, p->loss,
               p->img_per_s);
   hepa_cli_progress_update (job->progress, p->global_step, extra);

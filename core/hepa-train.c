@@ -270,7 +270,7 @@ hepa_dataset_preload (HepaDataset         *self,
       raw.mean[c] = 0.0f;
       raw.std[c] = 1.0f / 255.0f;
     }
-  if (per * n / n != per || per * n > G_MAXSIZE / 2)
+  if (n == 0 || per > G_MAXSIZE / 2 / n)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE, _("%s: too many images to hold"),
                    self->dir);
