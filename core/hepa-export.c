@@ -430,6 +430,25 @@ write_output (Context    *ctx,
                    _("%s already exists with other content; not replaced (use --force)"), path);
       return WRITE_FAILED;
     }
+  /* Class folders appear with their first crop: trainers refuse an empty class folder. */
+  if (!exists)
+    {
+      g_autofree char *dir = g_path_get_dirname (path);
+
+      if (g_mkdir_with_parents (dir, 0777) != 0)
+        {
+          int errsv = errno;
+
+          add_problem (job->problems,
+                       hepa_error_from_errno (errsv) == HEPA_ERROR_NO_SPACE
+                       ? HEPA_EXPORT_SKIP_NO_SPACE
+                       : hepa_error_from_errno (errsv) == HEPA_ERROR_PERMISSION
+                       ? HEPA_EXPORT_SKIP_PERMISSION : HEPA_EXPORT_SKIP_IO,
+                       job->input->image_path, _("Could not create the folder %s: %s"), dir,
+                       g_strerror (errsv));
+          return WRITE_FAILED;
+        }
+    }
   /* Durable later, all at once, before the manifest names it. */
   if (!hepa_write_file_atomic_full (path, g_bytes_get_data (bytes, NULL),
                                     g_bytes_get_size (bytes), 0666, FALSE, _("a crop"), &error))
@@ -1611,21 +1630,14 @@ hepa_export_run (const HepaExportOptions  *options,
       g_autofree char *native = g_build_filename (options->out_dir, "native",
                                                   options->card->classes[i], NULL);
 
-      if (!make_folder (dir, error))
-        return NULL;
       remove_stale_temps (dir);
-      if (options->native && !make_folder (native, error))
-        return NULL;
       remove_stale_temps (native);
     }
-  if (options->frames)
-    {
-      g_autofree char *frames = g_build_filename (options->out_dir, "frames", NULL);
+  {
+    g_autofree char *frames = g_build_filename (options->out_dir, "frames", NULL);
 
-      if (!make_folder (frames, error))
-        return NULL;
-      remove_stale_temps (frames);
-    }
+    remove_stale_temps (frames);
+  }
 
   inputs = collect_inputs (paths, out_canonical, options->workspace_dir, summary->problems);
 
@@ -1796,6 +1808,25 @@ hepa_export_run (const HepaExportOptions  *options,
         if (g_strcmp0 (digest, value) == 0 && g_unlink (path) == 0)
           summary->n_removed++;
       }
+  }
+
+  /* Folders left empty (a class no longer labeled, native crops no longer asked for) go too:
+   * trainers take every class folder for a class. rmdir () leaves non-empty ones alone. */
+  for (guint i = 0; options->card->classes[i] != NULL; i++)
+    {
+      g_autofree char *dir = g_build_filename (options->out_dir, options->card->classes[i], NULL);
+      g_autofree char *native = g_build_filename (options->out_dir, "native",
+                                                  options->card->classes[i], NULL);
+
+      g_rmdir (dir);
+      g_rmdir (native);
+    }
+  {
+    g_autofree char *native = g_build_filename (options->out_dir, "native", NULL);
+    g_autofree char *frames = g_build_filename (options->out_dir, "frames", NULL);
+
+    g_rmdir (native);
+    g_rmdir (frames);
   }
 
   summary->n_exported = manifest->rows->len;

@@ -9,6 +9,7 @@
 #include "hepa-manifest.h"
 #include "hepa-pseudonym.h"
 #include "hepa-test-utils.h"
+#include "hepa-train.h"
 #include "dicom/hepa-dicom-writer.h"
 
 #include <errno.h>
@@ -606,6 +607,44 @@ test_export_png (Fixture       *f,
     g_assert_no_error (error);
     g_assert_cmpint (hepa_image_get_width (whole), ==, 320);
   }
+}
+
+/* The trainer reads the tree: only labeled classes are folders, native/ and frames/ are not
+ * classes, and the manifest's patients group the crops. */
+static void
+test_export_loads_in_trainer (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(HepaExportSummary) summary = NULL;
+  g_autoptr(HepaDataset) dataset = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("img%u.png", i);
+      g_autofree char *path = make_png (f->in, name, 120, 100, 500 + i);
+      const RoiSpec rois[] = {
+        { 0, 10, 10, 40, 40, "cyst" },
+        { 0, 60, 40, 40, 50, i % 2 == 0 ? "hcc" : "cyst" },
+      };
+
+      make_sidecar (path, rois, 2, NULL);
+    }
+  summary = run_export (f, f->in, TRUE, FALSE);
+  g_assert_cmpuint (summary->n_exported, ==, 8);
+  dataset = hepa_dataset_load (f->out, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (dataset->n_classes, ==, 2);
+  g_assert_cmpstr (dataset->classes[0], ==, "cyst");
+  g_assert_cmpstr (dataset->classes[1], ==, "hcc");
+  g_assert_cmpuint (dataset->samples->len, ==, 8);
+  g_assert_cmpuint (hepa_dataset_count (dataset, 0), ==, 6);
+  g_assert_true (dataset->has_manifest);
+  /* A PNG has no patient id: each image is its own patient, two crops each. */
+  g_assert_cmpuint (dataset->n_groups, ==, 4);
+  g_assert_true (hepa_dataset_preload (dataset, f->card, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (dataset->size, ==, f->card->input_size);
 }
 
 /* The model-input crop is what the engine's preprocessing gives, in 8 bits. */
@@ -1534,6 +1573,7 @@ main (int    argc,
   g_test_add_func ("/core/export/manifest-rejects", test_manifest_rejects);
   ADD ("png", test_export_png);
   ADD ("matches-preprocess", test_export_matches_preprocess);
+  ADD ("loads-in-trainer", test_export_loads_in_trainer);
   ADD ("native-gray16", test_export_native_gray16);
   ADD ("idempotent", test_export_idempotent);
   ADD ("bad-input", test_export_bad_input);
