@@ -24,8 +24,9 @@ typedef struct
                              * exceeds HEPA_CAM_MAX_SIDE) */
   int       cam_height;     /* = roi.height (idem) */
   float    *cams;           /* (n_classes, cam_height, cam_width): fc-weighted layer4
-                             * activations (Grad-CAM for GAP + linear), upsampled to the ROI,
-                             * not normalized */
+                             * activations (Grad-CAM for GAP + linear, before its ReLU and
+                             * up to the 1/(h*w) scale), upsampled bilinearly to the ROI, not
+                             * normalized; on the layer4 grid its mean is logit - fc bias */
   double    latency_ms;     /* preprocessing + forward + CAM */
 } HepaResult;
 
@@ -38,6 +39,7 @@ typedef struct _HepaEngine HepaEngine;
  * an engine may be shared between threads. */
 HepaEngine *hepa_engine_new       (HepaModel     *model,
                                    GError       **error);
+/* Classifications still running in a worker keep the engine alive until they finish. */
 void        hepa_engine_free      (HepaEngine    *self);
 HepaModel  *hepa_engine_get_model (HepaEngine    *self);
 
