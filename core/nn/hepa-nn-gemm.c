@@ -38,7 +38,6 @@ hepa_nn_gemm_pack (const float *a,
                    float       *packed)
 {
   HEPA_NN_ASSERT (a != NULL && packed != NULL && m > 0 && k > 0);
-  HEPA_NN_PARALLEL_FOR ((size_t) m * k > 65536)
   for (int mb = 0; mb < (m + MR - 1) / MR; mb++)
     for (int kk = 0; kk < k; kk++)
       for (int r = 0; r < MR; r++)

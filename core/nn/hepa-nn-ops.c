@@ -24,7 +24,6 @@ hepa_nn_bn_fold (const float *weight,
   HEPA_NN_ASSERT (var != NULL && w_out != NULL && b_out != NULL);
   HEPA_NN_ASSERT (c_out > 0 && per_out > 0 && eps >= 0.f);
 
-  HEPA_NN_PARALLEL_FOR ((size_t) c_out * per_out > 65536)
   for (int c = 0; c < c_out; c++)
     {
       /* In double: a variance near zero must not lose the scale's digits. */

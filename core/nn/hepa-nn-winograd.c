@@ -78,27 +78,37 @@ hepa_nn_winograd_pack (const float *weight,
   const int co_blocks = round8 (c_out) / LANES;
 
   HEPA_NN_ASSERT (weight != NULL && u != NULL && c_in > 0 && c_out > 0);
-  memset (u, 0, sizeof (float) * hepa_nn_winograd_weight_size (c_in, c_out));
-  HEPA_NN_PARALLEL_FOR (c_out * c_in > 4096)
-  for (int co = 0; co < c_out; co++)
+  /* Eight output channels at a time, so that each of the 36 planes of u is written in order. */
+  for (int cb = 0; cb < co_blocks; cb++)
     for (int ci = 0; ci < c_in; ci++)
       {
-        const float *g = weight + ((size_t) co * c_in + ci) * 9;
-        double tmp[T][3];
+        float out[TT][LANES];
 
-        /* tmp = G g, then G g G^T */
-        for (int i = 0; i < T; i++)
-          for (int j = 0; j < 3; j++)
-            tmp[i][j] = g_mat[i][0] * g[j] + g_mat[i][1] * g[3 + j] + g_mat[i][2] * g[6 + j];
-        for (int i = 0; i < T; i++)
-          for (int j = 0; j < T; j++)
-            {
-              double v = tmp[i][0] * g_mat[j][0] + tmp[i][1] * g_mat[j][1]
-                         + tmp[i][2] * g_mat[j][2];
-              size_t at = (((size_t) (i * T + j) * co_blocks + co / LANES) * c_in + ci) * LANES
-                          + co % LANES;
-              u[at] = (float) v;
-            }
+        for (int r = 0; r < LANES; r++)
+          {
+            int co = cb * LANES + r;
+            double tmp[T][3];
+
+            if (co >= c_out)
+              {
+                for (int t = 0; t < TT; t++)
+                  out[t][r] = 0.f;
+                continue;
+              }
+            const float *g = weight + ((size_t) co * c_in + ci) * 9;
+
+            /* tmp = G g, then G g G^T */
+            for (int i = 0; i < T; i++)
+              for (int j = 0; j < 3; j++)
+                tmp[i][j] = g_mat[i][0] * g[j] + g_mat[i][1] * g[3 + j] + g_mat[i][2] * g[6 + j];
+            for (int i = 0; i < T; i++)
+              for (int j = 0; j < T; j++)
+                out[i * T + j][r] = (float) (tmp[i][0] * g_mat[j][0] + tmp[i][1] * g_mat[j][1]
+                                             + tmp[i][2] * g_mat[j][2]);
+          }
+        for (int t = 0; t < TT; t++)
+          memcpy (u + (((size_t) t * co_blocks + cb) * c_in + ci) * LANES, out[t],
+                  sizeof out[t]);
       }
 }
 
