@@ -5,12 +5,18 @@
 
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 int
 hepa_cli_fail (const char   *what,
                const GError *error)
 {
+  /* Core messages about files often name the file already: say it once. */
+  if (what != NULL && error != NULL && g_str_has_prefix (error->message, what)
+      && error->message[strlen (what)] == ':')
+    what = NULL;
+
   if (what != NULL)
     g_printerr ("hepascope-cli: %s: %s\n", what, error != NULL ? error->message : _("failed"));
   else

@@ -12,6 +12,8 @@ packages=(
   # libraries
   libglib2.0-dev libgtk-4-dev libjson-glib-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev
   libdcmtk-dev zlib1g-dev
+  # OpenSSL's SHA-256 hashes model files about 8x faster than GLib's
+  libssl-dev
   # DCMTK's tools make the DICOM test fixtures (img2dcm, dcmcjpeg, dcmcjpls, dcmcrle)
   dcmtk
   # tests: a headless display, pointer events, screenshots, validators, sanitizer runtimes
