@@ -749,7 +749,9 @@ render_input_crop (const HepaModelCard *card,
         {
           float v = (src[i] * std + mean) * 255.0f;
 
-          rgb[3 * i + c] = (guint8) CLAMP (lrintf (v), 0, 255);
+          /* Round to nearest; no lrintf () call per sample. */
+          v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+          rgb[3 * i + c] = (guint8) (v + 0.5f);
         }
     }
   return rgb;
@@ -790,6 +792,21 @@ mask_outside_regions (const HepaImageInfo *info,
   for (gsize i = 0; i < (gsize) width * height; i++)
     if (!keep[i])
       memset (rgb + 3 * i, 0, 3);
+}
+
+/* B-mode frames are gray even when stored as RGB: when every pixel of @rgb (n pixels) has
+ * R = G = B, packs them to one byte per pixel in place and returns TRUE, so the frame is
+ * written as an 8-bit gray PNG, a third of the data to compress. */
+static gboolean
+pack_gray (guint8 *rgb,
+           gsize   n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (rgb[3 * i] != rgb[3 * i + 1] || rgb[3 * i] != rgb[3 * i + 2])
+      return FALSE;
+  for (gsize i = 0; i < n; i++)
+    rgb[i] = rgb[3 * i];
+  return TRUE;
 }
 
 static CocoFrame *
@@ -845,8 +862,12 @@ write_coco_frames (Context   *ctx,
       hepa_frame_render_rgb (frame, 0, 0, rgb);
       if (info->n_regions > 0)
         mask_outside_regions (info, rgb, frame->width, frame->height);
-      png = hepa_export_encode_png (rgb, frame->width, frame->height, (gsize) frame->width * 3, 3,
-                                    8, &error);
+      if (pack_gray (rgb, (gsize) frame->width * frame->height))
+        png = hepa_export_encode_png (rgb, frame->width, frame->height, (gsize) frame->width, 1,
+                                      8, &error);
+      else
+        png = hepa_export_encode_png (rgb, frame->width, frame->height,
+                                      (gsize) frame->width * 3, 3, 8, &error);
       if (png == NULL)
         {
           add_problem (job->problems, HEPA_EXPORT_SKIP_IO, job->input->image_path, "%s",
