@@ -21,8 +21,8 @@ packages=(
   # the end-to-end UI test gives the app a private session bus (dbus-daemon)
   dbus-daemon
   clang libclang-rt-14-dev valgrind
-  # fonts for readable screenshots
-  fonts-dejavu-core
+  # fonts for readable screenshots; Thai glyphs (the th translation) need the TLWG fonts
+  fonts-dejavu-core fonts-thai-tlwg
 )
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3-torch python3-torchvision python3-numpy)
