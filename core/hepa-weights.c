@@ -5,6 +5,7 @@
 #include "hepa-weights.h"
 #include "hepa-weights-private.h"
 #include "hepa-error.h"
+#include "hepa-pth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1031,15 +1032,32 @@ fail:
 }
 /* ---- Either format ------------------------------------------------------------------------ */
 
+guint64
+hepa_weights_get_max_file_bytes (void)
+{
+  const char *env = g_getenv ("HEPASCOPE_MAX_MODEL_MB");
+  guint64 mb = 4096;
+
+  if (env != NULL && *env != '\0')
+    {
+      guint64 v = g_ascii_strtoull (env, NULL, 10);
+      if (v > 0)
+        mb = v;
+    }
+  return mb * 1048576;
+}
+
 HepaWeights *
 hepa_weights_load (const char  *path,
                    GError     **error)
 {
   g_autoptr(GFile) file = NULL;
   g_autoptr(GFileInputStream) stream = NULL;
+  g_autoptr(GFileInfo) info = NULL;
   g_autoptr(GError) local_error = NULL;
-  guint8 magic[4] = { 0 };
+  guint8 magic[16] = { 0 };
   gsize n_read = 0;
+  goffset size;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1047,14 +1065,26 @@ hepa_weights_load (const char  *path,
   file = g_file_new_for_path (path);
   stream = g_file_read (file, NULL, &local_error);
   if (stream == NULL
+      || (info = g_file_input_stream_query_info (stream, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL,
+                                                 &local_error)) == NULL
       || !g_input_stream_read_all (G_INPUT_STREAM (stream), magic, sizeof magic, &n_read, NULL,
                                    &local_error))
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, "%s", local_error->message);
       return NULL;
     }
-  /* torch.save writes a zip archive; safetensors starts with a little-endian length. */
-  if (n_read == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
+  /* Refuse absurd files before mapping them. */
+  size = g_file_info_get_size (info);
+  if (size > 0 && (guint64) size > hepa_weights_get_max_file_bytes ())
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
+                   _("Model file is %.0f MB, above the %.0f MB ceiling (HEPASCOPE_MAX_MODEL_MB)"),
+                   size / 1048576.0, hepa_weights_get_max_file_bytes () / 1048576.0);
+      return NULL;
+    }
+  /* torch.save writes a zip archive (or, before PyTorch 1.6, a bare pickle, which the .pth
+   * reader refuses with its own message); safetensors starts with a little-endian length. */
+  if (hepa_pth_sniff (magic, n_read))
     return hepa_weights_load_pth (path, error);
   return hepa_weights_load_safetensors (path, error);
 }

@@ -55,7 +55,9 @@ gboolean     hepa_weights_save_safetensors (HepaWeights *self,
 /* PyTorch torch.save zip files; never executes anything the pickle asks for. */
 HepaWeights *hepa_weights_load_pth         (const char  *path,
                                             GError     **error);
-/* Either of the above, by content. */
+/* Ceiling on the size of a model file: 4096 MB, or HEPASCOPE_MAX_MODEL_MB. */
+guint64      hepa_weights_get_max_file_bytes (void);
+/* Either of the above, by content; files above the ceiling are refused before mapping. */
 HepaWeights *hepa_weights_load             (const char  *path,
                                             GError     **error);
 

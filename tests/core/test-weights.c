@@ -362,6 +362,32 @@ test_missing_file (void)
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
 }
 
+/* A model file above HEPASCOPE_MAX_MODEL_MB is refused before it is mapped or parsed. */
+static void
+test_size_ceiling (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "big.safetensors", NULL);
+  g_autofree guint8 *zeros = g_malloc0 (3 * 1048576);
+  g_autoptr(GError) error = NULL;
+  HepaWeights *w;
+
+  g_assert_true (g_file_set_contents (path, (const char *) zeros, 3 * 1048576, NULL));
+  g_setenv ("HEPASCOPE_MAX_MODEL_MB", "2", TRUE);
+  w = hepa_weights_load (path, &error);
+  g_unsetenv ("HEPASCOPE_MAX_MODEL_MB");
+  g_assert_null (w);
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "HEPASCOPE_MAX_MODEL_MB"));
+
+  /* Below the ceiling the same file gets the parser's own answer. */
+  g_clear_error (&error);
+  w = hepa_weights_load (path, &error);
+  g_assert_null (w);
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+  hepa_test_rmtree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -370,6 +396,7 @@ main (int    argc,
 
   g_test_add_func ("/core/weights/container", test_container);
   g_test_add_func ("/core/weights/missing-file", test_missing_file);
+  g_test_add_func ("/core/weights/size-ceiling", test_size_ceiling);
   g_test_add ("/core/weights/round-trip-f32", Fixture, NULL, fixture_set_up, test_round_trip_f32,
               fixture_tear_down);
   g_test_add ("/core/weights/round-trip-f16", Fixture, NULL, fixture_set_up, test_round_trip_f16,
