@@ -75,9 +75,9 @@ for lang in $langs; do
   if [[ $untranslated -eq 0 && $fuzzy -eq 0 ]]; then
     ok "$lang: all messages of the current sources are translated"
   else
-    first=$( (msgattrib --untranslated --no-obsolete "$tmp/$lang.po";
-              msgattrib --only-fuzzy --no-obsolete "$tmp/$lang.po") |
-             grep -A1 '^msgid ' | grep -v '^msgid ""' | grep -m1 '^msgid ' | cut -c7-80)
+    first=$( (msgattrib --no-wrap --untranslated --no-obsolete "$tmp/$lang.po";
+              msgattrib --no-wrap --only-fuzzy --no-obsolete "$tmp/$lang.po") |
+             grep -v '^msgid ""' | grep -m1 '^msgid ' | cut -c7-80)
     not_ok "$lang: $untranslated untranslated and $fuzzy fuzzy messages (first: $first); run ninja hepascope-update-po and translate them"
   fi
   if err=$(msgfmt -c -o /dev/null "$tmp/$lang.po" 2>&1); then
