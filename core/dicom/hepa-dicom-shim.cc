@@ -61,6 +61,15 @@ copy_string (char        *buf,
 
 std::once_flag init_once;
 
+// The codec registry lives until exit; give it back then, so leak checkers see a clean process.
+void
+do_cleanup ()
+{
+  DJDecoderRegistration::cleanup ();
+  DJLSDecoderRegistration::cleanup ();
+  DcmRLEDecoderRegistration::cleanup ();
+}
+
 void
 do_init ()
 {
@@ -71,6 +80,7 @@ do_init ()
   DJDecoderRegistration::registerCodecs ();
   DJLSDecoderRegistration::registerCodecs ();
   DcmRLEDecoderRegistration::registerCodecs ();
+  std::atexit (do_cleanup);
 }
 
 // Names of transfer syntaxes newer than DCMTK 3.6.7, so the "unsupported" error says what it is.
