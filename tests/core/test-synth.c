@@ -27,6 +27,7 @@ generate (HepaSynthClass  klass,
   HepaSynthParams p;
   g_autoptr(GError) error = NULL;
   guint8 *pixels;
+  gboolean ok;
 
   hepa_synth_params_init (&p, klass, seed, index);
   p.width = width;
@@ -36,9 +37,9 @@ generate (HepaSynthClass  klass,
   pixels = g_malloc (hepa_synth_buffer_size (&p));
   if (labels != NULL)
     *labels = g_malloc ((gsize) width * height);
-  g_assert_true (hepa_synth_generate (&p, pixels, labels != NULL ? *labels : NULL, info,
-                                      &error));
+  ok = hepa_synth_generate (&p, pixels, labels != NULL ? *labels : NULL, info, &error);
   g_assert_no_error (error);
+  g_assert_true (ok);
   return pixels;
 }
 
@@ -106,11 +107,11 @@ test_thread_independent (void)
   ThreadJob jobs[6];
   GThread *threads[6];
 
+  /* Every job is set up before any thread starts: thread k takes job 5 - k. */
   for (int k = 0; k < 6; k++)
-    {
-      jobs[k] = (ThreadJob) { (HepaSynthClass) (k % HEPA_SYNTH_N_CLASSES), (guint) k, NULL };
-      threads[k] = g_thread_new ("synth", thread_job, &jobs[5 - k]);
-    }
+    jobs[k] = (ThreadJob) { (HepaSynthClass) (k % HEPA_SYNTH_N_CLASSES), (guint) k, NULL };
+  for (int k = 0; k < 6; k++)
+    threads[k] = g_thread_new ("synth", thread_job, &jobs[5 - k]);
   for (int k = 0; k < 6; k++)
     g_thread_join (threads[k]);
   for (int k = 0; k < 6; k++)
