@@ -6,6 +6,8 @@
 
 #include "hepa-annotations.h"
 
+#include <json-glib/json-glib.h>
+
 G_BEGIN_DECLS
 
 /* Largest sidecar we read; a bigger one is refused as damaged before it is read whole. */
@@ -50,6 +52,11 @@ gboolean         hepa_write_file_atomic_full (const char  *path,
 /* Replaces control characters (newlines from a parser quoting the input) with spaces, in
  * place, so that an error stays one line. Returns @message. */
 char            *hepa_one_line (char *message);
+
+/* TRUE when every string (and member name) under @node is valid UTF-8. json-glib's scanner
+ * turns some escapes (a backslash and octal digits) into raw bytes, so a file of plain ASCII
+ * can parse into strings that are not text. */
+gboolean         hepa_json_strings_are_utf8 (JsonNode *node);
 
 /* Formats unix seconds as "2026-11-27T09:00:00Z"; parses the same (any ISO 8601 with a zone). */
 char            *hepa_annotations_format_time (gint64      unix_seconds);

@@ -434,6 +434,11 @@ hepa_annotations_parse (const char  *data,
       format_error (error, _("The top level is not a JSON object"));
       return NULL;
     }
+  if (!hepa_json_strings_are_utf8 (root))
+    {
+      format_error (error, _("A string is not valid UTF-8 text"));
+      return NULL;
+    }
   object = json_node_get_object (root);
 
   member = json_object_get_member (object, "format");
@@ -854,4 +859,43 @@ hepa_annotations_save (const HepaAnnotations *self,
 
   data = hepa_annotations_to_data (self, &length);
   return hepa_write_file_atomic (sidecar_path, data, length, 0666, _("annotations"), error);
+}
+
+gboolean
+hepa_json_strings_are_utf8 (JsonNode *node)
+{
+  if (node == NULL)
+    return TRUE;
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, &name, &member))
+          if (!g_utf8_validate (name, -1, NULL) || !hepa_json_strings_are_utf8 (member))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+
+        for (guint i = 0; i < n; i++)
+          if (!hepa_json_strings_are_utf8 (json_array_get_element (array, i)))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        return g_utf8_validate (json_node_get_string (node), -1, NULL);
+      return TRUE;
+    case JSON_NODE_NULL:
+    default:
+      return TRUE;
+    }
 }

@@ -486,6 +486,11 @@ hepa_manifest_parse_json (const char  *data,
       fail (error, _("The top level is not a JSON object"));
       return NULL;
     }
+  if (!hepa_json_strings_are_utf8 (node))
+    {
+      fail (error, _("A string is not valid UTF-8 text"));
+      return NULL;
+    }
   object = json_node_get_object (node);
   node = member_of (object, "format");
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)

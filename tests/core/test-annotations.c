@@ -572,6 +572,24 @@ test_save_read_only_folder (void)
   hepa_test_rmtree (dir);
 }
 
+/* fuzz-sidecar finding: json-glib reads "\706" as a raw byte, so a pure-ASCII file parsed into
+ * an id that was not UTF-8, and what was written back could not be read. Refused now. */
+static void
+test_octal_escape_refused (void)
+{
+  static const char text[] =
+    "{ \"format\": \"hepascope-annotations\", \"version\": 1, \"image\": \"a.dcm\","
+    "  \"rois\": [ { \"id\": \"r-99c\\7069a9\", \"frame\": 0, \"x\": 0, \"y\": 0,"
+    "  \"width\": 64, \"height\": 48, \"label\": null, \"rater\": \"\","
+    "  \"created\": \"2026-11-27T09:00:00Z\", \"modified\": \"2026-11-27T09:00:00Z\" } ] }";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaAnnotations) set = hepa_annotations_parse (text, strlen (text), &error);
+
+  g_assert_null (set);
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "UTF-8"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -600,6 +618,7 @@ main (int    argc,
   g_test_add_func ("/core/annotations/roi-lifecycle", test_roi_lifecycle);
   g_test_add_func ("/core/annotations/sidecar-path", test_sidecar_path);
   g_test_add_func ("/core/annotations/round-trip", test_round_trip);
+  g_test_add_func ("/core/annotations/octal-escape-refused", test_octal_escape_refused);
   g_test_add_func ("/core/annotations/time-round-trip", test_time_round_trip);
   g_test_add_func ("/core/annotations/missing-is-empty", test_missing_is_empty);
   g_test_add_func ("/core/annotations/damaged-moved-aside", test_damaged_moved_aside);
