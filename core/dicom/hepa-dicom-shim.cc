@@ -14,6 +14,7 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +58,70 @@ copy_string (char        *buf,
   if (buf == nullptr || buf_size == 0)
     return;
   std::snprintf (buf, buf_size, "%s", value != nullptr ? value : "");
+}
+
+// DCMTK 3.6.7's RLE decoder follows segment offsets without checking them against the
+// fragment (a file whose offset points past its data crashed it; fuzz-dicom finding). PS3.5
+// Annex G: one fragment per frame, a 64-byte header of a segment count (1..15) and ascending
+// offsets, the first 64, all inside the fragment. Returns false with a message otherwise.
+bool
+rle_frame_is_sane (DcmPixelData *pd,
+                   E_TransferSyntax xfer,
+                   unsigned long frame,
+                   unsigned long n_frames,
+                   char *msg,
+                   size_t msg_size)
+{
+  DcmPixelSequence *seq = nullptr;
+  DcmPixelItem *item = nullptr;
+  Uint8 *data = nullptr;
+
+  if (pd->getEncapsulatedRepresentation (xfer, nullptr, seq).bad () || seq == nullptr)
+    {
+      set_msg (msg, msg_size, "RLE pixel data without fragments");
+      return false;
+    }
+  if (seq->card () != n_frames + 1)
+    {
+      set_msg (msg, msg_size, "RLE pixel data has %lu fragments for %lu frames (one each)",
+               seq->card () > 0 ? seq->card () - 1 : 0ul, n_frames);
+      return false;
+    }
+  if (seq->getItem (item, frame + 1).bad () || item == nullptr
+      || item->getUint8Array (data).bad () || data == nullptr)
+    {
+      set_msg (msg, msg_size, "RLE frame %lu is missing", frame + 1);
+      return false;
+    }
+  Uint32 length = item->getLength ();
+  if (length < 64)
+    {
+      set_msg (msg, msg_size, "RLE frame %lu is shorter than its header", frame + 1);
+      return false;
+    }
+  auto word = [data] (int i) -> Uint32 {
+    return (Uint32) data[4 * i] | ((Uint32) data[4 * i + 1] << 8)
+           | ((Uint32) data[4 * i + 2] << 16) | ((Uint32) data[4 * i + 3] << 24);
+  };
+  Uint32 n_segments = word (0);
+  if (n_segments < 1 || n_segments > 15)
+    {
+      set_msg (msg, msg_size, "RLE frame %lu declares %u segments (1 to 15)", frame + 1,
+               (unsigned) n_segments);
+      return false;
+    }
+  Uint32 previous = 0;
+  for (Uint32 i = 0; i < n_segments; i++)
+    {
+      Uint32 offset = word ((int) i + 1);
+      if ((i == 0 && offset != 64) || (i > 0 && offset <= previous) || offset >= length)
+        {
+          set_msg (msg, msg_size, "RLE frame %lu has a damaged segment table", frame + 1);
+          return false;
+        }
+      previous = offset;
+    }
+  return true;
 }
 
 std::once_flag init_once;
@@ -725,6 +790,15 @@ hepa_dcm_get_frame (HepaDcmFile *file,
           set_msg (msg, msg_size, "decoded frame larger than expected (%u bytes)",
                    (unsigned) needed);
           return HEPA_DCM_ERR_FORMAT;
+        }
+      if (xfer == EXS_RLELossless)
+        {
+          long n_frames = 1;
+          OFString frames_text;
+          if (ds->findAndGetOFString (DCM_NumberOfFrames, frames_text).good ())
+            n_frames = std::max (1L, std::atol (frames_text.c_str ()));
+          if (!rle_frame_is_sane (pd, xfer, frame, (unsigned long) n_frames, msg, msg_size))
+            return HEPA_DCM_ERR_FORMAT;
         }
       // Reuse what decoding the previous frame taught us about fragment boundaries.
       Uint32 start = 0;

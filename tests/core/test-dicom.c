@@ -1226,6 +1226,22 @@ test_tools (void)
     }
 }
 
+/* fuzz-dicom finding: an RLE frame whose segment offset points past its fragment crashed
+ * DCMTK 3.6.7's decoder. The header is checked first now. */
+static void
+test_bad_rle_segment_table (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "fixtures", "dicom",
+                                                 "rle-segment-offset-past-end.dcm", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaImage) image = hepa_image_open (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_null (hepa_image_get_frame (image, 0, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "segment table"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1317,6 +1333,7 @@ main (int    argc,
   g_test_add_func ("/core/dicom/bad/palette", test_bad_palette);
   g_test_add_func ("/core/dicom/bad/unsupported-syntax", test_unsupported_syntax);
   g_test_add_func ("/core/dicom/tools", test_tools);
+  g_test_add_func ("/core/dicom/bad/rle-segment-table", test_bad_rle_segment_table);
 
   status = g_test_run ();
   if (g_getenv ("HEPA_TEST_KEEP") == NULL)
