@@ -57,6 +57,13 @@ char            *hepa_one_line (char *message);
  * turns some escapes (a backslash and octal digits) into raw bytes, so a file of plain ASCII
  * can parse into strings that are not text. */
 gboolean         hepa_json_strings_are_utf8 (JsonNode *node);
+/* Parses @data (not NUL-terminated) into @parser and returns its top-level object, or NULL with
+ * HEPA_ERROR_FORMAT: a NUL byte, invalid JSON, a top level that is not an object, or strings that
+ * are not UTF-8. (transfer none): owned by @parser. */
+JsonObject      *hepa_json_parse_object     (JsonParser  *parser,
+                                             const char  *data,
+                                             gsize        length,
+                                             GError     **error);
 
 /* Formats unix seconds as "2026-11-27T09:00:00Z"; parses the same (any ISO 8601 with a zone). */
 char            *hepa_annotations_format_time (gint64      unix_seconds);

@@ -399,10 +399,8 @@ hepa_annotations_parse (const char  *data,
                         GError     **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) local_error = NULL;
   g_autoptr(HepaAnnotations) self = NULL;
   g_autoptr(GHashTable) ids = NULL;
-  JsonNode *root;
   JsonObject *object;
   JsonNode *member;
   JsonArray *rois;
@@ -417,29 +415,9 @@ hepa_annotations_parse (const char  *data,
                     length);
       return NULL;
     }
-  /* json-glib wants text; a NUL inside is damage, not the end of the document. */
-  if (length > 0 && memchr (data, '\0', length) != NULL)
-    {
-      format_error (error, _("The file holds a NUL byte; it is not JSON text"));
-      return NULL;
-    }
-  if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
-    {
-      format_error (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
-      return NULL;
-    }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      format_error (error, _("The top level is not a JSON object"));
-      return NULL;
-    }
-  if (!hepa_json_strings_are_utf8 (root))
-    {
-      format_error (error, _("A string is not valid UTF-8 text"));
-      return NULL;
-    }
-  object = json_node_get_object (root);
+  object = hepa_json_parse_object (parser, data, length, error);
+  if (object == NULL)
+    return NULL;
 
   member = json_object_get_member (object, "format");
   format = member != NULL && JSON_NODE_HOLDS_VALUE (member)
@@ -859,6 +837,40 @@ hepa_annotations_save (const HepaAnnotations *self,
 
   data = hepa_annotations_to_data (self, &length);
   return hepa_write_file_atomic (sidecar_path, data, length, 0666, _("annotations"), error);
+}
+
+JsonObject *
+hepa_json_parse_object (JsonParser  *parser,
+                        const char  *data,
+                        gsize        length,
+                        GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+
+  /* json-glib wants text; a NUL inside is damage, not the end of the document. */
+  if (length > 0 && memchr (data, '\0', length) != NULL)
+    {
+      format_error (error, _("The file holds a NUL byte; it is not JSON text"));
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
+    {
+      format_error (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      format_error (error, _("The top level is not a JSON object"));
+      return NULL;
+    }
+  if (!hepa_json_strings_are_utf8 (root))
+    {
+      format_error (error, _("A string is not valid UTF-8 text"));
+      return NULL;
+    }
+  return json_node_get_object (root);
 }
 
 gboolean

@@ -457,7 +457,6 @@ hepa_manifest_parse_json (const char  *data,
                           GError     **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) local_error = NULL;
   g_autoptr(HepaManifest) self = NULL;
   g_autoptr(GStrvBuilder) classes = g_strv_builder_new ();
   JsonObject *object;
@@ -470,28 +469,9 @@ hepa_manifest_parse_json (const char  *data,
       fail (error, _("The manifest is too large"));
       return NULL;
     }
-  if (length > 0 && memchr (data, '\0', length) != NULL)
-    {
-      fail (error, _("The manifest holds a NUL byte; it is not JSON text"));
-      return NULL;
-    }
-  if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
-    {
-      fail (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
-      return NULL;
-    }
-  node = json_parser_get_root (parser);
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
-      fail (error, _("The top level is not a JSON object"));
-      return NULL;
-    }
-  if (!hepa_json_strings_are_utf8 (node))
-    {
-      fail (error, _("A string is not valid UTF-8 text"));
-      return NULL;
-    }
-  object = json_node_get_object (node);
+  object = hepa_json_parse_object (parser, data, length, error);
+  if (object == NULL)
+    return NULL;
   node = member_of (object, "format");
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
       || json_node_get_value_type (node) != G_TYPE_STRING
