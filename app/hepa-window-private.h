@@ -83,6 +83,7 @@ struct _HepaWindow
   char             *result_roi_id;
   guint             result_frame;
   gint64            released_us;   /* when the last finished edit happened, for timing */
+  gboolean          live_since_edit;   /* a drag is under way: its EDIT is a release */
   gint64            infer_start_us;  /* when the running inference was started */
   gint64            shown_start_us;  /* start and arrival of the result on screen */
   gint64            shown_result_us;

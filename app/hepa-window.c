@@ -631,9 +631,18 @@ store_changed_cb (HepaWindow   *self,
   switch ((HepaRoiChange) change)
     {
     case HEPA_ROI_CHANGE_LIVE:
+      self->live_since_edit = TRUE;
       request_inference (self, TRUE);
       break;
     case HEPA_ROI_CHANGE_EDIT:
+      if (roi != NULL && result_matches (self, roi) && self->timing && self->live_since_edit)
+        {
+          /* The last live answer during the drag was already for this place: nothing to wait
+           * for. Said anyway, so every release has its line. */
+          g_printerr ("hepascope-timing: roi-released -> probabilities on screen: 0.0 ms "
+                      "(the answer for this place was already on screen)\n");
+        }
+      self->live_since_edit = FALSE;
       if (roi != NULL && !result_matches (self, roi))
         {
           self->released_us = g_get_monotonic_time ();
