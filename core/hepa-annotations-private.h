@@ -52,6 +52,11 @@ gboolean         hepa_write_file_atomic_full (const char  *path,
 /* Replaces control characters (newlines from a parser quoting the input) with spaces, in
  * place, so that an error stays one line. Returns @message. */
 char            *hepa_one_line (char *message);
+/* Sets HEPA_ERROR_FORMAT with a printf-style message and returns FALSE, for parsers' early
+ * returns. */
+gboolean         hepa_format_error (GError    **error,
+                                    const char *format,
+                                    ...) G_GNUC_PRINTF (2, 3);
 
 /* TRUE when every string (and member name) under @node is valid UTF-8. json-glib's scanner
  * turns some escapes (a backslash and octal digits) into raw bytes, so a file of plain ASCII

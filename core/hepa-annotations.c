@@ -209,15 +209,10 @@ hepa_one_line (char *message)
   return message;
 }
 
-static gboolean
-format_error (GError    **error,
-              const char *format,
-              ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-format_error (GError    **error,
-              const char *format,
-              ...)
+gboolean
+hepa_format_error (GError    **error,
+                   const char *format,
+                   ...)
 {
   g_autofree char *message = NULL;
   va_list args;
@@ -243,10 +238,11 @@ get_int_member (JsonObject  *object,
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
       || json_node_get_value_type (node) != G_TYPE_INT64)
-    return format_error (error, _("ROI %u: “%s” is missing or not an integer"), roi_index, name);
+    return hepa_format_error (error,
+                              _("ROI %u: “%s” is missing or not an integer"), roi_index, name);
   *value = json_node_get_int (node);
   if (*value < min || *value > max)
-    return format_error (error, _("ROI %u: “%s” is out of range"), roi_index, name);
+    return hepa_format_error (error, _("ROI %u: “%s” is out of range"), roi_index, name);
   return TRUE;
 }
 
@@ -266,7 +262,7 @@ get_string_member (JsonObject  *object,
     return TRUE;
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
       || json_node_get_value_type (node) != G_TYPE_STRING)
-    return format_error (error, _("ROI %u: “%s” is missing or not a string"), roi_index, name);
+    return hepa_format_error (error, _("ROI %u: “%s” is missing or not a string"), roi_index, name);
   *value = json_node_get_string (node);
   return TRUE;
 }
@@ -290,24 +286,24 @@ parse_prediction (JsonNode  *node,
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     return TRUE;
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return format_error (error, _("ROI %u: “prediction” is not an object"), roi_index);
+    return hepa_format_error (error, _("ROI %u: “prediction” is not an object"), roi_index);
   object = json_node_get_object (node);
   if (!get_string_member (object, "model_id", FALSE, roi_index, &model_id, error))
     return FALSE;
 
   member = json_object_get_member (object, "classes");
   if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
-    return format_error (error, _("ROI %u: prediction “classes” is not an array"), roi_index);
+    return hepa_format_error (error, _("ROI %u: prediction “classes” is not an array"), roi_index);
   classes = json_node_get_array (member);
   member = json_object_get_member (object, "probabilities");
   if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
-    return format_error (error, _("ROI %u: prediction “probabilities” is not an array"),
+    return hepa_format_error (error, _("ROI %u: prediction “probabilities” is not an array"),
                          roi_index);
   probabilities = json_node_get_array (member);
 
   n = json_array_get_length (classes);
   if (n < 1 || n > 1024 || json_array_get_length (probabilities) != n)
-    return format_error (error, _("ROI %u: prediction classes and probabilities do not match"),
+    return hepa_format_error (error, _("ROI %u: prediction classes and probabilities do not match"),
                          roi_index);
 
   builder = g_strv_builder_new ();
@@ -320,15 +316,16 @@ parse_prediction (JsonNode  *node,
       double v;
 
       if (!JSON_NODE_HOLDS_VALUE (c) || json_node_get_value_type (c) != G_TYPE_STRING)
-        return format_error (error, _("ROI %u: a prediction class is not a string"), roi_index);
+        return hepa_format_error (error,
+                                  _("ROI %u: a prediction class is not a string"), roi_index);
       if (!JSON_NODE_HOLDS_VALUE (p))
-        return format_error (error, _("ROI %u: a probability is not a number"), roi_index);
+        return hepa_format_error (error, _("ROI %u: a probability is not a number"), roi_index);
       type = json_node_get_value_type (p);
       if (type != G_TYPE_DOUBLE && type != G_TYPE_INT64)
-        return format_error (error, _("ROI %u: a probability is not a number"), roi_index);
+        return hepa_format_error (error, _("ROI %u: a probability is not a number"), roi_index);
       v = json_node_get_double (p);
       if (!(v >= 0.0 && v <= 1.0))
-        return format_error (error, _("ROI %u: a probability is outside 0..1"), roi_index);
+        return hepa_format_error (error, _("ROI %u: a probability is outside 0..1"), roi_index);
       g_strv_builder_add (builder, json_node_get_string (c));
       values[i] = (float) v;
     }
@@ -349,7 +346,7 @@ parse_roi (JsonNode  *node,
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
-      format_error (error, _("ROI %u is not an object"), index);
+      hepa_format_error (error, _("ROI %u is not an object"), index);
       return NULL;
     }
   object = json_node_get_object (node);
@@ -368,7 +365,7 @@ parse_roi (JsonNode  *node,
 
   if (*id == '\0')
     {
-      format_error (error, _("ROI %u has an empty id"), index);
+      hepa_format_error (error, _("ROI %u has an empty id"), index);
       return NULL;
     }
   if (label != NULL && *label == '\0')
@@ -385,7 +382,7 @@ parse_roi (JsonNode  *node,
   if (!hepa_annotations_parse_time (created, &roi->created)
       || !hepa_annotations_parse_time (modified, &roi->modified))
     {
-      format_error (error, _("ROI %u has a time stamp that is not ISO 8601"), index);
+      hepa_format_error (error, _("ROI %u has a time stamp that is not ISO 8601"), index);
       return NULL;
     }
   if (!parse_prediction (json_object_get_member (object, "prediction"), roi, index, error))
@@ -411,7 +408,8 @@ hepa_annotations_parse (const char  *data,
 
   if (length > HEPA_ANNOTATIONS_MAX_BYTES)
     {
-      format_error (error, _("The file is larger than any sidecar (%" G_GSIZE_FORMAT " bytes)"),
+      hepa_format_error (error,
+                         _("The file is larger than any sidecar (%" G_GSIZE_FORMAT " bytes)"),
                     length);
       return NULL;
     }
@@ -425,14 +423,14 @@ hepa_annotations_parse (const char  *data,
            ? json_node_get_string (member) : NULL;
   if (g_strcmp0 (format, FORMAT_NAME) != 0)
     {
-      format_error (error, _("Not a Hepascope sidecar (no “format”: “%s”)"), FORMAT_NAME);
+      hepa_format_error (error, _("Not a Hepascope sidecar (no “format”: “%s”)"), FORMAT_NAME);
       return NULL;
     }
   member = json_object_get_member (object, "version");
   if (member == NULL || !JSON_NODE_HOLDS_VALUE (member)
       || json_node_get_value_type (member) != G_TYPE_INT64)
     {
-      format_error (error, _("The format version is missing or not an integer"));
+      hepa_format_error (error, _("The format version is missing or not an integer"));
       return NULL;
     }
   version = json_node_get_int (member);
@@ -446,7 +444,7 @@ hepa_annotations_parse (const char  *data,
     }
   if (version < 1)
     {
-      format_error (error, _("Format version %" G_GINT64_FORMAT " is not valid"), version);
+      hepa_format_error (error, _("Format version %" G_GINT64_FORMAT " is not valid"), version);
       return NULL;
     }
 
@@ -456,7 +454,7 @@ hepa_annotations_parse (const char  *data,
     {
       if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)
         {
-          format_error (error, _("“image” is not a string"));
+          hepa_format_error (error, _("“image” is not a string"));
           return NULL;
         }
       g_free (self->image_name);
@@ -469,7 +467,7 @@ hepa_annotations_parse (const char  *data,
 
       if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)
         {
-          format_error (error, _("“sop_instance_uid_sha256” is not a string"));
+          hepa_format_error (error, _("“sop_instance_uid_sha256” is not a string"));
           return NULL;
         }
       hash = json_node_get_string (member);
@@ -480,7 +478,7 @@ hepa_annotations_parse (const char  *data,
   member = json_object_get_member (object, "rois");
   if (member == NULL || !JSON_NODE_HOLDS_ARRAY (member))
     {
-      format_error (error, _("“rois” is missing or not an array"));
+      hepa_format_error (error, _("“rois” is missing or not an array"));
       return NULL;
     }
   rois = json_node_get_array (member);
@@ -494,7 +492,7 @@ hepa_annotations_parse (const char  *data,
       g_ptr_array_add (self->rois, roi);
       if (!g_hash_table_add (ids, roi->id))
         {
-          format_error (error, _("ROI %u repeats the id of another ROI"), i);
+          hepa_format_error (error, _("ROI %u repeats the id of another ROI"), i);
           return NULL;
         }
     }
@@ -851,23 +849,23 @@ hepa_json_parse_object (JsonParser  *parser,
   /* json-glib wants text; a NUL inside is damage, not the end of the document. */
   if (length > 0 && memchr (data, '\0', length) != NULL)
     {
-      format_error (error, _("The file holds a NUL byte; it is not JSON text"));
+      hepa_format_error (error, _("The file holds a NUL byte; it is not JSON text"));
       return NULL;
     }
   if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
     {
-      format_error (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
+      hepa_format_error (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
       return NULL;
     }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      format_error (error, _("The top level is not a JSON object"));
+      hepa_format_error (error, _("The top level is not a JSON object"));
       return NULL;
     }
   if (!hepa_json_strings_are_utf8 (root))
     {
-      format_error (error, _("A string is not valid UTF-8 text"));
+      hepa_format_error (error, _("A string is not valid UTF-8 text"));
       return NULL;
     }
   return json_node_get_object (root);

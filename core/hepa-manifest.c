@@ -139,26 +139,6 @@ is_token (const char *text)
   return TRUE;
 }
 
-static gboolean
-fail (GError    **error,
-      const char *format,
-      ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-fail (GError    **error,
-      const char *format,
-      ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, HEPA_ERROR, HEPA_ERROR_FORMAT, message);
-  return FALSE;
-}
-
 /* Checks what both readers must guarantee about a row. */
 static gboolean
 validate_row (const HepaManifestRow *row,
@@ -166,27 +146,31 @@ validate_row (const HepaManifestRow *row,
               GError               **error)
 {
   if (!is_token (row->crop_id))
-    return fail (error, _("Row %u: the crop id is missing or not a plain token"), index);
+    return hepa_format_error (error,
+                              _("Row %u: the crop id is missing or not a plain token"), index);
   if (!hepa_manifest_path_is_safe (row->file))
-    return fail (error, _("Row %u: “file” is missing or not a safe relative path"), index);
+    return hepa_format_error (error,
+                              _("Row %u: “file” is missing or not a safe relative path"), index);
   if (row->native_file != NULL && !hepa_manifest_path_is_safe (row->native_file))
-    return fail (error, _("Row %u: “native_file” is not a safe relative path"), index);
+    return hepa_format_error (error, _("Row %u: “native_file” is not a safe relative path"), index);
   if (!is_token (row->label))
-    return fail (error, _("Row %u: the label is missing or not a plain token"), index);
+    return hepa_format_error (error, _("Row %u: the label is missing or not a plain token"), index);
   if (!is_token (row->patient) || !is_token (row->study) || !is_token (row->sop))
-    return fail (error, _("Row %u: a pseudonymous id is missing or malformed"), index);
+    return hepa_format_error (error, _("Row %u: a pseudonymous id is missing or malformed"), index);
   if (row->roi.width <= 0 || row->roi.height <= 0)
-    return fail (error, _("Row %u: the ROI is empty"), index);
+    return hepa_format_error (error, _("Row %u: the ROI is empty"), index);
   if (!is_hex_digest (row->sha256))
-    return fail (error, _("Row %u: “sha256” is not a SHA-256 digest"), index);
+    return hepa_format_error (error, _("Row %u: “sha256” is not a SHA-256 digest"), index);
   if ((row->native_file != NULL) != (row->native_sha256 != NULL)
       || (row->native_sha256 != NULL && !is_hex_digest (row->native_sha256)))
-    return fail (error, _("Row %u: the native crop and its digest do not match"), index);
+    return hepa_format_error (error,
+                              _("Row %u: the native crop and its digest do not match"), index);
   if (row->pred_model_id != NULL && row->pred_classes == NULL)
-    return fail (error, _("Row %u: a prediction without classes"), index);
+    return hepa_format_error (error, _("Row %u: a prediction without classes"), index);
   if (row->pred_model_id != NULL && !hepa_manifest_prediction_is_safe (row->pred_model_id,
                                                                        row->pred_classes))
-    return fail (error, _("Row %u: the prediction's model id or a class name is empty, too "
+    return hepa_format_error (error,
+                              _("Row %u: the prediction's model id or a class name is empty, too "
                           "long, or holds “;”, “=” or a control character"), index);
   return TRUE;
 }
@@ -201,17 +185,17 @@ validate_manifest (HepaManifest  *self,
   guint n_classes = g_strv_length (self->classes);
 
   if (n_classes > MAX_CLASSES)
-    return fail (error, _("More than %d classes"), MAX_CLASSES);
+    return hepa_format_error (error, _("More than %d classes"), MAX_CLASSES);
   for (guint i = 0; i < n_classes; i++)
     {
       if (!is_token (self->classes[i]))
-        return fail (error, _("Class %u is not a plain token"), i);
+        return hepa_format_error (error, _("Class %u is not a plain token"), i);
       for (guint j = 0; j < i; j++)
         if (strcmp (self->classes[i], self->classes[j]) == 0)
-          return fail (error, _("Class “%s” is listed twice"), self->classes[i]);
+          return hepa_format_error (error, _("Class “%s” is listed twice"), self->classes[i]);
     }
   if (self->input_size < 16 || self->input_size > 4096)
-    return fail (error, _("The input size is out of range"));
+    return hepa_format_error (error, _("The input size is out of range"));
 
   for (guint i = 0; i < self->rows->len; i++)
     {
@@ -220,12 +204,13 @@ validate_manifest (HepaManifest  *self,
       if (!validate_row (row, i, error))
         return FALSE;
       if (!g_strv_contains ((const char *const *) self->classes, row->label))
-        return fail (error, _("Row %u: label “%s” is not in the class list"), i, row->label);
+        return hepa_format_error (error,
+                                  _("Row %u: label “%s” is not in the class list"), i, row->label);
       if (!g_hash_table_add (ids, row->crop_id))
-        return fail (error, _("Row %u: crop id %s appears twice"), i, row->crop_id);
+        return hepa_format_error (error, _("Row %u: crop id %s appears twice"), i, row->crop_id);
       if (!g_hash_table_add (files, row->file)
           || (row->native_file != NULL && !g_hash_table_add (files, row->native_file)))
-        return fail (error, _("Row %u: a file appears twice"), i);
+        return hepa_format_error (error, _("Row %u: a file appears twice"), i);
     }
   return TRUE;
 }
@@ -254,11 +239,11 @@ json_string (JsonObject  *object,
   if (node == NULL)
     {
       if (required)
-        return fail (error, _("Row %u: “%s” is missing"), index, name);
+        return hepa_format_error (error, _("Row %u: “%s” is missing"), index, name);
       return TRUE;
     }
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return fail (error, _("Row %u: “%s” is not a string"), index, name);
+    return hepa_format_error (error, _("Row %u: “%s” is not a string"), index, name);
   *out = g_strdup (json_node_get_string (node));
   return TRUE;
 }
@@ -316,7 +301,7 @@ json_time (JsonObject  *object,
   if (!json_string (object, name, TRUE, &text, index, error))
     return FALSE;
   if (!hepa_annotations_parse_time (text, out))
-    return fail (error, _("Row %u: “%s” is not an ISO 8601 time"), index, name);
+    return hepa_format_error (error, _("Row %u: “%s” is not an ISO 8601 time"), index, name);
   return TRUE;
 }
 
@@ -334,33 +319,34 @@ parse_json_prediction (JsonNode         *node,
   if (node == NULL)
     return TRUE;
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return fail (error, _("Row %u: “prediction” is not an object"), index);
+    return hepa_format_error (error, _("Row %u: “prediction” is not an object"), index);
   object = json_node_get_object (node);
   if (!json_string (object, "model_id", TRUE, &row->pred_model_id, index, error))
     return FALSE;
   classes_node = member_of (object, "classes");
   probs_node = member_of (object, "probabilities");
   if (classes_node == NULL || !JSON_NODE_HOLDS_ARRAY (classes_node))
-    return fail (error, _("Row %u: prediction classes are not an array"), index);
+    return hepa_format_error (error, _("Row %u: prediction classes are not an array"), index);
   classes = json_node_get_array (classes_node);
   n = json_array_get_length (classes);
   if (n < 1 || n > 1024)
-    return fail (error, _("Row %u: prediction classes are empty or too many"), index);
+    return hepa_format_error (error, _("Row %u: prediction classes are empty or too many"), index);
   row->pred_classes = g_new0 (char *, n + 1);
   row->pred_probabilities = g_new0 (float, n);
   {
     g_autofree double *values = g_new0 (double, n);
 
     if (!json_numbers (probs_node, n, FALSE, values))
-      return fail (error, _("Row %u: prediction probabilities do not match the classes"), index);
+      return hepa_format_error (error,
+                                _("Row %u: prediction probabilities do not match the classes"), index);
     for (guint i = 0; i < n; i++)
       {
         JsonNode *c = json_array_get_element (classes, i);
 
         if (!JSON_NODE_HOLDS_VALUE (c) || json_node_get_value_type (c) != G_TYPE_STRING)
-          return fail (error, _("Row %u: a prediction class is not a string"), index);
+          return hepa_format_error (error, _("Row %u: a prediction class is not a string"), index);
         if (!(values[i] >= 0.0 && values[i] <= 1.0))
-          return fail (error, _("Row %u: a probability is outside 0..1"), index);
+          return hepa_format_error (error, _("Row %u: a probability is outside 0..1"), index);
         row->pred_classes[i] = g_strdup (json_node_get_string (c));
         row->pred_probabilities[i] = (float) values[i];
       }
@@ -379,7 +365,7 @@ parse_json_row (JsonNode  *node,
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
-      fail (error, _("Row %u is not an object"), index);
+      hepa_format_error (error, _("Row %u is not an object"), index);
       return NULL;
     }
   object = json_node_get_object (node);
@@ -409,19 +395,19 @@ parse_json_row (JsonNode  *node,
       || json_node_get_value_type (member_of (object, "frame")) != G_TYPE_INT64
       || frame < 0 || frame > G_MAXINT)
     {
-      fail (error, _("Row %u: “frame” is missing or not a frame number"), index);
+      hepa_format_error (error, _("Row %u: “frame” is missing or not a frame number"), index);
       return NULL;
     }
   row->frame = (guint) frame;
   if (!json_numbers (member_of (object, "roi_px"), 4, TRUE, px))
     {
-      fail (error, _("Row %u: “roi_px” is not four integers"), index);
+      hepa_format_error (error, _("Row %u: “roi_px” is not four integers"), index);
       return NULL;
     }
   for (int i = 0; i < 4; i++)
     if (px[i] < 0 || px[i] > G_MAXINT / 2)
       {
-        fail (error, _("Row %u: “roi_px” is out of range"), index);
+        hepa_format_error (error, _("Row %u: “roi_px” is out of range"), index);
         return NULL;
       }
   row->roi = (HepaRect) { (int) px[0], (int) px[1], (int) px[2], (int) px[3] };
@@ -429,7 +415,7 @@ parse_json_row (JsonNode  *node,
     {
       if (!json_numbers (member_of (object, "roi_mm"), 4, FALSE, mm))
         {
-          fail (error, _("Row %u: “roi_mm” is not four numbers"), index);
+          hepa_format_error (error, _("Row %u: “roi_mm” is not four numbers"), index);
           return NULL;
         }
       row->has_mm = TRUE;
@@ -440,7 +426,7 @@ parse_json_row (JsonNode  *node,
       if (!json_numbers (member_of (object, "pixel_spacing_mm"), 2, FALSE, spacing)
           || spacing[0] < 0 || spacing[1] < 0)
         {
-          fail (error, _("Row %u: “pixel_spacing_mm” is not two numbers"), index);
+          hepa_format_error (error, _("Row %u: “pixel_spacing_mm” is not two numbers"), index);
           return NULL;
         }
       row->pixel_spacing_mm[0] = spacing[0];
@@ -466,7 +452,7 @@ hepa_manifest_parse_json (const char  *data,
 
   if (length > MAX_MANIFEST_BYTES)
     {
-      fail (error, _("The manifest is too large"));
+      hepa_format_error (error, _("The manifest is too large"));
       return NULL;
     }
   object = hepa_json_parse_object (parser, data, length, error);
@@ -477,14 +463,14 @@ hepa_manifest_parse_json (const char  *data,
       || json_node_get_value_type (node) != G_TYPE_STRING
       || strcmp (json_node_get_string (node), FORMAT_NAME) != 0)
     {
-      fail (error, _("Not a Hepascope export manifest"));
+      hepa_format_error (error, _("Not a Hepascope export manifest"));
       return NULL;
     }
   node = member_of (object, "version");
   if (!json_number (node, &value) || json_node_get_value_type (node) != G_TYPE_INT64
       || value < 1)
     {
-      fail (error, _("The manifest version is missing or not valid"));
+      hepa_format_error (error, _("The manifest version is missing or not valid"));
       return NULL;
     }
   if (value > HEPA_MANIFEST_VERSION)
@@ -497,13 +483,13 @@ hepa_manifest_parse_json (const char  *data,
   node = member_of (object, "classes");
   if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
     {
-      fail (error, _("“classes” is missing or not an array"));
+      hepa_format_error (error, _("“classes” is missing or not an array"));
       return NULL;
     }
   array = json_node_get_array (node);
   if (json_array_get_length (array) > MAX_CLASSES)
     {
-      fail (error, _("More than %d classes"), MAX_CLASSES);
+      hepa_format_error (error, _("More than %d classes"), MAX_CLASSES);
       return NULL;
     }
   for (guint i = 0; i < json_array_get_length (array); i++)
@@ -512,7 +498,7 @@ hepa_manifest_parse_json (const char  *data,
 
       if (!JSON_NODE_HOLDS_VALUE (c) || json_node_get_value_type (c) != G_TYPE_STRING)
         {
-          fail (error, _("Class %u is not a string"), i);
+          hepa_format_error (error, _("Class %u is not a string"), i);
           return NULL;
         }
       g_strv_builder_add (classes, json_node_get_string (c));
@@ -528,7 +514,7 @@ hepa_manifest_parse_json (const char  *data,
     {
       if (!json_number (node, &value) || value != floor (value) || value < 16 || value > 4096)
         {
-          fail (error, _("“input_size” is not valid"));
+          hepa_format_error (error, _("“input_size” is not valid"));
           return NULL;
         }
       self->input_size = (int) value;
@@ -561,7 +547,7 @@ hepa_manifest_parse_json (const char  *data,
   node = member_of (object, "crops");
   if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
     {
-      fail (error, _("“crops” is missing or not an array"));
+      hepa_format_error (error, _("“crops” is missing or not an array"));
       return NULL;
     }
   array = json_node_get_array (node);
@@ -896,7 +882,7 @@ csv_split (const char *data,
           if (records->len > 10 * 1000 * 1000)
             {
               g_string_free (field, TRUE);
-              fail (error, _("The manifest has too many rows"));
+              hepa_format_error (error, _("The manifest has too many rows"));
               return NULL;
             }
           continue;
@@ -904,7 +890,7 @@ csv_split (const char *data,
       if (c == '\0')
         {
           g_string_free (field, TRUE);
-          fail (error, _("The manifest holds a NUL byte"));
+          hepa_format_error (error, _("The manifest holds a NUL byte"));
           return NULL;
         }
       g_string_append_c (field, c);
@@ -914,7 +900,7 @@ csv_split (const char *data,
   if (quoted)
     {
       g_string_free (field, TRUE);
-      fail (error, _("A quoted field is not closed"));
+      hepa_format_error (error, _("A quoted field is not closed"));
       return NULL;
     }
   if (field->len > 0 || field_started || record->len > 0)
@@ -998,7 +984,7 @@ parse_csv_row (char     **f,
       || !parse_int (f[COL_WIDTH], 1, G_MAXINT / 2, &v[3])
       || !parse_int (f[COL_HEIGHT], 1, G_MAXINT / 2, &v[4]))
     {
-      fail (error, _("Row %u: frame or ROI pixels are not valid integers"), index);
+      hepa_format_error (error, _("Row %u: frame or ROI pixels are not valid integers"), index);
       return NULL;
     }
   row->frame = (guint) v[0];
@@ -1008,14 +994,14 @@ parse_csv_row (char     **f,
       {
         if (!parse_double (f[COL_X_MM + k], &mm[k]))
           {
-            fail (error, _("Row %u: an ROI size in mm is not a number"), index);
+            hepa_format_error (error, _("Row %u: an ROI size in mm is not a number"), index);
             return NULL;
           }
         n_mm++;
       }
   if (n_mm != 0 && n_mm != 4)
     {
-      fail (error, _("Row %u: the ROI in mm is incomplete"), index);
+      hepa_format_error (error, _("Row %u: the ROI in mm is incomplete"), index);
       return NULL;
     }
   row->has_mm = n_mm == 4;
@@ -1024,7 +1010,7 @@ parse_csv_row (char     **f,
   if (!hepa_annotations_parse_time (f[COL_CREATED], &row->created)
       || !hepa_annotations_parse_time (f[COL_MODIFIED], &row->modified))
     {
-      fail (error, _("Row %u: a time stamp is not ISO 8601"), index);
+      hepa_format_error (error, _("Row %u: a time stamp is not ISO 8601"), index);
       return NULL;
     }
   if (*f[COL_SPACING_X] != '\0' || *f[COL_SPACING_Y] != '\0')
@@ -1033,7 +1019,7 @@ parse_csv_row (char     **f,
           || !parse_double (f[COL_SPACING_Y], &row->pixel_spacing_mm[1])
           || row->pixel_spacing_mm[0] < 0 || row->pixel_spacing_mm[1] < 0)
         {
-          fail (error, _("Row %u: the pixel spacing is not valid"), index);
+          hepa_format_error (error, _("Row %u: the pixel spacing is not valid"), index);
           return NULL;
         }
     }
@@ -1044,7 +1030,7 @@ parse_csv_row (char     **f,
 
       if (n < 1 || n > 1024)
         {
-          fail (error, _("Row %u: the prediction has no probabilities"), index);
+          hepa_format_error (error, _("Row %u: the prediction has no probabilities"), index);
           return NULL;
         }
       row->pred_model_id = g_strdup (f[COL_PRED_MODEL_ID]);
@@ -1057,7 +1043,8 @@ parse_csv_row (char     **f,
 
           if (eq == NULL || eq == pairs[k] || !parse_double (eq + 1, &p) || p < 0 || p > 1)
             {
-              fail (error, _("Row %u: a prediction probability is not “class=p”"), index);
+              hepa_format_error (error,
+                                 _("Row %u: a prediction probability is not “class=p”"), index);
               return NULL;
             }
           row->pred_classes[k] = g_strndup (pairs[k], eq - pairs[k]);
@@ -1095,12 +1082,12 @@ hepa_manifest_parse_csv (const char  *data,
 
   if (length > MAX_MANIFEST_BYTES)
     {
-      fail (error, _("The manifest is too large"));
+      hepa_format_error (error, _("The manifest is too large"));
       return NULL;
     }
   if (!g_utf8_validate (data, (gssize) length, NULL))
     {
-      fail (error, _("The manifest is not UTF-8 text"));
+      hepa_format_error (error, _("The manifest is not UTF-8 text"));
       return NULL;
     }
   records = csv_split (data, length, error);
@@ -1108,7 +1095,7 @@ hepa_manifest_parse_csv (const char  *data,
     return NULL;
   if (records->len == 0)
     {
-      fail (error, _("The manifest is empty"));
+      hepa_format_error (error, _("The manifest is empty"));
       return NULL;
     }
 
@@ -1122,7 +1109,7 @@ hepa_manifest_parse_csv (const char  *data,
           column_of[c] = (int) k;
       if (column_of[c] < 0)
         {
-          fail (error, _("The manifest has no “%s” column"), names[c]);
+          hepa_format_error (error, _("The manifest has no “%s” column"), names[c]);
           return NULL;
         }
     }
@@ -1138,7 +1125,8 @@ hepa_manifest_parse_csv (const char  *data,
         continue;  /* a blank line */
       if (record->len != header->len)
         {
-          fail (error, _("Row %u has %u fields, the header %u"), r - 1, record->len, header->len);
+          hepa_format_error (error,
+                             _("Row %u has %u fields, the header %u"), r - 1, record->len, header->len);
           return NULL;
         }
       for (int c = 0; c < N_COLUMNS; c++)
@@ -1152,7 +1140,7 @@ hepa_manifest_parse_csv (const char  *data,
     }
   if (labels->len > MAX_CLASSES)
     {
-      fail (error, _("More than %d classes"), MAX_CLASSES);
+      hepa_format_error (error, _("More than %d classes"), MAX_CLASSES);
       return NULL;
     }
   g_ptr_array_sort (labels, compare_strings);
