@@ -192,6 +192,70 @@ set_double_array (JsonObject   *object,
   json_object_set_array_member (object, member, array);
 }
 
+/* Reads a JSON object of card members to add or replace (a description, known limits). Members
+ * that say how to run the weights are refused: they come from the weights themselves. */
+static JsonObject *
+load_card_extra (const char  *path,
+                 GError     **error)
+{
+  static const char *const fixed[] = { "arch", "classes", "input_size", "preprocess",
+                                       "backbone_from", "software_version", "created", NULL };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonObject *obj;
+  g_autoptr(GList) members = NULL;
+
+  if (!json_parser_load_from_mapped_file (parser, path, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT, _("%s: not a JSON object"), path);
+      return NULL;
+    }
+  obj = json_node_get_object (root);
+  members = json_object_get_members (obj);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (g_strv_contains (fixed, l->data))
+      {
+        g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                     _("%s: the card member “%s” comes from the weights and cannot be set"),
+                     path, (const char *) l->data);
+        return NULL;
+      }
+  return json_object_ref (obj);
+}
+
+/* Adds @extra's members to @card; its "warnings" go after the card's own. */
+static void
+merge_card_extra (JsonObject *card,
+                  JsonObject *extra)
+{
+  g_autoptr(GList) members = json_object_get_members (extra);
+
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *key = l->data;
+      JsonNode *value = json_object_get_member (extra, key);
+
+      if (g_str_equal (key, "warnings") && JSON_NODE_HOLDS_ARRAY (value)
+          && json_object_has_member (card, key)
+          && JSON_NODE_HOLDS_ARRAY (json_object_get_member (card, key)))
+        {
+          JsonArray *have = json_object_get_array_member (card, key);
+          JsonArray *add = json_node_get_array (value);
+
+          for (guint i = 0; i < json_array_get_length (add); i++)
+            json_array_add_element (have, json_node_copy (json_array_get_element (add, i)));
+        }
+      else
+        json_object_set_member (card, key, json_node_copy (value));
+    }
+}
+
 static char *
 build_card (JsonObject        *input,
             HepaArch           arch,
@@ -200,7 +264,8 @@ build_card (JsonObject        *input,
             const char        *in_path,
             const char        *in_sha256,
             gboolean           new_head,
-            guint64            seed)
+            guint64            seed,
+            JsonObject        *extra)
 {
   g_autoptr(JsonObject) card = input != NULL ? json_object_ref (input) : json_object_new ();
   g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
@@ -264,6 +329,8 @@ build_card (JsonObject        *input,
       json_object_remove_member (card, "metrics");
       json_object_remove_member (card, "trained_on");
     }
+  if (extra != NULL)
+    merge_card_extra (card, extra);
 
   json_node_set_object (root, card);
   json_generator_set_root (generator, root);
@@ -300,6 +367,8 @@ hepa_cli_convert (int    argc,
   g_autofree char *arch_text = NULL;
   g_autofree char *classes_text = NULL;
   g_autofree char *dtype_text = NULL;
+  g_autofree char *extra_path = NULL;
+  g_autoptr(JsonObject) extra = NULL;
   g_autofree char *sha256 = NULL;
   g_autofree char *card = NULL;
   g_auto(GStrv) classes = NULL;
@@ -329,6 +398,9 @@ hepa_cli_convert (int    argc,
       N_("Seed of a newly initialized head (default 0)"), N_("N") },
     { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype_text,
       N_("Stored precision: f32 (default) or f16"), N_("TYPE") },
+    { "card-extra", 0, 0, G_OPTION_ARG_FILENAME, &extra_path,
+      N_("Add the members of this JSON object to the card (description, known limits)"),
+      N_("FILE") },
     { NULL },
   };
 
@@ -356,6 +428,8 @@ hepa_cli_convert (int    argc,
   if (seed < 0)
     return hepa_cli_failf (NULL, _("--seed must not be negative"));
   if (classes_text != NULL && (classes = parse_classes (classes_text, &error)) == NULL)
+    return hepa_cli_fail (NULL, error);
+  if (extra_path != NULL && (extra = load_card_extra (extra_path, &error)) == NULL)
     return hepa_cli_fail (NULL, error);
 
   in = load_any (in_path, &error);
@@ -447,12 +521,12 @@ hepa_cli_convert (int    argc,
       head_bias = g_new (float, n_classes);
       init_head (head_weight, head_bias, n_classes, feat_c, (guint64) seed);
       if (fc != NULL && fc->ndim == 2)
-        g_printerr (_("hepascope-cli: %s: the head has %" G_GINT64_FORMAT " outputs, not %d: "
-                      "keeping the backbone and initializing a new head (seed %" G_GINT64_FORMAT
-                      "); train before use\n"), in_path, fc->shape[0], n_classes, seed);
+        g_printerr (_("hepascope-cli: %s: the head has %lld outputs, not %d: keeping the "
+                      "backbone and initializing a new head (seed %lld); train before use\n"),
+                    in_path, (long long) fc->shape[0], n_classes, (long long) seed);
       else
-        g_printerr (_("hepascope-cli: %s: no usable head: initializing a new one (seed %"
-                      G_GINT64_FORMAT "); train before use\n"), in_path, seed);
+        g_printerr (_("hepascope-cli: %s: no usable head: initializing a new one (seed %lld); "
+                      "train before use\n"), in_path, (long long) seed);
     }
 
   for (int i = 0; i < n_params; i++)
@@ -490,7 +564,7 @@ hepa_cli_convert (int    argc,
   if (sha256 == NULL)
     return hepa_cli_fail (NULL, error);
   card = build_card (in_card, arch, (const char *const *) classes, out_path, in_path, sha256,
-                     new_head, (guint64) seed);
+                     new_head, (guint64) seed, extra);
   hepa_weights_set_metadata (out, CARD_KEY, card);
 
   /* What we write must load as a model, card included. */

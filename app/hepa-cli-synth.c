@@ -215,11 +215,11 @@ put_thumbnail (SynthRun            *run,
         dst[0] = dst[1] = dst[2] = (guint8) (n > 0 ? sum / n : 0);
       }
 
-  /* Corner calipers around the ground-truth box, like a sonographer's measurement marks. */
-  bx0 = x0 + (int) (info->truth.x / sx) - 2;
-  by0 = y0 + (int) (info->truth.y / sy) - 2;
-  bx1 = x0 + (int) ((info->truth.x + info->truth.width) / sx) + 1;
-  by1 = y0 + (int) ((info->truth.y + info->truth.height) / sy) + 1;
+  /* Corner calipers around the labeled ROI, like a sonographer's measurement marks. */
+  bx0 = x0 + (int) (info->roi.x / sx) - 2;
+  by0 = y0 + (int) (info->roi.y / sy) - 2;
+  bx1 = x0 + (int) ((info->roi.x + info->roi.width) / sx) + 1;
+  by1 = y0 + (int) ((info->roi.y + info->roi.height) / sy) + 1;
   arm = MAX (3, MIN (bx1 - bx0, by1 - by0) / 4);
   for (int k = 0; k < arm; k++)
     {
@@ -251,7 +251,7 @@ write_sidecar (const char           *path,
 
   if (sop_uid != NULL)
     set->sop_uid_sha256 = g_compute_checksum_for_string (G_CHECKSUM_SHA256, sop_uid, -1);
-  g_ptr_array_add (set->rois, hepa_roi_new (0, &info->truth, hepa_synth_class_name (klass),
+  g_ptr_array_add (set->rois, hepa_roi_new (0, &info->roi, hepa_synth_class_name (klass),
                                             "synth"));
   return hepa_annotations_save (set, sidecar, error);
 }
@@ -553,8 +553,8 @@ hepa_cli_synth (int    argc,
   {
     double seconds = (g_get_monotonic_time () - t0) / 1e6;
 
-    g_print (_("Wrote %" G_GINT64_FORMAT " synthetic images to %s in %.1f s (%.1f images/s, "
-               "%d threads)\n"), total, out_dir, seconds, total / MAX (seconds, 1e-9), threads);
+    g_print (_("Wrote %lld synthetic images to %s in %.1f s (%.1f images/s, %d threads)\n"),
+             (long long) total, out_dir, seconds, total / MAX (seconds, 1e-9), threads);
   }
   return 0;
 }

@@ -122,7 +122,7 @@ hepa_cli_train (int    argc,
 {
   g_autofree char *data_dir = NULL, *out = NULL, *arch_text = NULL, *init = NULL;
   g_autofree char *report_dir = NULL, *resume = NULL;
-  int size = 224, epochs = 30, batch = 16, folds = 5, threads = 0, max_steps = 0;
+  int size = 224, epochs = 30, batch = 16, folds = 5, threads = 0, max_steps = 0, warmup = 0;
   double lr = 1e-4, momentum = 0.9, weight_decay = 1e-4, translate = 0.1;
   gint64 seed = 1;
   gboolean cosine = FALSE, vflip = FALSE, no_final = FALSE, no_balance = FALSE;
@@ -139,6 +139,8 @@ hepa_cli_train (int    argc,
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Learning rate (default 1e-4)"), N_("LR") },
     { "cosine", 0, 0, G_OPTION_ARG_NONE, &cosine,
       N_("Cosine learning-rate decay instead of a constant rate"), NULL },
+    { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup,
+      N_("Raise the learning rate linearly over the first E epochs (default 0)"), N_("E") },
     { "momentum", 0, 0, G_OPTION_ARG_DOUBLE, &momentum, N_("SGD momentum (default 0.9)"),
       N_("M") },
     { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &weight_decay,
@@ -206,6 +208,8 @@ hepa_cli_train (int    argc,
                                    "[0, 1)"));
   if (folds < 1 || folds > 100)
     return hepa_cli_failf (NULL, _("--folds must be from 1 to 100"));
+  if (warmup < 0 || warmup > epochs)
+    return hepa_cli_failf (NULL, _("--warmup must be from 0 to the number of epochs"));
   if (!(translate >= 0 && translate <= 0.5))
     return hepa_cli_failf (NULL, _("--translate must be from 0 to 0.5"));
   if (seed < 0)
@@ -217,6 +221,7 @@ hepa_cli_train (int    argc,
   opts.momentum = momentum;
   opts.weight_decay = weight_decay;
   opts.cosine = cosine;
+  opts.warmup = warmup;
   opts.folds = folds;
   opts.final_model = !no_final;
   opts.seed = (guint64) seed;

@@ -683,11 +683,12 @@ hepa_report_write_train (const HepaTrainResult *r,
                          "metrics).\n");
   g_string_append_printf (md, "- %s from %s, input %d x %d (grayscale to 3 channels, stretch, "
                           "ImageNet mean/std)\n", hepa_arch_to_string (r->opts.arch),
-                          r->opts.init ? r->opts.init : "scratch (He init)", r->opts.size,
+                          r->opts.init ? r->opts.init : "scratch (He init, zero-init residual)", r->opts.size,
                           r->opts.size);
-  g_string_append_printf (md, "- SGD with momentum %g, learning rate %g (%s), weight decay %g, "
+  g_string_append_printf (md, "- SGD with momentum %g, learning rate %g (%s%s), weight decay %g, "
                           "batch %d, %d epochs, seed %" G_GUINT64_FORMAT "\n", r->opts.momentum,
                           r->opts.lr, r->opts.cosine ? "cosine" : "constant",
+                          r->opts.warmup > 0 ? ", linear warm-up" : "",
                           r->opts.weight_decay, r->opts.batch, r->opts.epochs, r->opts.seed);
   g_string_append_printf (md, "- Balancing: %s; augmentation: random x/y translation up to "
                           "%.0f%%, horizontal flip%s\n\n",

@@ -589,6 +589,7 @@ typedef struct
   double   soft_edge;
 
   HepaRect truth;
+  HepaRect roi;
   gboolean has_avoid;                     /* vessels keep out of this box (mm): masses */
   double   avoid_x0, avoid_z0, avoid_x1, avoid_z1;
 } Scene;
@@ -1530,6 +1531,29 @@ scene_init (Scene                 *s,
         }
     }
 
+  /* The ROI a rater draws around a lesion is adjusted to its size with a rim of the liver around
+   * it (the paper's Figure 1), never quite centred: each side gets its own margin of 10-35% of
+   * the lesion's extent, at least 3 px. Its own generator keeps every image the same. */
+  s->roi = s->truth;
+  if (s->has_lesion)
+    {
+      Rng rr;
+      int mx0, mx1, my0, my1;
+
+      rng_init (&rr, derive_key (key, 0x401));
+      mx0 = MAX (3, (int) lround (rng_range (&rr, 0.10, 0.35) * s->truth.width));
+      mx1 = MAX (3, (int) lround (rng_range (&rr, 0.10, 0.35) * s->truth.width));
+      my0 = MAX (3, (int) lround (rng_range (&rr, 0.10, 0.35) * s->truth.height));
+      my1 = MAX (3, (int) lround (rng_range (&rr, 0.10, 0.35) * s->truth.height));
+      s->roi.x = MAX (s->truth.x - mx0, g->region.x);
+      s->roi.y = MAX (s->truth.y - my0, g->region.y);
+      s->roi.width = MIN (s->truth.x + s->truth.width + mx1, g->region.x + g->region.width)
+                     - s->roi.x;
+      s->roi.height = MIN (s->truth.y + s->truth.height + my1, g->region.y + g->region.height)
+                      - s->roi.y;
+      hepa_rect_clamp (&s->roi, p->width, p->height);
+    }
+
   /* Vessels: portal branches (bright walls) and hepatic veins, cut along or across. */
   {
     int n = rng_int (&r, g->sector ? 3 : 1, g->sector ? 8 : 3);
@@ -2212,6 +2236,7 @@ hepa_synth_generate (const HepaSynthParams  *params,
     {
       memset (info, 0, sizeof *info);
       info->truth = s->truth;
+      info->roi = s->roi;
       info->region = g->region;
       info->mm_per_pixel_x = g->mm_px;
       info->mm_per_pixel_y = g->mm_px;

@@ -67,6 +67,8 @@ typedef struct
 typedef struct
 {
   HepaRect  truth;             /* frame 0: lesion bounding box; non_fll: a parenchyma box */
+  HepaRect  roi;               /* the box a rater draws: the lesion with a margin of parenchyma
+                                * on every side (the paper's Figure 1); non_fll: the truth box */
   HepaRect  region;            /* bounds of the imaged sector or rectangle */
   double    mm_per_pixel_x;    /* true scale inside the region */
   double    mm_per_pixel_y;

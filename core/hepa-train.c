@@ -155,12 +155,19 @@ hepa_dataset_load (const char  *dir,
             g_hash_table_insert (patient_of, row->file, row->patient);
         }
       self->has_manifest = TRUE;
-      /* Only folders of the manifest's classes count; a class nobody labeled has no folder
-       * and is left out. */
-      for (guint i = class_dirs->len; i > 0; i--)
-        if (!g_strv_contains ((const char *const *) manifest->classes,
-                              g_ptr_array_index (class_dirs, i - 1)))
-          g_ptr_array_remove_index (class_dirs, i - 1);
+      /* Only folders of the manifest's classes count, in the manifest's order (the model
+       * card's, so keys 1..N keep their meaning); a class nobody labeled has no folder and is
+       * left out. */
+      {
+        GPtrArray *ordered = g_ptr_array_new_with_free_func (g_free);
+
+        for (char **c = manifest->classes; *c != NULL; c++)
+          for (guint i = 0; i < class_dirs->len; i++)
+            if (g_str_equal (*c, g_ptr_array_index (class_dirs, i)))
+              g_ptr_array_add (ordered, g_strdup (*c));
+        g_ptr_array_unref (class_dirs);
+        class_dirs = ordered;
+      }
     }
 
   if (class_dirs->len < 2)
@@ -824,6 +831,8 @@ hepa_train_card_json (const HepaTrainResult *r)
   json_builder_add_double_value (b, o->lr);
   json_builder_set_member_name (b, "schedule");
   json_builder_add_string_value (b, o->cosine ? "cosine" : "constant");
+  json_builder_set_member_name (b, "warmup_epochs");
+  json_builder_add_int_value (b, o->warmup);
   json_builder_set_member_name (b, "momentum");
   json_builder_add_double_value (b, o->momentum);
   json_builder_set_member_name (b, "weight_decay");
@@ -843,7 +852,7 @@ hepa_train_card_json (const HepaTrainResult *r)
       json_builder_add_string_value (b, base);
     }
   else
-    json_builder_add_string_value (b, "scratch (He init)");
+    json_builder_add_string_value (b, "scratch (He init, zero-init residual)");
   json_builder_set_member_name (b, "seed");
   json_builder_add_int_value (b, (gint64) o->seed);
   json_builder_end_object (b);
@@ -1048,6 +1057,7 @@ save_checkpoint (HepaTrainNet          *net,
   DBL_MEMBER ("momentum", o->momentum);
   DBL_MEMBER ("weight_decay", o->weight_decay);
   INT_MEMBER ("cosine", o->cosine);
+  INT_MEMBER ("warmup", o->warmup);
   INT_MEMBER ("folds", o->folds);
   INT_MEMBER ("final_model", o->final_model);
   INT_MEMBER ("seed", (gint64) o->seed);
@@ -1227,6 +1237,8 @@ init_net (Job *job,
           int  run)
 {
   hepa_train_net_init_he (job->net, mix (job->opts.seed, 1000 + run));
+  if (job->init == NULL)
+    hepa_train_net_zero_init_residual (job->net);
   if (job->init != NULL)
     {
       /* Checked before training started, so this cannot fail. */
@@ -1345,6 +1357,8 @@ train_one (Job          *job,
               double t = (double) (epoch * n_steps + step) / ((double) o->epochs * n_steps);
               lr = o->lr * 0.5 * (1.0 + cos (G_PI * t));
             }
+          if (epoch < o->warmup)
+            lr *= (double) (epoch * n_steps + step + 1) / ((double) o->warmup * n_steps);
           loss = hepa_train_net_loss_grad (job->net, job->input, job->labels, nb, job->logits);
           hepa_train_net_sgd_step (job->net, (float) lr, (float) o->momentum,
                                    (float) o->weight_decay);
@@ -1455,6 +1469,7 @@ load_resume (const char        *path,
   opts->momentum = json_object_get_double_member (o, "momentum");
   opts->weight_decay = json_object_get_double_member (o, "weight_decay");
   opts->cosine = json_object_get_int_member (o, "cosine");
+  opts->warmup = (int) json_object_get_int_member_with_default (o, "warmup", 0);
   opts->folds = json_object_get_int_member (o, "folds");
   opts->final_model = json_object_get_int_member (o, "final_model");
   opts->seed = json_object_get_int_member (o, "seed");
@@ -1486,6 +1501,8 @@ validate_options (const HepaTrainOptions *o,
     bad = "batch (1..1024)";
   else if (!(o->lr > 0 && o->lr < 10))
     bad = "lr (0..10)";
+  else if (o->warmup < 0 || o->warmup > o->epochs)
+    bad = "warmup (0..epochs)";
   else if (!(o->momentum >= 0 && o->momentum < 1))
     bad = "momentum (0..1)";
   else if (!(o->weight_decay >= 0 && o->weight_decay < 1))

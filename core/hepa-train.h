@@ -82,6 +82,7 @@ typedef struct
   double    momentum;        /* 0.9 */
   double    weight_decay;    /* 1e-4 */
   gboolean  cosine;          /* cosine decay to 0 instead of a constant rate */
+  int       warmup;          /* epochs of linear warm-up from lr / steps to lr, 0 */
   int       folds;           /* 5; 1 = a single model on all the data */
   gboolean  final_model;     /* after K >= 2 folds, train the final model on all the data */
   char     *init;            /* weights file, or NULL for scratch (He init) */

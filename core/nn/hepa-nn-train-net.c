@@ -553,6 +553,28 @@ hepa_train_net_init_he (HepaTrainNet *net,
   init_head (net, seed);
 }
 
+static int
+is_block_bn (const char *name,
+             const char *which)     /* ".bn3.weight" or ".bn2.weight" */
+{
+  size_t len = strlen (name), wl = strlen (which);
+
+  return strncmp (name, "layer", 5) == 0 && len > wl && strcmp (name + len - wl, which) == 0;
+}
+
+void
+hepa_train_net_zero_init_residual (HepaTrainNet *net)
+{
+  const char *last = ".bn2.weight";
+
+  for (int i = 0; i < net->n_params; i++)
+    if (is_block_bn (net->params[i].name, ".bn3.weight"))
+      last = ".bn3.weight";           /* bottleneck blocks */
+  for (int i = 0; i < net->n_params; i++)
+    if (is_block_bn (net->params[i].name, last))
+      memset (net->params[i].data, 0, sizeof (float) * net->params[i].n);
+}
+
 void
 hepa_train_net_init_head (HepaTrainNet *net,
                           uint64_t      seed)

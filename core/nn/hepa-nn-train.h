@@ -242,6 +242,10 @@ HepaTrainParam *hepa_train_net_find     (HepaTrainNet       *net,
  * beta 0, running statistics (0, 1); the fc layer uniform in +-1/sqrt(fan_in). Seeded. */
 void          hepa_train_net_init_he    (HepaTrainNet *net,
                                          uint64_t      seed);
+/* Sets the gamma of the last batch norm in every residual block (bn3 in a bottleneck, bn2 in a
+ * basic block) to zero, so each block starts as the identity (Goyal et al. 2017, torchvision's
+ * zero_init_residual): from scratch, the first steps no longer blow up the loss. */
+void          hepa_train_net_zero_init_residual (HepaTrainNet *net);
 /* Re-initializes only fc.weight and fc.bias (as above). */
 void          hepa_train_net_init_head  (HepaTrainNet *net,
                                          uint64_t      seed);

@@ -855,6 +855,34 @@ test_convert_keep_head (void)
   g_assert_cmpstr (json_object_get_string_member (
     json_object_get_object_member (card, "backbone_from"), "head"), ==, "kept");
 
+  /* --card-extra adds members and appends warnings, and cannot change how the weights run. */
+  {
+    g_autofree char *extra = g_build_filename (dir, "extra.json", NULL);
+    g_autofree char *bad = g_build_filename (dir, "bad-extra.json", NULL);
+    g_autofree char *out2 = g_build_filename (dir, "five-f16.safetensors", NULL);
+    g_autofree char *err5 = NULL, *err6 = NULL;
+    g_autoptr(HepaWeights) w2 = NULL;
+    g_autoptr(JsonObject) card2 = NULL;
+    JsonArray *warnings;
+
+    g_assert_true (g_file_set_contents (extra, "{\"description\": \"phantoms only\", "
+                                        "\"warnings\": [\"limit one\"]}", -1, NULL));
+    g_assert_true (g_file_set_contents (bad, "{\"input_size\": 64}", -1, NULL));
+    run_cli ((const char *const[]) { "convert", out, out2, "--dtype", "f16", "--card-extra",
+                                     extra, NULL }, 0, &err5);
+    w2 = hepa_weights_load_safetensors (out2, &error);
+    g_assert_no_error (error);
+    card2 = parse_card (w2);
+    g_assert_cmpstr (json_object_get_string_member (card2, "description"), ==, "phantoms only");
+    warnings = json_object_get_array_member (card2, "warnings");
+    g_assert_cmpstr (json_array_get_string_element (warnings, json_array_get_length (warnings) - 1),
+                     ==, "limit one");
+    run_cli ((const char *const[]) { "convert", out, out2, "--card-extra", bad, NULL }, 1,
+             &err6);
+    g_assert_nonnull (strstr (err6, "input_size"));
+    g_assert_nonnull (strstr (err6, "bad-extra.json"));
+  }
+
   run_cli ((const char *const[]) { "convert", hostile, out, NULL }, 1, &err2);
   g_assert_nonnull (strstr (err2, "refusing to load pickle global os.system"));
   g_assert_cmpuint (strchr (err2, '\n') - err2 + 1, ==, strlen (err2));

@@ -223,6 +223,27 @@ test_truth (void)
           g_assert_cmpint (t->y, >=, info.region.y);
           g_assert_cmpint (t->x + t->width, <=, info.region.x + info.region.width);
           g_assert_cmpint (t->y + t->height, <=, info.region.y + info.region.height);
+          /* The rater's ROI holds the truth box, stays in the imaged region, and around a
+           * lesion leaves a rim of liver on at least two sides. */
+          {
+            const HepaRect *q = &info.roi;
+            int sides = (t->x - q->x > 0) + (t->y - q->y > 0)
+                        + (q->x + q->width - t->x - t->width > 0)
+                        + (q->y + q->height - t->y - t->height > 0);
+
+            g_assert_cmpint (q->x, <=, t->x);
+            g_assert_cmpint (q->y, <=, t->y);
+            g_assert_cmpint (q->x + q->width, >=, t->x + t->width);
+            g_assert_cmpint (q->y + q->height, >=, t->y + t->height);
+            g_assert_cmpint (q->x, >=, info.region.x);
+            g_assert_cmpint (q->y, >=, info.region.y);
+            g_assert_cmpint (q->x + q->width, <=, info.region.x + info.region.width);
+            g_assert_cmpint (q->y + q->height, <=, info.region.y + info.region.height);
+            if (c == HEPA_SYNTH_NON_FLL)
+              g_assert_cmpmem (q, sizeof *q, t, sizeof *t);
+            else
+              g_assert_cmpint (sides, >=, 2);
+          }
           g_assert_cmpfloat (info.mm_per_pixel_x, >, 0.05);
           g_assert_cmpfloat (info.mm_per_pixel_x, <, 2.0);
           for (int y = t->y; y < t->y + t->height; y++)
@@ -531,7 +552,7 @@ check_file (const char     *dir,
   g_assert_cmpstr (roi->label, ==, hepa_synth_class_name (klass));
   g_assert_cmpstr (roi->rater, ==, "synth");
   g_assert_cmpuint (roi->frame, ==, 0);
-  g_assert_cmpmem (&roi->rect, sizeof roi->rect, &info.truth, sizeof info.truth);
+  g_assert_cmpmem (&roi->rect, sizeof roi->rect, &info.roi, sizeof info.roi);
   if (dicom)
     {
       g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, ii->sop_uid, -1);

@@ -208,6 +208,45 @@ test_bad_input (void)
   hepa_test_rmtree (dir);
 }
 
+/* With a manifest, the classes come in its order (the model card's), not sorted. */
+static void
+test_manifest_class_order (void)
+{
+  g_autofree char *dir = make_tree (3, 4, 2, 20, 9);
+  g_autofree char *path = g_build_filename (dir, "manifest.json", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaManifest) m = hepa_manifest_load (dir, &error);
+  g_autoptr(HepaDataset) d = NULL;
+  g_autofree char *json = NULL;
+  gsize len;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (m->classes), ==, 3);
+  /* cyst, hcc, non_fll -> non_fll, cyst, hcc */
+  g_free (m->classes[0]);
+  g_free (m->classes[1]);
+  g_free (m->classes[2]);
+  m->classes[0] = g_strdup ("non_fll");
+  m->classes[1] = g_strdup ("cyst");
+  m->classes[2] = g_strdup ("hcc");
+  json = hepa_manifest_to_json (m, &len);
+  g_assert_true (g_file_set_contents (path, json, len, NULL));
+
+  d = hepa_dataset_load (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (d->n_classes, ==, 3);
+  g_assert_cmpstr (d->classes[0], ==, "non_fll");
+  g_assert_cmpstr (d->classes[1], ==, "cyst");
+  g_assert_cmpstr (d->classes[2], ==, "hcc");
+  for (guint i = 0; i < d->samples->len; i++)
+    {
+      const HepaSample *s = g_ptr_array_index (d->samples, i);
+
+      g_assert_true (g_str_has_prefix (s->rel, d->classes[s->label]));
+    }
+  hepa_test_rmtree (dir);
+}
+
 static void
 test_split_grouped (void)
 {
@@ -536,6 +575,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/train/load", test_load);
   g_test_add_func ("/core/train/bad-input", test_bad_input);
+  g_test_add_func ("/core/train/manifest-class-order", test_manifest_class_order);
   g_test_add_func ("/core/train/split-grouped", test_split_grouped);
   g_test_add_func ("/core/train/split-by-image", test_split_by_image);
   g_test_add_func ("/core/train/deterministic-resume", test_deterministic_resume);
