@@ -492,8 +492,12 @@ about_model_action (GSimpleAction *action,
   gtk_grid_set_row_spacing (GTK_GRID (grid), 8);
   gtk_grid_set_column_spacing (GTK_GRID (grid), 12);
   classes = g_strjoinv (", ", card->classes);
-  input = g_strdup_printf ("%d × %d%s", card->input_size, card->input_size,
-                           card->grayscale ? _(", grayscale to three channels") : "");
+  if (card->grayscale)
+    /* Translators: the model's input, e.g. "224 × 224, grayscale to three channels" */
+    input = g_strdup_printf (_("%d × %d, grayscale to three channels"), card->input_size,
+                             card->input_size);
+  else
+    input = g_strdup_printf ("%d × %d", card->input_size, card->input_size);
   add_fact (grid, row++, _("Model"), card->id);
   add_fact (grid, row++, _("Architecture"), card->arch);
   add_fact (grid, row++, _("Classes"), classes);

@@ -1469,7 +1469,8 @@ static void
 view_changed_cb (HepaWindow *self,
                  HepaCanvas *canvas)
 {
-  g_autofree char *text = g_strdup_printf ("%.0f %%", hepa_canvas_get_zoom (canvas) * 100.0);
+  /* Translators: a whole percentage, e.g. "87 %" */
+  g_autofree char *text = g_strdup_printf (_("%.0f %%"), hepa_canvas_get_zoom (canvas) * 100.0);
 
   gtk_label_set_text (GTK_LABEL (self->status_zoom), text);
 

@@ -409,8 +409,7 @@ hepa_annotations_parse (const char  *data,
   if (length > HEPA_ANNOTATIONS_MAX_BYTES)
     {
       hepa_format_error (error,
-                         _("The file is larger than any sidecar (%" G_GSIZE_FORMAT " bytes)"),
-                    length);
+                         _("The file is larger than any sidecar (%zu bytes)"), (size_t) length);
       return NULL;
     }
   object = hepa_json_parse_object (parser, data, length, error);
@@ -437,14 +436,14 @@ hepa_annotations_parse (const char  *data,
   if (version > HEPA_ANNOTATIONS_VERSION)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
-                   _("Written by a newer Hepascope (format version %" G_GINT64_FORMAT
-                     ", this one reads up to %d); left unchanged"),
-                   version, HEPA_ANNOTATIONS_VERSION);
+                   _("Written by a newer Hepascope (format version %lld, this one reads up to "
+                     "%d); left unchanged"),
+                   (long long) version, HEPA_ANNOTATIONS_VERSION);
       return NULL;
     }
   if (version < 1)
     {
-      hepa_format_error (error, _("Format version %" G_GINT64_FORMAT " is not valid"), version);
+      hepa_format_error (error, _("Format version %lld is not valid"), (long long) version);
       return NULL;
     }
 
@@ -711,26 +710,29 @@ errno_error (GError    **error,
              const char *path)
 {
   HepaError code = hepa_error_from_errno (errsv);
-  /* Say what became of the file: an earlier version stays as it was. */
-  const char *kept = g_file_test (path, G_FILE_TEST_EXISTS)
-                     ? _("; the previous version was kept") : "";
+  g_autofree char *reason = NULL;
 
   switch ((int) code)
     {
     case HEPA_ERROR_NO_SPACE:
-      g_set_error (error, HEPA_ERROR, code, _("Could not save %s to %s: the disk is full%s"),
-                   what, path, kept);
+      reason = g_strdup_printf (_("Could not save %s to %s: the disk is full"), what, path);
       break;
     case HEPA_ERROR_PERMISSION:
-      g_set_error (error, HEPA_ERROR, code,
-                   _("Could not save %s to %s: the folder is not writable (%s)%s"),
-                   what, path, g_strerror (errsv), kept);
+      reason = g_strdup_printf (_("Could not save %s to %s: the folder is not writable (%s)"),
+                                what, path, g_strerror (errsv));
       break;
     default:
-      g_set_error (error, HEPA_ERROR, code, _("Could not save %s to %s: %s%s"),
-                   what, path, g_strerror (errsv), kept);
+      reason = g_strdup_printf (_("Could not save %s to %s: %s"), what, path,
+                                g_strerror (errsv));
       break;
     }
+  /* Say what became of the file: an earlier version stays as it was. A whole clause with the
+   * message as %s, so that translators place it. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    /* Translators: %s is one of the "Could not save …" messages */
+    g_set_error (error, HEPA_ERROR, code, _("%s; the previous version was kept"), reason);
+  else
+    g_set_error_literal (error, HEPA_ERROR, code, reason);
   return FALSE;
 }
 

@@ -121,10 +121,10 @@ check_frame_size (const char  *path,
   if (width > G_MAXINT32 || height > G_MAXINT32 || bytes > max)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
-                   _("%s: image of %" G_GUINT64_FORMAT " x %" G_GUINT64_FORMAT
-                     " pixels is above the %" G_GSIZE_FORMAT " MB limit per frame "
+                   _("%s: image of %llu x %llu pixels is above the %zu MB limit per frame "
                      "(HEPASCOPE_MAX_IMAGE_MB)"),
-                   path, width, height, max / (1024 * 1024));
+                   path, (unsigned long long) width, (unsigned long long) height,
+                   (size_t) (max / (1024 * 1024)));
       return FALSE;
     }
   return TRUE;
@@ -922,8 +922,8 @@ load_palette (HepaImage  *self,
           entries = expanded;
         }
       else
-        return format_error (error, self, _("broken palette: the %s table holds %" G_GSIZE_FORMAT
-                                            " words for %u entries"), names[c], n_words, n);
+        return format_error (error, self, _("broken palette: the %s table holds %zu words for "
+                                            "%u entries"), names[c], (size_t) n_words, n);
 
       for (guint i = 0; i < n; i++)
         max = MAX (max, entries[i]);
@@ -1036,8 +1036,8 @@ load_modality_lut (HepaImage  *self,
   if (self->is_signed && first > 32767)
     first -= 65536;
   if (desc[2] < 8 || desc[2] > 16 || n_words < n)
-    return format_error (error, self, _("broken modality LUT: %u entries of %ld bits in %"
-                                        G_GSIZE_FORMAT " words"), n, desc[2], n_words);
+    return format_error (error, self, _("broken modality LUT: %u entries of %ld bits in %zu "
+                                        "words"), n, desc[2], (size_t) n_words);
   mask = (guint16) ((1u << desc[2]) - 1);
   for (guint i = 0; i < n; i++)
     lut[i] &= mask;
@@ -1183,10 +1183,11 @@ load_pixel_description (HepaImage         *self,
         stored = (guint64) rows * cols * 2;
       if (px->pixel_length < stored * frames)
         return format_error (error, self,
-                             _("pixel data holds %" G_GUINT64_FORMAT " bytes; %ld x %ld x %ld "
-                               "frames at %d bits x %d samples need %" G_GUINT64_FORMAT),
-                             (guint64) px->pixel_length, cols, rows, frames,
-                             self->bits_allocated, self->samples, stored * frames);
+                             _("pixel data holds %llu bytes; %ld x %ld x %ld frames at %d bits "
+                               "x %d samples need %llu"),
+                             (unsigned long long) px->pixel_length, cols, rows, frames,
+                             self->bits_allocated, self->samples,
+                             (unsigned long long) (stored * frames));
     }
   else
     {

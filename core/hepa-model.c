@@ -285,9 +285,13 @@ read_triple (JsonObject  *object,
   return TRUE;
 
 invalid:
-  g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-               _("The model card's preprocess.%s must be three %snumbers"), member,
-               positive ? _("positive ") : "");
+  /* Two whole sentences: "positive" spliced into one would not translate. */
+  if (positive)
+    g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
+                 _("The model card's preprocess.%s must be three positive numbers"), member);
+  else
+    g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
+                 _("The model card's preprocess.%s must be three numbers"), member);
   return FALSE;
 }
 

@@ -166,8 +166,8 @@ pop (Machine  *m,
 
   if (m->stack->len <= floor)
     {
-      fail (m, error, HEPA_ERROR_FORMAT, _("pickle stack underflow at byte %" G_GSIZE_FORMAT),
-            m->pos);
+      fail (m, error, HEPA_ERROR_FORMAT, _("pickle stack underflow at byte %zu"),
+            (size_t) m->pos);
       return NULL;
     }
   return g_ptr_array_steal_index (m->stack, m->stack->len - 1);
@@ -181,8 +181,8 @@ top (Machine  *m,
 
   if (m->stack->len <= floor)
     {
-      fail (m, error, HEPA_ERROR_FORMAT, _("pickle stack underflow at byte %" G_GSIZE_FORMAT),
-            m->pos);
+      fail (m, error, HEPA_ERROR_FORMAT, _("pickle stack underflow at byte %zu"),
+            (size_t) m->pos);
       return NULL;
     }
   return g_ptr_array_index (m->stack, m->stack->len - 1);
@@ -209,9 +209,8 @@ take (Machine       *m,
 {
   if (n > m->size - m->pos)
     return fail (m, error, HEPA_ERROR_FORMAT,
-                 _("pickle is truncated: needs %" G_GUINT64_FORMAT " bytes at byte %"
-                   G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT " left"),
-                 (guint64) n, m->pos, m->size - m->pos);
+                 _("pickle is truncated: needs %zu bytes at byte %zu, %zu left"),
+                 (size_t) n, (size_t) m->pos, (size_t) (m->size - m->pos));
   *out = m->data + m->pos;
   m->pos += n;
   return TRUE;
@@ -263,8 +262,8 @@ push_string (Machine        *m,
 
   if (len > m->size - m->pos)
     return fail (m, error, HEPA_ERROR_FORMAT,
-                 _("pickle string of %" G_GUINT64_FORMAT " bytes runs past the end of the pickle"),
-                 len);
+                 _("pickle string of %llu bytes runs past the end of the pickle"),
+                 (unsigned long long) len);
   if (!take (m, (gsize) len, &p, error))
     return FALSE;
   if (kind == HEPA_PICKLE_STRING && !g_utf8_validate_len ((const char *) p, (gsize) len, NULL))
@@ -303,7 +302,8 @@ push_long (Machine  *m,
 
   if (n > 8)
     return fail (m, error, HEPA_ERROR_UNSUPPORTED,
-                 _("pickle integer of %" G_GUINT64_FORMAT " bytes does not fit in 64 bits"), n);
+                 _("pickle integer of %llu bytes does not fit in 64 bits"),
+                 (unsigned long long) n);
   if (!take (m, (gsize) n, &p, error))
     return FALSE;
   for (int k = (int) n - 1; k >= 0; k--)
@@ -377,7 +377,8 @@ memo_get (Machine  *m,
     v = g_hash_table_lookup (m->memo, GUINT_TO_POINTER ((guint) index));
   if (v == NULL)
     return fail (m, error, HEPA_ERROR_FORMAT,
-                 _("pickle reads memo entry %" G_GUINT64_FORMAT " that was never stored"), index);
+                 _("pickle reads memo entry %llu that was never stored"),
+                 (unsigned long long) index);
   return push (m, v, error);
 }
 
@@ -408,8 +409,8 @@ make_tuple (Machine  *m,
   HepaPickleValue *t;
 
   if (m->stack->len < floor + n)
-    return fail (m, error, HEPA_ERROR_FORMAT, _("pickle stack underflow at byte %" G_GSIZE_FORMAT),
-                 m->pos);
+    return fail (m, error, HEPA_ERROR_FORMAT, _("pickle stack underflow at byte %zu"),
+                 (size_t) m->pos);
   t = value_new (m, HEPA_PICKLE_TUPLE, error);
   if (t == NULL || !add_items (m, t, m->stack->len - n, error))
     return FALSE;
@@ -651,11 +652,11 @@ step (Machine   *m,
     default:
       if (op >= 0x20 && op < 0x7f)
         return fail (m, error, HEPA_ERROR_UNSUPPORTED,
-                     _("pickle opcode “%c” (0x%02x) at byte %" G_GSIZE_FORMAT " is not supported"),
-                     op, op, op_pos);
+                     _("pickle opcode “%c” (0x%02x) at byte %zu is not supported"),
+                     op, op, (size_t) op_pos);
       return fail (m, error, HEPA_ERROR_UNSUPPORTED,
-                   _("pickle opcode 0x%02x at byte %" G_GSIZE_FORMAT " is not supported"),
-                   op, op_pos);
+                   _("pickle opcode 0x%02x at byte %zu is not supported"),
+                   op, (size_t) op_pos);
     }
 }
 

@@ -626,8 +626,8 @@ load (const guint8 *data,
       if (buf == NULL)
         {
           pth_fail (error, HEPA_ERROR_TOO_LARGE, name,
-                    _("tensor “%s”: out of memory for %" G_GINT64_FORMAT " elements"), k->str,
-                    t.n_elements);
+                    _("tensor “%s”: out of memory for %lld elements"), k->str,
+                    (long long) t.n_elements);
           return NULL;
         }
       gather (&t, buf);

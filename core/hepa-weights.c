@@ -511,16 +511,17 @@ parse_tensor_header (const char     *name,
   if (out->begin > out->end || out->end > data_size)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("Tensor “%s” lies outside the file (bytes %" G_GUINT64_FORMAT "–%"
-                     G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT "); the file may be truncated"),
-                   name, out->begin, out->end, data_size);
+                   _("Tensor “%s” lies outside the file (bytes %llu–%llu of %llu); the file "
+                     "may be truncated"),
+                   name, (unsigned long long) out->begin, (unsigned long long) out->end,
+                   (unsigned long long) data_size);
       return FALSE;
     }
   if (out->end - out->begin != bytes)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("Tensor “%s” has %" G_GUINT64_FORMAT " bytes of data but its shape needs %"
-                     G_GUINT64_FORMAT), name, out->end - out->begin, bytes);
+                   _("Tensor “%s” has %llu bytes of data but its shape needs %llu"), name,
+                   (unsigned long long) (out->end - out->begin), (unsigned long long) bytes);
       return FALSE;
     }
   return TRUE;
@@ -592,7 +593,7 @@ parse_safetensors (const guint8  *data,
   if (size < 8)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("Not a safetensors file: only %" G_GSIZE_FORMAT " bytes"), size);
+                   _("Not a safetensors file: only %zu bytes"), (size_t) size);
       return NULL;
     }
   header_len = 0;
@@ -601,8 +602,8 @@ parse_safetensors (const guint8  *data,
   if (header_len < 2 || header_len > MAX_HEADER_BYTES || header_len > size - 8)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
-                   _("Not a safetensors file, or truncated: header length %" G_GUINT64_FORMAT
-                     " with %" G_GSIZE_FORMAT " bytes in the file"), header_len, size);
+                   _("Not a safetensors file, or truncated: header length %llu with %zu bytes "
+                     "in the file"), (unsigned long long) header_len, (size_t) size);
       return NULL;
     }
   if (data[8] != '{')

@@ -69,9 +69,12 @@ format_percent (double p)
   /* One decimal below 10 %, so small but non-zero values do not read as 0. */
   double pct = p * 100.0;
 
+  /* Translated for the percent style ("87 %", "87%"); printf gives the decimal separator. */
   if (pct > 0 && pct < 10.0)
-    return g_strdup_printf ("%.1f %%", pct);
-  return g_strdup_printf ("%.0f %%", pct);
+    /* Translators: a percentage with one decimal, e.g. "4.5 %" */
+    return g_strdup_printf (_("%.1f %%"), pct);
+  /* Translators: a whole percentage, e.g. "87 %" */
+  return g_strdup_printf (_("%.0f %%"), pct);
 }
 
 static void
