@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "hepa-application.h"
+#include "hepa-preferences.h"
 #include "hepa-window.h"
 
 #include "hepa-core.h"
@@ -299,6 +300,21 @@ about_action (GSimpleAction *action,
 }
 
 static void
+preferences_action (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
+{
+  HepaApplication *self = HEPA_APPLICATION (user_data);
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+  HepaPreferences *preferences;
+
+  if (self->settings == NULL)
+    return;
+  preferences = hepa_preferences_new (parent, self->settings);
+  gtk_window_present (GTK_WINDOW (preferences));
+}
+
+static void
 quit_action (GSimpleAction *action,
              GVariant      *param,
              gpointer       user_data)
@@ -315,6 +331,7 @@ static const GActionEntry app_actions[] = {
   { "open-model", open_model_action },
   { "default-model", default_model_action },
   { "about", about_action },
+  { "preferences", preferences_action },
   { "quit", quit_action },
 };
 
@@ -324,6 +341,7 @@ static const struct
   const char *accels[3];
 } accels[] = {
   { "app.quit", { "<Control>q", NULL } },
+  { "app.preferences", { "<Control>comma", NULL } },
   { "win.open", { "<Control>o", NULL } },
   { "win.open-folder", { "<Control><Shift>o", NULL } },
   { "win.undo", { "<Control>z", NULL } },
@@ -356,11 +374,19 @@ hepa_application_startup (GApplication *app)
   if (schema != NULL)
     self->settings = g_settings_new (APP_ID);
 
-  /* The compute thread count is set once, before any model runs. */
-  hepa_core_init_threads (self->settings ? g_settings_get_int (self->settings, "threads") : 0);
+  /* The compute thread count, before any model runs; a change applies to the next inference. */
+  hepa_preferences_apply_threads (self->settings);
+  if (self->settings != NULL)
+    g_signal_connect_swapped (self->settings, "changed::threads",
+                              G_CALLBACK (hepa_preferences_apply_threads), self->settings);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions),
                                    self);
+  /* Without the schema (running uninstalled without GSETTINGS_SCHEMA_DIR) there is nothing to
+   * edit. */
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (self),
+                                                                            "preferences")),
+                               self->settings != NULL);
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (self), accels[i].action,
                                            accels[i].accels);

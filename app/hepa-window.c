@@ -1518,6 +1518,47 @@ saliency_controls_changed_cb (HepaWindow *self)
     }
 }
 
+/* Preferences changed elsewhere (the Preferences window, another window, gsettings) take effect
+ * at once. Each branch compares first: the controls write the same keys back. */
+static void
+settings_changed_cb (HepaWindow *self,
+                     const char *key,
+                     GSettings  *settings)
+{
+  if (g_str_equal (key, "rater-name"))
+    {
+      g_autofree char *rater = g_settings_get_string (settings, key);
+
+      hepa_roi_store_set_rater (self->store, *rater ? rater : g_get_user_name ());
+    }
+  else if (g_str_equal (key, "overlay-visible"))
+    {
+      g_autoptr(GVariant) state = g_action_group_get_action_state (G_ACTION_GROUP (self),
+                                                                   "saliency");
+      gboolean visible = g_settings_get_boolean (settings, key);
+
+      if (state != NULL && g_variant_get_boolean (state) != visible)
+        g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
+                                            g_variant_new_boolean (visible));
+    }
+  else if (g_str_equal (key, "overlay-opacity"))
+    {
+      double opacity = g_settings_get_double (settings, key);
+
+      if (gtk_adjustment_get_value (self->opacity_adjustment) != opacity)
+        gtk_adjustment_set_value (self->opacity_adjustment, opacity);
+    }
+  else if (g_str_equal (key, "colormap") || g_str_equal (key, "overlay-scaling"))
+    {
+      GtkDropDown *dropdown = GTK_DROP_DOWN (g_str_equal (key, "colormap") ? self->cmap_dropdown
+                                                                            : self->scale_dropdown);
+      guint selected = (guint) g_settings_get_enum (settings, key);
+
+      if (gtk_drop_down_get_selected (dropdown) != selected)
+        gtk_drop_down_set_selected (dropdown, selected);
+    }
+}
+
 /* ---- Drag and drop -------------------------------------------------------------------- */
 
 static gboolean
@@ -1804,6 +1845,9 @@ hepa_window_new (HepaApplication *app)
                                   g_settings_get_enum (settings, "overlay-scaling"));
     }
   saliency_controls_changed_cb (self);
+  if (settings != NULL)
+    g_signal_connect_object (settings, "changed", G_CALLBACK (settings_changed_cb), self,
+                             G_CONNECT_SWAPPED);
   gtk_widget_set_visible (self->demo_button, demo != NULL);
 
   g_signal_connect_swapped (app, "notify::model", G_CALLBACK (app_model_changed_cb), self);
