@@ -229,7 +229,7 @@ load_card_extra (const char  *path,
   return json_object_ref (obj);
 }
 
-/* Adds @extra's members to @card; its "warnings" go after the card's own. */
+/* Sets @extra's members on @card, replacing members of the same name. */
 static void
 merge_card_extra (JsonObject *card,
                   JsonObject *extra)
@@ -237,23 +237,8 @@ merge_card_extra (JsonObject *card,
   g_autoptr(GList) members = json_object_get_members (extra);
 
   for (GList *l = members; l != NULL; l = l->next)
-    {
-      const char *key = l->data;
-      JsonNode *value = json_object_get_member (extra, key);
-
-      if (g_str_equal (key, "warnings") && JSON_NODE_HOLDS_ARRAY (value)
-          && json_object_has_member (card, key)
-          && JSON_NODE_HOLDS_ARRAY (json_object_get_member (card, key)))
-        {
-          JsonArray *have = json_object_get_array_member (card, key);
-          JsonArray *add = json_node_get_array (value);
-
-          for (guint i = 0; i < json_array_get_length (add); i++)
-            json_array_add_element (have, json_node_copy (json_array_get_element (add, i)));
-        }
-      else
-        json_object_set_member (card, key, json_node_copy (value));
-    }
+    json_object_set_member (card, l->data,
+                            json_node_copy (json_object_get_member (extra, l->data)));
 }
 
 static char *
@@ -399,7 +384,7 @@ hepa_cli_convert (int    argc,
     { "dtype", 0, 0, G_OPTION_ARG_STRING, &dtype_text,
       N_("Stored precision: f32 (default) or f16"), N_("TYPE") },
     { "card-extra", 0, 0, G_OPTION_ARG_FILENAME, &extra_path,
-      N_("Add the members of this JSON object to the card (description, known limits)"),
+      N_("Set the members of this JSON object in the card (description, known limits)"),
       N_("FILE") },
     { NULL },
   };
