@@ -9,6 +9,56 @@
 #include "hepa-error.h"
 
 #include <glib/gi18n.h>
+#include <stdlib.h>
+
+#if defined(__linux__) && defined(__GLIBC__)
+#include <string.h>
+#include <unistd.h>
+
+/* The engine's OpenMP threads meet at a barrier hundreds of times per forward pass. By default
+ * libgomp lets a waiting thread spin for 300,000 rounds (milliseconds) before it sleeps. In this
+ * process the team shares the cores with the GTK main thread and the display server (on a 2-core
+ * machine, also with anything else running), and a spinning thread holds the very core that the
+ * thread it waits for needs: with other work on the machine a ResNet50 forward took 2.5-4 times
+ * as long (tests/ui/bench-roi-latency.sh and hepascope-cli bench, 2 threads, default against
+ * GOMP_SPINCOUNT=1000). 1,000 rounds (tens of microseconds) is what libgomp itself uses once it
+ * has more threads than cores; short waits between two layers still end without sleeping.
+ *
+ * libgomp reads its settings once, in its constructor, before main(), from the environment the
+ * process started with; nothing set later reaches it. So the executable's preinit array, which
+ * the loader runs before any library's constructor, starts the program again with the setting
+ * added, at once and only then: before any library has run, with the same process id, arguments
+ * and descriptors. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins and is left alone, and so is
+ * a run under valgrind (whose tools do not follow an exec unless asked). If the exec fails the
+ * program runs on with libgomp's default. */
+static void
+set_openmp_wait (int    argc,
+                 char **argv,
+                 char **envp)
+{
+  static char spin[] = "GOMP_SPINCOUNT=1000";
+  size_t n = 0;
+  char **env;
+
+  if (envp == NULL || argv == NULL || argv[0] == NULL)
+    return;
+  for (char **e = envp; *e != NULL; e++, n++)
+    if (strncmp (*e, "OMP_WAIT_POLICY=", 16) == 0 || strncmp (*e, "GOMP_SPINCOUNT=", 15) == 0
+        || (strncmp (*e, "LD_PRELOAD=", 11) == 0 && strstr (*e, "vgpreload") != NULL))
+      return;
+  env = malloc ((n + 2) * sizeof (char *));
+  if (env == NULL)
+    return;
+  memcpy (env, envp, n * sizeof (char *));
+  env[n] = spin;
+  env[n + 1] = NULL;
+  execve ("/proc/self/exe", argv, env);
+  free (env);
+}
+
+__attribute__ ((section (".preinit_array"), used))
+static void (*const preinit_openmp_wait) (int, char **, char **) = set_openmp_wait;
+#endif
 
 struct _HepaApplication
 {
@@ -49,6 +99,132 @@ void
 hepa_model_handle_unref (HepaModelHandle *self)
 {
   g_atomic_rc_box_release_full (self, (GDestroyNotify) model_handle_clear);
+}
+
+/* ---- Inference thread ------------------------------------------------------------------ */
+
+/* Every classification of the workbench runs on one thread that lives as long as the process.
+ * An OpenMP team belongs to the thread that starts it: with GTask's shared pool each job went to
+ * whichever worker was free, often a new one, which then started a team of its own (new
+ * threads, cold caches, and more OpenMP threads than cores, all waiting on the same two). */
+typedef struct
+{
+  HepaModelHandle *handle;
+  HepaImage       *image;
+  guint            frame;
+  HepaRect         roi;
+} ClassifyJob;
+
+static void
+classify_job_free (ClassifyJob *job)
+{
+  hepa_model_handle_unref (job->handle);
+  hepa_image_unref (job->image);
+  g_free (job);
+}
+
+static void
+classify_job_run (ClassifyJob  *job,
+                  GTask        *task)
+{
+  GError *error = NULL;
+  const HepaFrame *frame;
+  HepaResult *result;
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  frame = hepa_image_get_frame (job->image, job->frame, &error);
+  if (frame == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  result = hepa_engine_classify (job->handle->engine, frame, &job->roi,
+                                 g_task_get_cancellable (task), &error);
+  if (result == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) hepa_result_free);
+}
+
+static void
+inference_worker (gpointer data,
+                  gpointer user_data)
+{
+  g_autoptr(GTask) task = data;
+
+  classify_job_run (g_task_get_task_data (task), task);
+}
+
+static void
+inference_fallback_thread (GTask        *task,
+                           gpointer      source_object,
+                           gpointer      task_data,
+                           GCancellable *cancellable)
+{
+  classify_job_run (task_data, task);
+}
+
+/* The one inference thread, started on first use; NULL if the system refused a thread (the jobs
+ * then go to GTask's pool). */
+static GThreadPool *
+inference_pool (void)
+{
+  static gsize once;
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&once))
+    {
+      g_autoptr(GError) error = NULL;
+
+      pool = g_thread_pool_new (inference_worker, NULL, 1, TRUE, &error);
+      if (pool == NULL)
+        g_warning ("No inference thread (%s); using the shared worker pool",
+                   error ? error->message : "unknown error");
+      g_once_init_leave (&once, 1);
+    }
+  return pool;
+}
+
+void
+hepa_model_handle_classify_async (HepaModelHandle     *self,
+                                  HepaImage           *image,
+                                  guint                frame_index,
+                                  const HepaRect      *roi,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  GThreadPool *pool = inference_pool ();
+  g_autoptr(GTask) task = NULL;
+  ClassifyJob *job;
+
+  g_return_if_fail (self != NULL && self->engine != NULL);
+  g_return_if_fail (image != NULL && roi != NULL);
+
+  job = g_new0 (ClassifyJob, 1);
+  job->handle = hepa_model_handle_ref (self);
+  job->image = hepa_image_ref (image);
+  job->frame = frame_index;
+  job->roi = *roi;
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, hepa_model_handle_classify_async);
+  g_task_set_name (task, "hepa_model_handle_classify_async");
+  g_task_set_task_data (task, job, (GDestroyNotify) classify_job_free);
+  if (pool == NULL || !g_thread_pool_push (pool, g_object_ref (task), NULL))
+    g_task_run_in_thread (task, inference_fallback_thread);
+}
+
+HepaResult *
+hepa_model_handle_classify_finish (HepaModelHandle  *self,
+                                   GAsyncResult     *result,
+                                   GError          **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
+                        == hepa_model_handle_classify_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 gboolean
@@ -376,6 +552,10 @@ hepa_application_startup (GApplication *app)
 
   /* The compute thread count, before any model runs; a change applies to the next inference. */
   hepa_preferences_apply_threads (self->settings);
+  if (hepa_debug_enabled ("timing"))
+    g_printerr ("hepascope-timing: %d compute threads, OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
+                hepa_core_get_threads (), g_getenv ("OMP_WAIT_POLICY") ?: "(unset)",
+                g_getenv ("GOMP_SPINCOUNT") ?: "(unset)");
   if (self->settings != NULL)
     g_signal_connect_swapped (self->settings, "changed::threads",
                               G_CALLBACK (hepa_preferences_apply_threads), self->settings);
