@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* End to end: starts the real workbench on a generated phantom with a generated model, draws a
  * region around the lesion with real X pointer events (xdotool), labels it with key 2, waits
- * for the model's answer to reach the sidecar, and quits; then keyboard-only labeling, a damaged
- * sidecar kept aside, and regions restored on reopen. Needs an X display (the ui suite runs
+ * for the model's answer to reach the sidecar, and quits; then keyboard-only labeling, the
+ * shortcuts window (Ctrl+?), a damaged sidecar kept aside, and regions restored on reopen. Needs an X display (the ui suite runs
  * under xvfb-run) and xdotool; skips without them. HEPASCOPE_E2E_SCREENSHOT=FILE saves a
  * screenshot of the first run. */
 #include "config.h"
@@ -165,6 +165,51 @@ wait_window (const char *pattern)
   if (strchr (wid, '\n'))
     *strchr (wid, '\n') = '\0';
   return wid;
+}
+
+/* TRUE while some visible window is titled @pattern. */
+static gboolean
+window_shown (const char *pattern)
+{
+  const char *argv[] = { "xdotool", "search", "--onlyvisible", "--name", pattern, NULL };
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL,
+                     &status, &error))
+    g_error ("xdotool: %s", error->message);
+  /* xdotool search exits 1 when nothing matches. */
+  return g_spawn_check_wait_status (status, NULL) && out != NULL && *g_strstrip (out) != '\0';
+}
+
+/* Ctrl+? opens the shortcuts window (GtkApplication's help overlay); Escape closes it, and the
+ * main window @main_wid gets the keyboard back. Waits for each step by window title, with a
+ * timeout, rather than for a fixed time. The overlay has no title of its own, so X shows the
+ * application name; the main window is titled after the open file. */
+static void
+check_shortcuts_window (const char *main_wid)
+{
+  g_autofree char *wid = NULL;
+  g_autofree char *focus = NULL;
+  g_autofree char *refocus = g_strdup_printf ("windowfocus --sync %s", main_wid);
+  gint64 deadline;
+
+  xdotool ("key ctrl+question");
+  wid = wait_window ("^Hepascope$");
+  g_assert_cmpstr (wid, !=, main_wid);
+  /* No window manager under Xvfb: give the new window the keyboard explicitly. */
+  focus = g_strdup_printf ("windowfocus --sync %s", wid);
+  xdotool (focus);
+  xdotool ("key Escape");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (window_shown ("^Hepascope$"))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the shortcuts window did not close on Escape");
+      pump_sleep (100);
+    }
+  xdotool (refocus);
 }
 
 static void
@@ -433,6 +478,7 @@ test_keyboard_damaged_restore (void)
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       pump_sleep (100);
     }
+  check_shortcuts_window (wid);
   quit_app (app, log1);
   g_clear_object (&app);
 
