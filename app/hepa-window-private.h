@@ -90,8 +90,9 @@ struct _HepaWindow
   gint64            shown_update_us;
   guint             stall_id;      /* HEPASCOPE_DEBUG=timing: a 4 ms main loop tick */
   gint64            stall_last_us;
-  gint64            stall_max_busy_us;  /* longest gap while inference or decoding ran */
-  guint             stall_n_busy_over;
+  GArray           *stall_gaps;    /* (gint64 us) gaps between ticks while work was in flight */
+  gint64            stall_max_us[4];  /* longest gap by kind of work in flight (StallKind) */
+  gboolean          open_in_flight;
   gboolean          timing;
 
   /* Saving: one write in flight; edits made meanwhile are written next */

@@ -931,6 +931,8 @@ open_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   const HepaImageInfo *info;
 
+  if (g_task_get_cancellable (G_TASK (res)) == self->open_cancellable)
+    self->open_in_flight = FALSE;
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
       g_autofree char *msg = NULL;
@@ -1022,6 +1024,7 @@ hepa_window_open_path (HepaWindow *self,
 
   job = g_new0 (OpenJob, 1);
   job->path = g_strdup (path);
+  self->open_in_flight = TRUE;
   task = g_task_new (self, self->open_cancellable, open_cb, NULL);
   g_task_set_source_tag (task, hepa_window_open_path);
   g_task_set_task_data (task, job, (GDestroyNotify) open_job_free);
@@ -1587,38 +1590,83 @@ drop_cb (HepaWindow    *self,
 
 /* ---- Main loop watch ------------------------------------------------------------------ */
 
-/* With HEPASCOPE_DEBUG=timing a 4 ms tick measures the gaps between its runs while inference,
- * decoding or a save is under way: a gap above 20 ms means the loop was blocked > 16 ms. */
+/* With HEPASCOPE_DEBUG=timing a high-priority 4 ms tick measures the gaps between its runs while
+ * inference, decoding (opening a file, cine frames) or a save is in flight. A gap is the 4 ms
+ * period plus the time the main loop was kept from running it: a gap above 20 ms means the loop
+ * was blocked (or starved of a core) for more than 16 ms. The figures are logged when the window
+ * closes. */
+typedef enum
+{
+  STALL_INFERENCE,
+  STALL_DECODING,
+  STALL_SAVING,
+  STALL_N_KINDS,
+} StallKind;
+
+#define STALL_TICK_MS 4
+
 static gboolean
 stall_tick_cb (gpointer data)
 {
   HepaWindow *self = data;
   gint64 now = g_get_monotonic_time ();
-  gboolean busy = self->infer_in_flight || self->decoding_frame != G_MAXUINT
-                  || self->save_in_flight;
+  gboolean kinds[STALL_N_KINDS] = {
+    [STALL_INFERENCE] = self->infer_in_flight,
+    [STALL_DECODING] = self->decoding_frame != G_MAXUINT || self->open_in_flight,
+    [STALL_SAVING] = self->save_in_flight,
+  };
+  gboolean busy = FALSE;
 
+  for (guint k = 0; k < STALL_N_KINDS; k++)
+    busy |= kinds[k];
   if (busy && self->stall_last_us != 0)
     {
       gint64 gap = now - self->stall_last_us;
 
-      self->stall_max_busy_us = MAX (self->stall_max_busy_us, gap);
-      if (gap > 20000)
-        self->stall_n_busy_over++;
+      g_array_append_val (self->stall_gaps, gap);
+      for (guint k = 0; k < STALL_N_KINDS; k++)
+        if (kinds[k])
+          self->stall_max_us[k] = MAX (self->stall_max_us[k], gap);
     }
   self->stall_last_us = now;
   return G_SOURCE_CONTINUE;
 }
 
+static int
+compare_gint64 (gconstpointer a,
+                gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
 static void
 stall_report (HepaWindow *self)
 {
+  GArray *gaps = self->stall_gaps;
+  guint n, over = 0;
+
   if (self->stall_id == 0)
     return;
   g_source_remove (self->stall_id);
   self->stall_id = 0;
-  g_printerr ("hepascope-timing: main loop while inference/decoding/saving ran: longest gap "
-              "%.1f ms, %u gaps over 20 ms (4 ms tick)\n", self->stall_max_busy_us / 1000.0,
-              self->stall_n_busy_over);
+  n = gaps->len;
+  g_array_sort (gaps, compare_gint64);
+  for (guint i = 0; i < n; i++)
+    if (g_array_index (gaps, gint64, i) > 16000 + STALL_TICK_MS * 1000)
+      over++;
+  /* p99: the gap that 99 % of the gaps do not exceed (nearest rank). */
+  g_printerr ("hepascope-timing: main loop while work was in flight: %u gaps of the %d ms tick, "
+              "worst %.1f ms, p99 %.1f ms, median %.1f ms, %u over %d ms; worst while inferring "
+              "%.1f ms, decoding %.1f ms, saving %.1f ms\n", n, STALL_TICK_MS,
+              n ? g_array_index (gaps, gint64, n - 1) / 1000.0 : 0.0,
+              n ? g_array_index (gaps, gint64, (guint) ceil (0.99 * n) - 1) / 1000.0 : 0.0,
+              n ? g_array_index (gaps, gint64, (n - 1) / 2) / 1000.0 : 0.0, over,
+              16 + STALL_TICK_MS, self->stall_max_us[STALL_INFERENCE] / 1000.0,
+              self->stall_max_us[STALL_DECODING] / 1000.0,
+              self->stall_max_us[STALL_SAVING] / 1000.0);
+  g_array_set_size (gaps, 0);
 }
 
 /* ---- Lifecycle ------------------------------------------------------------------------ */
@@ -1697,6 +1745,7 @@ hepa_window_finalize (GObject *object)
   g_clear_pointer (&self->result_roi_id, g_free);
   g_clear_pointer (&self->infer_roi_id, g_free);
   g_clear_pointer (&self->pred_pending_id, g_free);
+  g_clear_pointer (&self->stall_gaps, g_array_unref);
 
   G_OBJECT_CLASS (hepa_window_parent_class)->finalize (object);
 }
@@ -1763,7 +1812,11 @@ hepa_window_init (HepaWindow *self)
   self->study_index = -1;
   self->timing = hepa_debug_enabled ("timing");
   if (self->timing)
-    self->stall_id = g_timeout_add_full (G_PRIORITY_HIGH, 4, stall_tick_cb, self, NULL);
+    {
+      self->stall_gaps = g_array_new (FALSE, FALSE, sizeof (gint64));
+      self->stall_id = g_timeout_add_full (G_PRIORITY_HIGH, STALL_TICK_MS, stall_tick_cb, self,
+                                           NULL);
+    }
   self->classes = g_strdupv ((char **) default_classes);
 
   gtk_widget_init_template (GTK_WIDGET (self));
