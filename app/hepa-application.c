@@ -37,7 +37,9 @@ set_openmp_wait (int    argc,
                  char **envp)
 {
   static char spin[] = "GOMP_SPINCOUNT=1000";
+  static char self[4096];
   size_t n = 0;
+  ssize_t len;
   char **env;
 
   if (envp == NULL || argv == NULL || argv[0] == NULL)
@@ -46,13 +48,18 @@ set_openmp_wait (int    argc,
     if (strncmp (*e, "OMP_WAIT_POLICY=", 16) == 0 || strncmp (*e, "GOMP_SPINCOUNT=", 15) == 0
         || (strncmp (*e, "LD_PRELOAD=", 11) == 0 && strstr (*e, "vgpreload") != NULL))
       return;
+  /* The file itself, not /proc/self/exe, so that the process keeps its name ("exe" otherwise). */
+  len = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0 || (size_t) len >= sizeof self - 1)
+    return;
+  self[len] = '\0';
   env = malloc ((n + 2) * sizeof (char *));
   if (env == NULL)
     return;
   memcpy (env, envp, n * sizeof (char *));
   env[n] = spin;
   env[n + 1] = NULL;
-  execve ("/proc/self/exe", argv, env);
+  execve (self, argv, env);
   free (env);
 }
 
