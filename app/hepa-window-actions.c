@@ -406,6 +406,25 @@ append_node (GString  *out,
     }
 }
 
+/* The card's ISO 8601 creation time as a local date and time in the user's locale; the text as
+ * it is when it does not parse. */
+static char *
+format_created (const char *iso)
+{
+  g_autoptr(GDateTime) utc = g_date_time_new_from_iso8601 (iso, NULL);
+  g_autoptr(GDateTime) local = NULL;
+  char *text;
+
+  if (utc == NULL)
+    return g_strdup (iso);
+  local = g_date_time_to_local (utc);
+  /* Translators: a date and time for g_date_time_format(): %x and %X are the locale's own
+   * (GLib cannot write Thai's %x, so th uses e.g. "%-d %B %Y %H:%M") */
+  /* xgettext:no-c-format */
+  text = g_date_time_format (local, _("%x %X"));
+  return text != NULL ? text : g_date_time_format_iso8601 (local);
+}
+
 static char *
 card_string (JsonObject *card,
              const char *member)
@@ -516,6 +535,13 @@ about_model_action (GSimpleAction *action,
       {
         g_autofree char *value = card_string (obj, facts[i].key);
 
+        if (value != NULL && g_str_equal (facts[i].key, "created"))
+          {
+            char *created = format_created (value);
+
+            g_free (value);
+            value = created;
+          }
         if (value != NULL)
           add_fact (grid, row++, _(facts[i].name), value);
       }

@@ -1462,7 +1462,10 @@ pointer_moved_cb (HepaWindow *self,
         value = g_strdup_printf ("RGB %u %u %u", p[0], p[1], p[2]);
     }
   if (hepa_image_get_spacing_at (self->image, px, py, &sx, &sy))
-    text = g_strdup_printf ("%d, %d px · %.1f, %.1f mm · %s", px, py, px * sx, py * sy, value);
+    /* Translators: the pointer's x, y in pixels and in millimetres, then its value; with a
+     * decimal comma, separate x and y otherwise (e.g. "12; 30 px · 4,5; 9,0 mm") */
+    text = g_strdup_printf (_("%d, %d px · %.1f, %.1f mm · %s"), px, py, px * sx, py * sy,
+                            value);
   else
     text = g_strdup_printf ("%d, %d px · %s", px, py, value);
   gtk_label_set_text (GTK_LABEL (self->status_pointer), text);
