@@ -91,6 +91,8 @@ struct _HepaWindow
   guint             stall_id;      /* HEPASCOPE_DEBUG=timing: a 4 ms main loop tick */
   gint64            stall_last_us;
   GArray           *stall_gaps;    /* (gint64 us) gaps between ticks while work was in flight */
+  GArray           *stall_cpu;     /* (gint64 us) the main thread's CPU time within each gap */
+  gint64            stall_last_cpu_us;
   gint64            stall_max_us[4];  /* longest gap by kind of work in flight (StallKind) */
   gboolean          open_in_flight;
   gboolean          timing;
