@@ -100,13 +100,18 @@ position_to_enum (const GValue       *value,
 
 /* ---- Rows ----------------------------------------------------------------------------- */
 
+/* A heading and a framed group of rows. A plain box, not a GtkListBox: rows here are never
+ * selected or activated, and Tab then simply goes from control to control. */
 static GtkWidget *
 add_section (GtkWidget  *page,
              const char *title)
 {
   GtkWidget *heading = gtk_label_new (title);
   GtkWidget *frame = gtk_frame_new (NULL);
-  GtkWidget *list = gtk_list_box_new ();
+  GtkWidget *group = g_object_new (GTK_TYPE_BOX,
+                                   "orientation", GTK_ORIENTATION_VERTICAL,
+                                   "accessible-role", GTK_ACCESSIBLE_ROLE_GROUP,
+                                   NULL);
 
   gtk_label_set_xalign (GTK_LABEL (heading), 0);
   gtk_label_set_wrap (GTK_LABEL (heading), TRUE);
@@ -114,19 +119,17 @@ add_section (GtkWidget  *page,
   gtk_widget_set_margin_top (heading, 12);
   gtk_box_append (GTK_BOX (page), heading);
 
-  gtk_list_box_set_selection_mode (GTK_LIST_BOX (list), GTK_SELECTION_NONE);
-  gtk_widget_add_css_class (list, "rich-list");
-  gtk_accessible_update_property (GTK_ACCESSIBLE (list), GTK_ACCESSIBLE_PROPERTY_LABEL, title,
-                                  -1);
-  gtk_frame_set_child (GTK_FRAME (frame), list);
+  gtk_accessible_update_relation (GTK_ACCESSIBLE (group), GTK_ACCESSIBLE_RELATION_LABELLED_BY,
+                                  heading, NULL, -1);
+  gtk_frame_set_child (GTK_FRAME (frame), group);
   gtk_box_append (GTK_BOX (page), frame);
-  return list;
+  return group;
 }
 
 /* A row: a title with a mnemonic for @control, an optional dim description under it, and
  * @placed (@control or a box holding it) at the end. Screen readers hear the title as the
  * control's name (buttons keep their own) and the description as its description. Rows take no
- * focus themselves, so Tab goes from control to control. Returns the description label. */
+ * no focus themselves. Returns the description label. */
 static GtkWidget *
 add_row (GtkWidget  *list,
          const char *title,
@@ -134,18 +137,17 @@ add_row (GtkWidget  *list,
          GtkWidget  *control,
          GtkWidget  *placed)
 {
-  GtkWidget *row = gtk_list_box_row_new ();
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   GtkWidget *text = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
   GtkWidget *title_label = gtk_label_new_with_mnemonic (title);
   GtkWidget *description_label = gtk_label_new (description);
 
-  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), FALSE);
-  gtk_widget_set_focusable (row, FALSE);
-  gtk_widget_set_margin_top (box, 6);
-  gtk_widget_set_margin_bottom (box, 6);
-  gtk_widget_set_margin_start (box, 6);
-  gtk_widget_set_margin_end (box, 6);
+  if (gtk_widget_get_first_child (list) != NULL)
+    gtk_box_append (GTK_BOX (list), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
+  gtk_widget_set_margin_top (box, 12);
+  gtk_widget_set_margin_bottom (box, 12);
+  gtk_widget_set_margin_start (box, 12);
+  gtk_widget_set_margin_end (box, 12);
 
   gtk_widget_set_hexpand (text, TRUE);
   gtk_widget_set_valign (text, GTK_ALIGN_CENTER);
@@ -172,8 +174,7 @@ add_row (GtkWidget  *list,
                                   -1);
   gtk_box_append (GTK_BOX (box), text);
   gtk_box_append (GTK_BOX (box), placed);
-  gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), box);
-  gtk_list_box_append (GTK_LIST_BOX (list), row);
+  gtk_box_append (GTK_BOX (list), box);
   return description_label;
 }
 
@@ -371,7 +372,9 @@ folder_row (HepaPreferences *self,
   g_object_set_data_full (G_OBJECT (button), "key", g_strdup (key), g_free);
   g_signal_connect (button, "clicked", G_CALLBACK (forget_folder_cb), self);
   description = add_row (list, title, "", button, NULL);
+  /* Selectable for copying a path with the mouse, but not a Tab stop: Tab would select it all. */
   gtk_label_set_selectable (GTK_LABEL (description), TRUE);
+  gtk_widget_set_can_focus (description, FALSE);
   gtk_label_set_ellipsize (GTK_LABEL (description), PANGO_ELLIPSIZE_MIDDLE);
   gtk_label_set_wrap (GTK_LABEL (description), FALSE);
   gtk_widget_set_visible (description, TRUE);
@@ -496,6 +499,7 @@ build (HepaPreferences *self)
   g_signal_connect_swapped (control, "clicked", G_CALLBACK (default_model_cb), self);
   self->model_label = add_row (list, _("Model at start"), "", control, NULL);
   gtk_label_set_selectable (GTK_LABEL (self->model_label), TRUE);
+  gtk_widget_set_can_focus (self->model_label, FALSE);
   gtk_label_set_ellipsize (GTK_LABEL (self->model_label), PANGO_ELLIPSIZE_MIDDLE);
   gtk_label_set_wrap (GTK_LABEL (self->model_label), FALSE);
   gtk_widget_set_visible (self->model_label, TRUE);
