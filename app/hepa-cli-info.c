@@ -72,40 +72,78 @@ add_file_json (JsonBuilder  *builder,
   json_builder_end_object (builder);
 }
 
+/* Terminal columns of @s: printf's %-16s counts bytes, so a German label (two bytes an umlaut) or
+ * a Thai one (three bytes a letter, vowel and tone marks of no width) came out short. */
+static int
+display_width (const char *s)
+{
+  int cols = 0;
+
+  for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (!g_unichar_iszerowidth (c))
+        cols += g_unichar_iswide (c) ? 2 : 1;
+    }
+  return cols;
+}
+
+/* One "  label  value" line, the values aligned at @width columns. Takes @value. */
+static void
+print_row (int         width,
+           const char *label,
+           char       *value)
+{
+  printf ("  %s%*s %s\n", label, MAX (width - display_width (label), 0), "", value);
+  g_free (value);
+}
+
 static void
 print_file_text (const char *path,
                  HepaImage  *image)
 {
   const HepaImageInfo *info = hepa_image_get_info (image);
   guint n_frames = hepa_image_get_n_frames (image);
+  const char *labels[] = {
+    _("Format:"), _("Size:"), _("Frames:"), _("Photometric:"), _("Transfer syntax:"),
+    _("Modality:"), _("Manufacturer:"), _("Pixel spacing:"), _("Frame time:"), _("US regions:"),
+  };
+  int width = 16;
+
+  for (guint i = 0; i < G_N_ELEMENTS (labels); i++)
+    width = MAX (width, display_width (labels[i]));
 
   printf ("%s\n", path);
-  printf ("  %-16s %s\n", _("Format:"), info->format);
-  printf ("  %-16s %d x %d\n", _("Size:"), hepa_image_get_width (image),
-          hepa_image_get_height (image));
-  printf ("  %-16s %u\n", _("Frames:"), n_frames);
-  printf ("  %-16s %s\n", _("Photometric:"), info->photometric);
+  print_row (width, _("Format:"), g_strdup (info->format));
+  print_row (width, _("Size:"), g_strdup_printf ("%d x %d", hepa_image_get_width (image),
+                                                 hepa_image_get_height (image)));
+  print_row (width, _("Frames:"), g_strdup_printf ("%u", n_frames));
+  print_row (width, _("Photometric:"), g_strdup (info->photometric));
   if (*info->transfer_syntax_uid != '\0')
-    printf ("  %-16s %s (%s)\n", _("Transfer syntax:"), info->transfer_syntax_name,
-            info->transfer_syntax_uid);
+    print_row (width, _("Transfer syntax:"), g_strdup_printf ("%s (%s)",
+                                                              info->transfer_syntax_name,
+                                                              info->transfer_syntax_uid));
   if (*info->modality != '\0')
-    printf ("  %-16s %s\n", _("Modality:"), info->modality);
+    print_row (width, _("Modality:"), g_strdup (info->modality));
   if (*info->manufacturer != '\0')
-    printf ("  %-16s %s\n", _("Manufacturer:"), info->manufacturer);
+    print_row (width, _("Manufacturer:"), g_strdup (info->manufacturer));
   if (info->pixel_spacing_mm[0] > 0)
-    printf ("  %-16s %.5g x %.5g mm\n", _("Pixel spacing:"), info->pixel_spacing_mm[0],
-            info->pixel_spacing_mm[1]);
+    print_row (width, _("Pixel spacing:"), g_strdup_printf ("%.5g x %.5g mm",
+                                                            info->pixel_spacing_mm[0],
+                                                            info->pixel_spacing_mm[1]));
   else
-    printf ("  %-16s %s\n", _("Pixel spacing:"), _("not calibrated"));
+    print_row (width, _("Pixel spacing:"), g_strdup (_("not calibrated")));
   if (info->frame_time_ms > 0)
-    printf ("  %-16s %.4g ms\n", _("Frame time:"), info->frame_time_ms);
+    print_row (width, _("Frame time:"), g_strdup_printf ("%.4g ms", info->frame_time_ms));
   for (guint i = 0; i < info->n_regions; i++)
     {
       const HepaUsRegion *r = &info->regions[i];
 
-      printf ("  %-16s (%d,%d)-(%d,%d) format %d units %d/%d delta %.6g/%.6g\n",
-              i == 0 ? _("US regions:") : "", r->x0, r->y0, r->x1, r->y1, r->spatial_format,
-              r->units_x, r->units_y, r->delta_x, r->delta_y);
+      print_row (width, i == 0 ? _("US regions:") : "",
+                 g_strdup_printf ("(%d,%d)-(%d,%d) format %d units %d/%d delta %.6g/%.6g",
+                                  r->x0, r->y0, r->x1, r->y1, r->spatial_format, r->units_x,
+                                  r->units_y, r->delta_x, r->delta_y));
     }
 }
 
