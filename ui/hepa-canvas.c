@@ -38,7 +38,8 @@ struct _HepaCanvas
   guint             frame_index;
   const HepaFrame  *frame;          /* owned by image */
   cairo_surface_t  *surface;        /* the frame as displayed (RGB24) */
-  GdkTexture       *texture;        /* the same pixels, for the GPU path when reduced */
+  GdkTexture       *texture;        /* the same pixels, for the GPU path when reduced; made
+                                     * on first use */
   double            wl_center;
   double            wl_width;
 
@@ -200,7 +201,6 @@ render_frame (HepaCanvas *self)
                  | src[3 * x + 2];
     }
   cairo_surface_mark_dirty (self->surface);
-  self->texture = texture_from_surface (self->surface);
 }
 
 static void
@@ -224,7 +224,6 @@ render_overlay (HepaCanvas *self)
                               self->overlay_reference, self->cmap,
                               (guint32 *) (gpointer) cairo_image_surface_get_data (self->overlay));
   cairo_surface_mark_dirty (self->overlay);
-  self->overlay_texture = texture_from_surface (self->overlay);
 }
 
 void
@@ -694,7 +693,8 @@ overlay_shown (HepaCanvas *self)
          && self->overlay_frame == self->frame_index;
 }
 
-/* Magnified: cairo with a nearest filter, so every image pixel is an exact square. */
+/* Magnified: cairo with a nearest filter, so every image pixel is an exact square. Under the
+ * cairo renderer also reduced, with cairo's default filter (what it used for textures). */
 static void
 snapshot_image_cairo (HepaCanvas  *self,
                       GtkSnapshot *snapshot,
@@ -702,11 +702,12 @@ snapshot_image_cairo (HepaCanvas  *self,
                       int          wh)
 {
   cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, ww, wh));
+  cairo_filter_t filter = self->zoom >= 2.0 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD;
 
   cairo_translate (cr, self->offset_x, self->offset_y);
   cairo_scale (cr, self->zoom, self->zoom);
   cairo_set_source_surface (cr, self->surface, 0, 0);
-  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+  cairo_pattern_set_filter (cairo_get_source (cr), filter);
   cairo_rectangle (cr, 0, 0, image_width (self), image_height (self));
   cairo_fill (cr);
 
@@ -719,7 +720,7 @@ snapshot_image_cairo (HepaCanvas  *self,
       cairo_scale (cr, (double) self->overlay_rect.width / self->overlay_w,
                    (double) self->overlay_rect.height / self->overlay_h);
       cairo_set_source_surface (cr, self->overlay, 0, 0);
-      cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+      cairo_pattern_set_filter (cairo_get_source (cr), filter);
       cairo_paint_with_alpha (cr, self->overlay_opacity);
     }
   cairo_destroy (cr);
@@ -730,6 +731,10 @@ static void
 snapshot_image_texture (HepaCanvas  *self,
                         GtkSnapshot *snapshot)
 {
+  if (self->texture == NULL)
+    self->texture = texture_from_surface (self->surface);
+  if (self->overlay != NULL && self->overlay_texture == NULL)
+    self->overlay_texture = texture_from_surface (self->overlay);
   gtk_snapshot_append_texture (snapshot, self->texture,
                                &GRAPHENE_RECT_INIT (self->offset_x, self->offset_y,
                                                     image_width (self) * self->zoom,
@@ -746,6 +751,19 @@ snapshot_image_texture (HepaCanvas  *self,
                                                         self->overlay_rect.height * self->zoom));
       gtk_snapshot_pop (snapshot);
     }
+}
+
+/* The cairo renderer (no GL: Xvfb, remote X, many virtual machines) paints a texture node by
+ * converting the whole texture into a new cairo surface at every paint, pixel by pixel through
+ * floats in GTK 4.8 (a third of the main thread's time while a cine played, perf); the canvas's
+ * own cairo surfaces are drawn as they are. */
+static gboolean
+renderer_is_cairo (HepaCanvas *self)
+{
+  GtkNative *native = gtk_widget_get_native (GTK_WIDGET (self));
+  GskRenderer *renderer = native != NULL ? gtk_native_get_renderer (native) : NULL;
+
+  return renderer != NULL && GSK_IS_CAIRO_RENDERER (renderer);
 }
 
 static void
@@ -766,7 +784,7 @@ hepa_canvas_snapshot (GtkWidget   *widget,
   if (self->surface == NULL || ww <= 0 || wh <= 0)
     return;
 
-  if (self->zoom >= 2.0 || self->texture == NULL)
+  if (self->zoom >= 2.0 || renderer_is_cairo (self))
     snapshot_image_cairo (self, snapshot, ww, wh);
   else
     snapshot_image_texture (self, snapshot);
