@@ -37,15 +37,41 @@ hepa_nn_gemm_pack (const float *a,
                    int          k,
                    float       *packed)
 {
+  hepa_nn_gemm_pack_scaled (a, NULL, m, k, packed);
+}
+
+void
+hepa_nn_gemm_pack_scaled (const float  *a,
+                          const double *row_scale,
+                          int           m,
+                          int           k,
+                          float        *packed)
+{
   HEPA_NN_ASSERT (a != NULL && packed != NULL && m > 0 && k > 0);
   for (int mb = 0; mb < (m + MR - 1) / MR; mb++)
-    for (int kk = 0; kk < k; kk++)
+    {
+      const int rows = m - mb * MR < MR ? m - mb * MR : MR;
+      const float *src[MR];
+      double scale[MR];
+      float *dst = packed + (size_t) mb * k * MR;
+
       for (int r = 0; r < MR; r++)
         {
-          int row = mb * MR + r;
-
-          packed[((size_t) mb * k + kk) * MR + r] = row < m ? a[(size_t) row * k + kk] : 0.f;
+          src[r] = r < rows ? a + (size_t) (mb * MR + r) * k : NULL;
+          scale[r] = r < rows && row_scale != NULL ? row_scale[mb * MR + r] : 1.0;
         }
+      if (rows < MR)
+        memset (dst, 0, sizeof (float) * k * MR);
+      /* Without a scale the values are copied as they are; with one, each is rounded once
+       * from the double product, as hepa_nn_bn_fold does. */
+      for (int r = 0; r < rows; r++)
+        if (row_scale != NULL)
+          for (int kk = 0; kk < k; kk++)
+            dst[(size_t) kk * MR + r] = (float) ((double) src[r][kk] * scale[r]);
+        else
+          for (int kk = 0; kk < k; kk++)
+            dst[(size_t) kk * MR + r] = src[r][kk];
+    }
 }
 
 static inline v8f

@@ -8,6 +8,23 @@
 #include <math.h>
 #include <string.h>
 
+/* One channel's folded scale g / sqrt (v + eps) and bias beta - m * scale, in double: a
+ * variance near zero must not lose the scale's digits. */
+static inline double
+bn_channel (const float *gamma,
+            const float *beta,
+            const float *mean,
+            const float *var,
+            float        eps,
+            int          c,
+            float       *bias)
+{
+  double scale = (double) gamma[c] / sqrt ((double) var[c] + (double) eps);
+
+  *bias = (float) ((double) beta[c] - (double) mean[c] * scale);
+  return scale;
+}
+
 void
 hepa_nn_bn_fold (const float *weight,
                  int          c_out,
@@ -26,13 +43,28 @@ hepa_nn_bn_fold (const float *weight,
 
   for (int c = 0; c < c_out; c++)
     {
-      /* In double: a variance near zero must not lose the scale's digits. */
-      double scale = (double) gamma[c] / sqrt ((double) var[c] + (double) eps);
+      double scale = bn_channel (gamma, beta, mean, var, eps, c, &b_out[c]);
 
       for (int i = 0; i < per_out; i++)
         w_out[(size_t) c * per_out + i] = (float) (weight[(size_t) c * per_out + i] * scale);
-      b_out[c] = (float) ((double) beta[c] - (double) mean[c] * scale);
     }
+}
+
+void
+hepa_nn_bn_scale (int          c_out,
+                  const float *gamma,
+                  const float *beta,
+                  const float *mean,
+                  const float *var,
+                  float        eps,
+                  double      *scale_out,
+                  float       *b_out)
+{
+  HEPA_NN_ASSERT (gamma != NULL && beta != NULL && mean != NULL && var != NULL);
+  HEPA_NN_ASSERT (scale_out != NULL && b_out != NULL && c_out > 0 && eps >= 0.f);
+
+  for (int c = 0; c < c_out; c++)
+    scale_out[c] = bn_channel (gamma, beta, mean, var, eps, c, &b_out[c]);
 }
 
 /* One output row of the 3x3/2 pool, pad 1: the max over input rows iy0..iy1. */

@@ -66,6 +66,16 @@ hepa_nn_winograd_pack (const float *weight,
                        int          c_out,
                        float       *u)
 {
+  hepa_nn_winograd_pack_scaled (weight, NULL, c_in, c_out, u);
+}
+
+void
+hepa_nn_winograd_pack_scaled (const float  *weight,
+                              const double *out_scale,
+                              int           c_in,
+                              int           c_out,
+                              float        *u)
+{
   /* G (6, 3) */
   static const double g_mat[T][3] = {
     { 1.0 / 4, 0, 0 },
@@ -95,7 +105,12 @@ hepa_nn_winograd_pack (const float *weight,
                   out[t][r] = 0.f;
                 continue;
               }
-            const float *g = weight + ((size_t) co * c_in + ci) * 9;
+            const float *w = weight + ((size_t) co * c_in + ci) * 9;
+            float g[9];
+
+            /* Scaled as hepa_nn_bn_fold would: rounded once from the double product. */
+            for (int j = 0; j < 9; j++)
+              g[j] = out_scale != NULL ? (float) ((double) w[j] * out_scale[co]) : w[j];
 
             /* tmp = G g, then G g G^T */
             for (int i = 0; i < T; i++)

@@ -107,6 +107,14 @@ void   hepa_nn_gemm_pack           (const float        *a,
                                     int                 m,
                                     int                 k,
                                     float              *packed);
+/* The same with row i of a multiplied by row_scale[i] (NULL: none) as it is packed, each value
+ * rounded once from the double product: hepa_nn_bn_fold and hepa_nn_gemm_pack in one pass, with
+ * no folded copy of the weights. */
+void   hepa_nn_gemm_pack_scaled    (const float        *a,
+                                    const double       *row_scale,
+                                    int                 m,
+                                    int                 k,
+                                    float              *packed);
 void   hepa_nn_gemm_packed         (const float        *packed,
                                     int                 m,
                                     int                 k,
@@ -146,6 +154,13 @@ void   hepa_nn_winograd_pack         (const float *weight,
                                       int          c_in,
                                       int          c_out,
                                       float       *u);
+/* The same with output channel c's weights multiplied by out_scale[c] (NULL: none) first,
+ * rounded to float as hepa_nn_bn_fold rounds them. */
+void   hepa_nn_winograd_pack_scaled  (const float  *weight,
+                                      const double *out_scale,
+                                      int           c_in,
+                                      int           c_out,
+                                      float        *u);
 /* Floats of scratch for n images of h x w. */
 size_t hepa_nn_winograd_scratch_size (int          c_in,
                                       int          c_out,
@@ -176,6 +191,17 @@ void   hepa_nn_bn_fold             (const float *weight,
                                     const float *var,
                                     float        eps,
                                     float       *w_out,
+                                    float       *b_out);
+/* Only the per-channel factors: scale_out (c_out) = g / sqrt (v + eps) in double, for
+ * hepa_nn_gemm_pack_scaled and hepa_nn_winograd_pack_scaled, and b_out (c_out) as above; the
+ * same values hepa_nn_bn_fold uses. */
+void   hepa_nn_bn_scale            (int          c_out,
+                                    const float *gamma,
+                                    const float *beta,
+                                    const float *mean,
+                                    const float *var,
+                                    float        eps,
+                                    double      *scale_out,
                                     float       *b_out);
 
 /* y = act (y + bias[c] + residual) in place over y (n, c, hw). */

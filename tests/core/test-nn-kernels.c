@@ -7,6 +7,7 @@
 #include "hepa-test-utils.h"
 
 #include <math.h>
+#include <string.h>
 
 static float *
 random_floats (GRand *rng,
@@ -259,6 +260,60 @@ test_bn_fold (void)
   assert_close (y, y_ref, n_out, 1e-3, 1e-10);
 }
 
+/* Folding while packing (hepa_resnet_new's path) gives bit for bit what folding into a copy
+ * and packing that gives, for the GEMM layout (rows not a multiple of 6) and the Winograd one
+ * (output channels not a multiple of 8); and without a scale both copy as they are. */
+static void
+test_pack_scaled (void)
+{
+  static const int shapes[][2] = { { 64, 3 * 49 }, { 13, 20 }, { 1, 9 }, { 256, 64 } };
+  g_autoptr(GRand) rng = g_rand_new_with_seed (11);
+
+  for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++)
+    {
+      const int c_out = shapes[s][0], per_out = shapes[s][1];
+      const int c_in = per_out % 9 == 0 ? per_out / 9 : 0;
+      gsize n_w = (gsize) c_out * per_out;
+      g_autofree float *wt = random_floats (rng, n_w, -1, 1);
+      g_autofree float *gamma = random_floats (rng, c_out, 0.5, 1.5);
+      g_autofree float *beta = random_floats (rng, c_out, -1, 1);
+      g_autofree float *mean = random_floats (rng, c_out, -1, 1);
+      g_autofree float *var = random_floats (rng, c_out, 0.0, 2.0);
+      g_autofree float *wf = g_new (float, n_w);
+      g_autofree float *bf = g_new (float, c_out);
+      g_autofree float *bs = g_new (float, c_out);
+      g_autofree double *scale = g_new (double, c_out);
+      gsize n_p = hepa_nn_gemm_pack_size (c_out, per_out);
+      g_autofree float *p_ref = g_new (float, n_p);
+      g_autofree float *p = g_new (float, n_p);
+
+      var[0] = 0.f;
+      hepa_nn_bn_fold (wt, c_out, per_out, gamma, beta, mean, var, 1e-5f, wf, bf);
+      hepa_nn_bn_scale (c_out, gamma, beta, mean, var, 1e-5f, scale, bs);
+      g_assert_cmpmem (bs, sizeof (float) * c_out, bf, sizeof (float) * c_out);
+
+      hepa_nn_gemm_pack (wf, c_out, per_out, p_ref);
+      memset (p, 0xff, sizeof (float) * n_p);
+      hepa_nn_gemm_pack_scaled (wt, scale, c_out, per_out, p);
+      g_assert_cmpmem (p, sizeof (float) * n_p, p_ref, sizeof (float) * n_p);
+      hepa_nn_gemm_pack (wt, c_out, per_out, p_ref);
+      memset (p, 0xff, sizeof (float) * n_p);
+      hepa_nn_gemm_pack_scaled (wt, NULL, c_out, per_out, p);
+      g_assert_cmpmem (p, sizeof (float) * n_p, p_ref, sizeof (float) * n_p);
+
+      if (c_in > 0)
+        {
+          gsize n_u = hepa_nn_winograd_weight_size (c_in, c_out);
+          g_autofree float *u_ref = g_new (float, n_u);
+          g_autofree float *u = g_new (float, n_u);
+
+          hepa_nn_winograd_pack (wf, c_in, c_out, u_ref);
+          hepa_nn_winograd_pack_scaled (wt, scale, c_in, c_out, u);
+          g_assert_cmpmem (u, sizeof (float) * n_u, u_ref, sizeof (float) * n_u);
+        }
+    }
+}
+
 static void
 test_maxpool (void)
 {
@@ -391,6 +446,7 @@ main (int   argc,
   g_test_add_func ("/core/nn/gemm/packed", test_gemm_packed);
   g_test_add_func ("/core/nn/epilogue", test_epilogue);
   g_test_add_func ("/core/nn/bn-fold", test_bn_fold);
+  g_test_add_func ("/core/nn/pack-scaled", test_pack_scaled);
   g_test_add_func ("/core/nn/maxpool/3x3-s2", test_maxpool);
   g_test_add_func ("/core/nn/global-avgpool", test_global_avgpool);
   g_test_add_func ("/core/nn/linear", test_linear);
