@@ -320,6 +320,54 @@ test_bf16_and_unaligned (Fixture       *fixture,
   g_assert_cmpfloat (hepa_weights_lookup (w, "b")->data[0], ==, 10.0f);
 }
 
+/* Every finite half converts exactly (the F16C path and the scalar one alike): 63488 values in
+ * a multiple of 8, then an odd tail of 13 that takes the scalar loop. Bits compared, so -0 and
+ * the subnormals count. */
+static void
+test_f16_every_value (void)
+{
+  const gsize n_a = 63488, n_b = 13;
+  g_autofree char *header = g_strdup_printf (
+    "{\"a\":{\"dtype\":\"F16\",\"shape\":[%" G_GSIZE_FORMAT "],\"data_offsets\":[0,%"
+    G_GSIZE_FORMAT "]},\"b\":{\"dtype\":\"F16\",\"shape\":[%" G_GSIZE_FORMAT
+    "],\"data_offsets\":[%" G_GSIZE_FORMAT ",%" G_GSIZE_FORMAT "]}}",
+    n_a, 2 * n_a, n_b, 2 * n_a, 2 * (n_a + n_b));
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
+  g_autofree guint16 *halves = g_new (guint16, n_a + n_b);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaWeights) w = NULL;
+  guint64 len = strlen (header);
+  gsize k = 0;
+
+  for (guint h = 0; h < 65536; h++)
+    if (((h >> 10) & 0x1f) != 0x1f)
+      halves[k++] = (guint16) h;
+  g_assert_cmpuint (k, ==, n_a);
+  for (gsize i = 0; i < n_b; i++)
+    halves[k++] = (guint16) (0x8001 + 0x0f37 * i);   /* subnormals and normals, both signs */
+  for (int i = 0; i < 8; i++)
+    g_byte_array_append (bytes, (const guint8[]) { (guint8) (len >> (8 * i)) }, 1);
+  g_byte_array_append (bytes, (const guint8 *) header, (guint) len);
+  for (gsize i = 0; i < n_a + n_b; i++)
+    g_byte_array_append (bytes, (const guint8[]) { halves[i] & 0xff, halves[i] >> 8 }, 2);
+
+  w = hepa_weights_parse_safetensors (bytes->data, bytes->len, &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < n_a + n_b; i++)
+    {
+      guint16 h = halves[i];
+      int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+      float want = e == 0 ? ldexpf ((float) m, -24) : ldexpf ((float) (1024 + m), e - 25);
+      const float *got = i < n_a ? &hepa_weights_lookup (w, "a")->data[i]
+                                 : &hepa_weights_lookup (w, "b")->data[i - n_a];
+
+      if (h & 0x8000)
+        want = -want;
+      if (memcmp (got, &want, sizeof want) != 0)
+        g_error ("half 0x%04x read as %a, not %a", h, *got, want);
+    }
+}
+
 static void
 test_truncated_everywhere (Fixture       *fixture,
                            gconstpointer  user_data)
@@ -397,6 +445,7 @@ main (int    argc,
   g_test_add_func ("/core/weights/container", test_container);
   g_test_add_func ("/core/weights/missing-file", test_missing_file);
   g_test_add_func ("/core/weights/size-ceiling", test_size_ceiling);
+  g_test_add_func ("/core/weights/f16-every-value", test_f16_every_value);
   g_test_add ("/core/weights/round-trip-f32", Fixture, NULL, fixture_set_up, test_round_trip_f32,
               fixture_tear_down);
   g_test_add ("/core/weights/round-trip-f16", Fixture, NULL, fixture_set_up, test_round_trip_f16,
