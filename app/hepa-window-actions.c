@@ -615,8 +615,12 @@ static gboolean
 export_progress_idle (gpointer data)
 {
   ExportProgress *p = data;
-  /* Translators: export progress, e.g. "Exporting… 3 of 12 images" */
-  g_autofree char *text = g_strdup_printf (_("Exporting… %u of %u images"), p->done, p->total);
+  /* Translators: export progress, e.g. "Exporting… 3 of 12 images"; the plural follows the
+   * total */
+  g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                        "Exporting… %u of %u image",
+                                                        "Exporting… %u of %u images", p->total),
+                                           p->done, p->total);
 
   hepa_window_set_status (p->window, text);
   return G_SOURCE_REMOVE;
@@ -693,10 +697,18 @@ export_done_cb (GObject      *source,
     }
   else
     {
-      g_string_append_printf (details, _("%u labeled regions from %u images were written to "
-                                         "%s (%u files new or changed, %u unchanged)."),
-                              summary->n_exported, summary->n_images, job->out_dir,
-                              summary->n_written, summary->n_unchanged);
+      /* One plural per sentence: "1 labeled regions from 1 images" read wrong in English and
+       * cannot be right in languages with more plural forms. */
+      g_string_append_printf (details, g_dngettext (GETTEXT_PACKAGE,
+                                                    "%u labeled region was written to %s.",
+                                                    "%u labeled regions were written to %s.",
+                                                    summary->n_exported),
+                              summary->n_exported, job->out_dir);
+      g_string_append_c (details, '\n');
+      /* Translators: the counts under the export summary's first sentence */
+      g_string_append_printf (details, _("Images read: %u. Files new or changed: %u; "
+                                         "unchanged: %u."),
+                              summary->n_images, summary->n_written, summary->n_unchanged);
       if (summary->n_unlabeled > 0)
         g_string_append_printf (details, "\n%s",
                                 _("Unlabeled regions are not exported."));
