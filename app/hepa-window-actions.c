@@ -443,6 +443,76 @@ card_string (JsonObject *card,
   return g_string_free (out, FALSE);
 }
 
+/* A {"mean": m, "sd": s} member of @obj as a percentage; FALSE when it is missing. */
+static gboolean
+mean_sd_member (JsonObject *obj,
+                const char *member,
+                double     *mean,
+                double     *sd)
+{
+  JsonObject *ms;
+
+  if (obj == NULL || !json_object_has_member (obj, member)
+      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (obj, member)))
+    return FALSE;
+  ms = json_object_get_object_member (obj, member);
+  if (!json_object_has_member (ms, "mean") || !json_object_has_member (ms, "sd"))
+    return FALSE;
+  *mean = 100.0 * json_object_get_double_member (ms, "mean");
+  *sd = 100.0 * json_object_get_double_member (ms, "sd");
+  return TRUE;
+}
+
+/* The card's cross-validation summary as a few lines a reader can take in: accuracy, then
+ * sensitivity and specificity per class, mean ± SD over the folds. NULL when there is none. */
+static char *
+cross_validation_text (JsonObject *card)
+{
+  JsonObject *metrics, *cv, *per_class;
+  g_autoptr(GString) out = g_string_new (NULL);
+  guint n_folds = 0;
+  double m, s;
+
+  if (card == NULL || !json_object_has_member (card, "metrics")
+      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (card, "metrics")))
+    return NULL;
+  metrics = json_object_get_object_member (card, "metrics");
+  if (!json_object_has_member (metrics, "cross_validation")
+      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (metrics, "cross_validation")))
+    return NULL;
+  cv = json_object_get_object_member (metrics, "cross_validation");
+  if (json_object_has_member (metrics, "folds")
+      && JSON_NODE_HOLDS_ARRAY (json_object_get_member (metrics, "folds")))
+    n_folds = json_array_get_length (json_object_get_array_member (metrics, "folds"));
+  if (!mean_sd_member (cv, "accuracy", &m, &s))
+    return NULL;
+  /* Translators: e.g. "5-fold cross-validation: accuracy 96.1 ± 1.2%" */
+  g_string_append_printf (out, _("%u-fold cross-validation: accuracy %.1f ± %.1f%%"), n_folds,
+                          m, s);
+  per_class = json_object_has_member (cv, "per_class")
+              && JSON_NODE_HOLDS_OBJECT (json_object_get_member (cv, "per_class"))
+              ? json_object_get_object_member (cv, "per_class") : NULL;
+  if (per_class != NULL)
+    {
+      g_autoptr(GList) names = json_object_get_members (per_class);
+
+      for (GList *l = names; l != NULL; l = l->next)
+        {
+          JsonObject *c = json_object_get_object_member (per_class, l->data);
+          double sm, ss, pm, ps;
+
+          if (!mean_sd_member (c, "sensitivity", &sm, &ss)
+              || !mean_sd_member (c, "specificity", &pm, &ps))
+            continue;
+          g_string_append_c (out, '\n');
+          /* Translators: one class's cross-validation figures, mean ± SD over the folds */
+          g_string_append_printf (out, _("%s: sensitivity %.1f ± %.1f%%, specificity %.1f ± "
+                                         "%.1f%%"), (const char *) l->data, sm, ss, pm, ps);
+        }
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
 static void
 add_fact (GtkWidget  *grid,
           int         row,
@@ -524,6 +594,7 @@ about_model_action (GSimpleAction *action,
   {
     static const struct { const char *key; const char *name; } facts[] = {
       { "intended_use", N_("Intended use") },
+      { "description", N_("Description") },
       { "trained_on", N_("Trained on") },
       { "metrics", N_("Metrics") },
       { "warnings", N_("Known limits") },
@@ -533,8 +604,11 @@ about_model_action (GSimpleAction *action,
 
     for (guint i = 0; i < G_N_ELEMENTS (facts); i++)
       {
-        g_autofree char *value = card_string (obj, facts[i].key);
+        g_autofree char *value = g_str_equal (facts[i].key, "metrics")
+                                 ? cross_validation_text (obj) : NULL;
 
+        if (value == NULL)
+          value = card_string (obj, facts[i].key);
         if (value != NULL && g_str_equal (facts[i].key, "created"))
           {
             char *created = format_created (value);
@@ -542,6 +616,7 @@ about_model_action (GSimpleAction *action,
             g_free (value);
             value = created;
           }
+
         if (value != NULL)
           add_fact (grid, row++, _(facts[i].name), value);
       }
