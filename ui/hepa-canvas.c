@@ -65,6 +65,18 @@ struct _HepaCanvas
   HepaColormap      cmap;
   HepaOverlayScale  scale;
 
+  /* The image and overlay as last drawn by the cairo path, reused while nothing it shows
+   * changed: the renderer then sees the same node and repaints only what moved over it (a
+   * dragged region), not the whole scaled image. */
+  GskRenderNode    *image_node;
+  double            node_zoom;
+  double            node_x;
+  double            node_y;
+  int               node_w;
+  int               node_h;
+  gboolean          node_overlay;
+  double            node_opacity;
+
   /* Interaction */
   GtkGesture       *drag;
   DragMode          drag_mode;
@@ -174,6 +186,7 @@ render_frame (HepaCanvas *self)
 
   g_clear_pointer (&self->surface, cairo_surface_destroy);
   g_clear_object (&self->texture);
+  g_clear_pointer (&self->image_node, gsk_render_node_unref);
   if (self->frame == NULL)
     return;
 
@@ -208,6 +221,7 @@ render_overlay (HepaCanvas *self)
 {
   g_clear_pointer (&self->overlay, cairo_surface_destroy);
   g_clear_object (&self->overlay_texture);
+  g_clear_pointer (&self->image_node, gsk_render_node_unref);
   if (self->overlay_map == NULL)
     return;
 
@@ -701,8 +715,28 @@ snapshot_image_cairo (HepaCanvas  *self,
                       int          ww,
                       int          wh)
 {
-  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, ww, wh));
+  gboolean with_overlay = overlay_shown (self);
   cairo_filter_t filter = self->zoom >= 2.0 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD;
+  cairo_t *cr;
+
+  if (self->image_node != NULL && self->node_zoom == self->zoom
+      && self->node_x == self->offset_x && self->node_y == self->offset_y
+      && self->node_w == ww && self->node_h == wh && self->node_overlay == with_overlay
+      && (!with_overlay || self->node_opacity == self->overlay_opacity))
+    {
+      gtk_snapshot_append_node (snapshot, self->image_node);
+      return;
+    }
+  g_clear_pointer (&self->image_node, gsk_render_node_unref);
+  self->image_node = gsk_cairo_node_new (&GRAPHENE_RECT_INIT (0, 0, ww, wh));
+  self->node_zoom = self->zoom;
+  self->node_x = self->offset_x;
+  self->node_y = self->offset_y;
+  self->node_w = ww;
+  self->node_h = wh;
+  self->node_overlay = with_overlay;
+  self->node_opacity = self->overlay_opacity;
+  cr = gsk_cairo_node_get_draw_context (self->image_node);
 
   cairo_translate (cr, self->offset_x, self->offset_y);
   cairo_scale (cr, self->zoom, self->zoom);
@@ -711,7 +745,7 @@ snapshot_image_cairo (HepaCanvas  *self,
   cairo_rectangle (cr, 0, 0, image_width (self), image_height (self));
   cairo_fill (cr);
 
-  if (overlay_shown (self))
+  if (with_overlay)
     {
       cairo_rectangle (cr, self->overlay_rect.x, self->overlay_rect.y, self->overlay_rect.width,
                        self->overlay_rect.height);
@@ -724,6 +758,7 @@ snapshot_image_cairo (HepaCanvas  *self,
       cairo_paint_with_alpha (cr, self->overlay_opacity);
     }
   cairo_destroy (cr);
+  gtk_snapshot_append_node (snapshot, self->image_node);
 }
 
 /* Reduced or near 1:1: texture nodes, which the GL renderer scales on the GPU. */
@@ -1386,6 +1421,7 @@ hepa_canvas_finalize (GObject *object)
   g_clear_object (&self->texture);
   g_clear_pointer (&self->overlay, cairo_surface_destroy);
   g_clear_object (&self->overlay_texture);
+  g_clear_pointer (&self->image_node, gsk_render_node_unref);
   g_clear_pointer (&self->overlay_map, g_free);
   g_clear_pointer (&self->image, hepa_image_unref);
   g_clear_pointer (&self->classes, g_strfreev);
