@@ -6,11 +6,13 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #define MAX_PARAMS 320
 #define MAX_BLOCKS 16
+#define MAX_CONVS 64
 #define BN_EPS 1e-5f
 #define IN_CHANNELS 3
 
@@ -47,7 +49,7 @@ typedef struct
 typedef struct
 {
   int      n_convs;
-  ConvSpec convs[64];
+  ConvSpec convs[MAX_CONVS];
   int      n_blocks;
   int      feat_c;
 } Topology;
@@ -272,58 +274,81 @@ conv_arena_floats (const ConvSpec *spec)
   return (n + 15) / 16 * 16;
 }
 
-/* Packs into @dst (conv_arena_floats (spec) floats). */
-static int
-conv_load (Conv            *c,
-           const ConvSpec  *spec,
-           HepaParamLookup  lookup,
-           void            *user,
-           float           *dst)
+/* One conv's tensors, looked up before the packing starts. */
+typedef struct
 {
-  const HepaConvDesc *d = &spec->d;
-  const int per_out = d->c_in * d->k * d->k;
+  const ConvSpec *spec;
+  Conv           *dst;
+  float          *arena;   /* conv_arena_floats (spec) floats */
+  const float    *w;
+  const float    *bn[4];
+} ConvJob;
+
+static int
+conv_lookup (ConvJob         *job,
+             HepaParamLookup  lookup,
+             void            *user)
+{
+  const HepaConvDesc *d = &job->spec->d;
   const int wshape[4] = { d->c_out, d->c_in, d->k, d->k };
   const int bshape[1] = { d->c_out };
   static const char *bn_names[4] = { "weight", "bias", "running_mean", "running_var" };
-  const float *bn[4];
-  const float *w;
-  double *scale;
   char name[64];
 
-  c->d = *d;
-  snprintf (name, sizeof name, "%s.weight", spec->conv);
-  w = lookup (user, name, wshape, 4);
-  if (w == NULL)
+  snprintf (name, sizeof name, "%s.weight", job->spec->conv);
+  job->w = lookup (user, name, wshape, 4);
+  if (job->w == NULL)
     return 0;
   for (int j = 0; j < 4; j++)
     {
-      snprintf (name, sizeof name, "%s.%s", spec->bn, bn_names[j]);
-      bn[j] = lookup (user, name, bshape, 1);
-      if (bn[j] == NULL)
+      snprintf (name, sizeof name, "%s.%s", job->spec->bn, bn_names[j]);
+      job->bn[j] = lookup (user, name, bshape, 1);
+      if (job->bn[j] == NULL)
         return 0;
     }
-  /* The batch norm is folded in as the weights are packed (the same roundings as
-   * hepa_nn_bn_fold then a pack), with no folded copy of the weights in between. */
-  scale = malloc (sizeof (double) * d->c_out);
+  return 1;
+}
+
+/* Folds the batch norm in as the weights are packed (the same roundings as hepa_nn_bn_fold
+ * then a pack), with no folded copy of the weights in between. */
+static int
+conv_pack (const ConvJob *job)
+{
+  const HepaConvDesc *d = &job->spec->d;
+  Conv *c = job->dst;
+  double *scale = malloc (sizeof (double) * d->c_out);
+
+  c->d = *d;
   c->b = malloc (sizeof (float) * d->c_out);
   if (scale == NULL || c->b == NULL)
     {
       free (scale);
       return 0;
     }
-  hepa_nn_bn_scale (d->c_out, bn[0], bn[1], bn[2], bn[3], BN_EPS, scale, c->b);
-  if (use_winograd (spec))
+  hepa_nn_bn_scale (d->c_out, job->bn[0], job->bn[1], job->bn[2], job->bn[3], BN_EPS, scale,
+                    c->b);
+  if (use_winograd (job->spec))
     {
-      c->wino = dst;
-      hepa_nn_winograd_pack_scaled (w, scale, d->c_in, d->c_out, c->wino);
+      c->wino = job->arena;
+      hepa_nn_winograd_pack_scaled (job->w, scale, d->c_in, d->c_out, c->wino);
     }
   else
     {
-      c->packed = dst;
-      hepa_nn_gemm_pack_scaled (w, scale, d->c_out, per_out, c->packed);
+      c->packed = job->arena;
+      hepa_nn_gemm_pack_scaled (job->w, scale, d->c_out, d->c_in * d->k * d->k, c->packed);
     }
   free (scale);
   return 1;
+}
+
+static int
+compare_job_size (const void *a,
+                  const void *b)
+{
+  size_t na = conv_arena_floats (((const ConvJob *) a)->spec);
+  size_t nb = conv_arena_floats (((const ConvJob *) b)->spec);
+
+  return na < nb ? 1 : na > nb ? -1 : 0;
 }
 
 /* One block for all packed weights (about 100 MB for ResNet50), in 2 MB pages where the
@@ -356,6 +381,8 @@ hepa_resnet_new (HepaArch        arch,
   const float *fw, *fb;
   int fw_shape[2], fb_shape[1];
   size_t arena_floats = 0, offset = 0;
+  ConvJob jobs[MAX_CONVS];
+  int failed = 0;
 
   HEPA_NN_ASSERT (lookup != NULL && n_classes > 0);
   topology_build (arch, &t);
@@ -389,10 +416,23 @@ hepa_resnet_new (HepaArch        arch,
           dst = &net->blocks[c->block].conv[c->slot];
           net->blocks[c->block].n_conv = c->slot + 1;
         }
-      if (!conv_load (dst, c, lookup, user, net->arena + offset))
-        goto fail;
+      jobs[i] = (ConvJob) { .spec = c, .dst = dst, .arena = net->arena + offset };
       offset += conv_arena_floats (c);
+      /* The lookups stay on this thread: @lookup need not be thread-safe. */
+      if (!conv_lookup (&jobs[i], lookup, user))
+        goto fail;
     }
+  /* Packing is most of a model load; the convs are independent, so they are packed on the
+   * team's threads, largest first. (The arena's 2 MB pages keep their first-touch faults
+   * few, so the threads do not queue on the page-fault path as they did with per-conv
+   * buffers.) */
+  qsort (jobs, t.n_convs, sizeof jobs[0], compare_job_size);
+  HEPA_NN_PRAGMA (omp parallel for schedule (dynamic, 1) num_threads (hepa_nn_team_size ())
+                  reduction (| : failed))
+  for (int i = 0; i < t.n_convs; i++)
+    failed |= !conv_pack (&jobs[i]);
+  if (failed)
+    goto fail;
 
   fw_shape[0] = n_classes, fw_shape[1] = t.feat_c;
   fb_shape[0] = n_classes;
