@@ -989,6 +989,18 @@ open_cb (GObject      *source,
   hepa_canvas_set_image (self->canvas, self->image, 0);
   set_frame_count (self);
   hepa_roi_store_load (self->store, job->annotations->rois);
+  /* A file opens with its first region on the first frame selected, so its prediction and
+   * saliency are on screen at once (selecting is not an edit: nothing is saved). */
+  for (guint i = 0; i < job->annotations->rois->len; i++)
+    {
+      const HepaRoi *roi = g_ptr_array_index (job->annotations->rois, i);
+
+      if (roi->frame == 0)
+        {
+          hepa_roi_store_select (self->store, roi->id);
+          break;
+        }
+    }
   if (hepa_debug_enabled ("view"))
     g_printerr ("hepascope-view: opened with %u regions\n", job->annotations->rois->len);
   gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack), "image");
