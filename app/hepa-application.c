@@ -503,11 +503,16 @@ quit_action (GSimpleAction *action,
              gpointer       user_data)
 {
   GApplication *app = G_APPLICATION (user_data);
-  GList *windows = gtk_application_get_windows (GTK_APPLICATION (app));
+  /* A window that closes at once leaves the application's list and frees its link there, so
+   * walk a copy, holding each window (reading the freed link was a use-after-free that ASan
+   * reports with G_SLICE=always-malloc, as .ci/run sets). */
+  GList *windows = g_list_copy_deep (gtk_application_get_windows (GTK_APPLICATION (app)),
+                                     (GCopyFunc) (void (*) (void)) g_object_ref, NULL);
 
   /* Close windows one by one so each finishes its pending save. */
   for (GList *l = windows; l != NULL; l = l->next)
     gtk_window_close (GTK_WINDOW (l->data));
+  g_list_free_full (windows, g_object_unref);
 }
 
 static const GActionEntry app_actions[] = {
