@@ -108,91 +108,10 @@ hepa_model_handle_unref (HepaModelHandle *self)
   g_atomic_rc_box_release_full (self, (GDestroyNotify) model_handle_clear);
 }
 
-/* ---- Inference thread ------------------------------------------------------------------ */
+/* ---- Inference ------------------------------------------------------------------------- */
 
-/* Every classification of the workbench runs on one thread that lives as long as the process.
- * An OpenMP team belongs to the thread that starts it: with GTask's shared pool each job went to
- * whichever worker was free, often a new one, which then started a team of its own (new
- * threads, cold caches, and more OpenMP threads than cores, all waiting on the same two). */
-typedef struct
-{
-  HepaModelHandle *handle;
-  HepaImage       *image;
-  guint            frame;
-  HepaRect         roi;
-} ClassifyJob;
-
-static void
-classify_job_free (ClassifyJob *job)
-{
-  hepa_model_handle_unref (job->handle);
-  hepa_image_unref (job->image);
-  g_free (job);
-}
-
-static void
-classify_job_run (ClassifyJob  *job,
-                  GTask        *task)
-{
-  GError *error = NULL;
-  const HepaFrame *frame;
-  HepaResult *result;
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  frame = hepa_image_get_frame (job->image, job->frame, &error);
-  if (frame == NULL)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  result = hepa_engine_classify (job->handle->engine, frame, &job->roi,
-                                 g_task_get_cancellable (task), &error);
-  if (result == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, result, (GDestroyNotify) hepa_result_free);
-}
-
-static void
-inference_worker (gpointer data,
-                  gpointer user_data)
-{
-  g_autoptr(GTask) task = data;
-
-  classify_job_run (g_task_get_task_data (task), task);
-}
-
-static void
-inference_fallback_thread (GTask        *task,
-                           gpointer      source_object,
-                           gpointer      task_data,
-                           GCancellable *cancellable)
-{
-  classify_job_run (task_data, task);
-}
-
-/* The one inference thread, started on first use; NULL if the system refused a thread (the jobs
- * then go to GTask's pool). */
-static GThreadPool *
-inference_pool (void)
-{
-  static gsize once;
-  static GThreadPool *pool;
-
-  if (g_once_init_enter (&once))
-    {
-      g_autoptr(GError) error = NULL;
-
-      pool = g_thread_pool_new (inference_worker, NULL, 1, TRUE, &error);
-      if (pool == NULL)
-        g_warning ("No inference thread (%s); using the shared worker pool",
-                   error ? error->message : "unknown error");
-      g_once_init_leave (&once, 1);
-    }
-  return pool;
-}
-
+/* The engine runs these on its one inference thread and keeps itself alive until they finish,
+ * so a model switched while one runs is freed afterwards. */
 void
 hepa_model_handle_classify_async (HepaModelHandle     *self,
                                   HepaImage           *image,
@@ -202,24 +121,11 @@ hepa_model_handle_classify_async (HepaModelHandle     *self,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
-  GThreadPool *pool = inference_pool ();
-  g_autoptr(GTask) task = NULL;
-  ClassifyJob *job;
-
   g_return_if_fail (self != NULL && self->engine != NULL);
   g_return_if_fail (image != NULL && roi != NULL);
 
-  job = g_new0 (ClassifyJob, 1);
-  job->handle = hepa_model_handle_ref (self);
-  job->image = hepa_image_ref (image);
-  job->frame = frame_index;
-  job->roi = *roi;
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, hepa_model_handle_classify_async);
-  g_task_set_name (task, "hepa_model_handle_classify_async");
-  g_task_set_task_data (task, job, (GDestroyNotify) classify_job_free);
-  if (pool == NULL || !g_thread_pool_push (pool, g_object_ref (task), NULL))
-    g_task_run_in_thread (task, inference_fallback_thread);
+  hepa_engine_classify_async (self->engine, image, frame_index, roi, cancellable, callback,
+                              user_data);
 }
 
 HepaResult *
@@ -227,11 +133,9 @@ hepa_model_handle_classify_finish (HepaModelHandle  *self,
                                    GAsyncResult     *result,
                                    GError          **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result))
-                        == hepa_model_handle_classify_async, NULL);
+  g_return_val_if_fail (self != NULL && self->engine != NULL, NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return hepa_engine_classify_finish (self->engine, result, error);
 }
 
 gboolean

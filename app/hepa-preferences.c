@@ -37,28 +37,16 @@ static const char *const scaling_nicks[] = { "per-roi", "absolute", NULL };
 
 /* ---- Threads -------------------------------------------------------------------------- */
 
-static int
-threads_from_env (const char *name)
-{
-  const char *value = g_getenv (name);
-  gint64 n;
-
-  if (value == NULL || *value == '\0')
-    return 0;
-  n = g_ascii_strtoll (value, NULL, 10);
-  return n >= 1 && n <= 1024 ? (int) n : 0;
-}
-
 int
 hepa_preferences_apply_threads (GSettings *settings)
 {
-  int n = threads_from_env ("HEPASCOPE_THREADS");
+  int n = hepa_core_threads_from_env ("HEPASCOPE_THREADS");
 
   if (n > 0)
     return hepa_core_init_threads (n);
   n = settings != NULL ? g_settings_get_int (settings, "threads") : 0;
   if (n <= 0)
-    n = threads_from_env ("OPENBLAS_NUM_THREADS");
+    n = hepa_core_threads_from_env ("OPENBLAS_NUM_THREADS");
   if (n <= 0)
     n = (int) g_get_num_processors ();
   /* OpenBLAS and the OpenMP team read the count when a kernel starts, so a forward pass
@@ -184,7 +172,7 @@ static void
 update_threads (HepaPreferences *self)
 {
   int n = g_settings_get_int (self->settings, "threads");
-  gboolean env = threads_from_env ("HEPASCOPE_THREADS") > 0;
+  gboolean env = hepa_core_threads_from_env ("HEPASCOPE_THREADS") > 0;
 
   self->updating = TRUE;
   gtk_check_button_set_active (GTK_CHECK_BUTTON (self->threads_auto), n <= 0);
@@ -295,7 +283,7 @@ threads_changed_cb (HepaPreferences *self)
   int n = gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->threads_spin));
 
   gtk_widget_set_sensitive (self->threads_spin, !automatic
-                            && threads_from_env ("HEPASCOPE_THREADS") <= 0);
+                            && hepa_core_threads_from_env ("HEPASCOPE_THREADS") <= 0);
   if (self->updating)
     return;
   g_settings_set_int (self->settings, "threads", automatic ? 0 : n);
@@ -475,7 +463,7 @@ build (HepaPreferences *self)
   gtk_box_append (GTK_BOX (threads_box), self->threads_auto);
   gtk_box_append (GTK_BOX (threads_box), self->threads_spin);
   g_clear_pointer (&threads_hint, g_free);
-  if (threads_from_env ("HEPASCOPE_THREADS") > 0)
+  if (hepa_core_threads_from_env ("HEPASCOPE_THREADS") > 0)
     /* Translators: %s is the value of the environment variable */
     threads_hint = g_strdup_printf (_("HEPASCOPE_THREADS=%s is set and takes precedence."),
                                     g_getenv ("HEPASCOPE_THREADS"));

@@ -8,8 +8,8 @@
 static int threads_in_use;
 G_LOCK_DEFINE_STATIC (threads);
 
-static int
-threads_from_env (const char *name)
+int
+hepa_core_threads_from_env (const char *name)
 {
   const char *value = g_getenv (name);
   gint64 n;
@@ -33,9 +33,9 @@ hepa_core_init_threads (int n_threads)
       return n;
     }
   if (n <= 0)
-    n = threads_from_env ("HEPASCOPE_THREADS");
+    n = hepa_core_threads_from_env ("HEPASCOPE_THREADS");
   if (n <= 0)
-    n = threads_from_env ("OPENBLAS_NUM_THREADS");
+    n = hepa_core_threads_from_env ("OPENBLAS_NUM_THREADS");
   if (n <= 0)
     n = (int) g_get_num_processors ();
   n = CLAMP (n, 1, 1024);

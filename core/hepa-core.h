@@ -11,6 +11,10 @@ G_BEGIN_DECLS
  * @n_threads <= 0 keep the count already set. Returns the count in use. */
 int hepa_core_init_threads (int n_threads);
 
+/* The thread count environment variable @name asks for ($HEPASCOPE_THREADS, say): 1..1024, or
+ * 0 when it is unset or not such a number. */
+int hepa_core_threads_from_env (const char *name);
+
 /* The count set by hepa_core_init_threads (0 before the first call). */
 int hepa_core_get_threads  (void);
 

@@ -438,6 +438,40 @@ classify_thread (GTask        *task,
     g_task_return_pointer (task, result, (GDestroyNotify) hepa_result_free);
 }
 
+static void
+inference_worker (gpointer data,
+                  gpointer user_data)
+{
+  g_autoptr(GTask) task = data;
+
+  if (!g_task_return_error_if_cancelled (task))
+    classify_thread (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
+}
+
+/* Every asynchronous classification runs on one thread that lives as long as the process. An
+ * OpenMP team belongs to the thread that starts it: with GTask's shared pool each job went to
+ * whichever worker was free, often a new one, which then started a team of its own (new threads,
+ * cold caches, more OpenMP threads than cores). NULL when the system refused a thread; the jobs
+ * then go to GTask's pool. */
+static GThreadPool *
+inference_pool (void)
+{
+  static gsize once;
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&once))
+    {
+      g_autoptr(GError) error = NULL;
+
+      pool = g_thread_pool_new (inference_worker, NULL, 1, TRUE, &error);
+      if (pool == NULL)
+        g_warning ("No inference thread (%s); using the shared worker pool",
+                   error ? error->message : "unknown error");
+      g_once_init_leave (&once, 1);
+    }
+  return pool;
+}
+
 void
 hepa_engine_classify_async (HepaEngine          *self,
                             HepaImage           *image,
@@ -467,7 +501,8 @@ hepa_engine_classify_async (HepaEngine          *self,
   g_task_set_source_tag (task, hepa_engine_classify_async);
   g_task_set_name (task, "hepa_engine_classify_async");
   g_task_set_task_data (task, job, (GDestroyNotify) classify_job_free);
-  g_task_run_in_thread (task, classify_thread);
+  if (inference_pool () == NULL || !g_thread_pool_push (inference_pool (), g_object_ref (task), NULL))
+    g_task_run_in_thread (task, classify_thread);
 }
 
 HepaResult *

@@ -59,7 +59,8 @@ GPtrArray  *hepa_engine_classify_batch  (HepaEngine             *self,
                                          GCancellable           *cancellable,
                                          GError                **error);
 
-/* Runs hepa_engine_classify in a worker thread. @image is referenced for the frame's lifetime. */
+/* Runs hepa_engine_classify on the process's one inference thread (so one OpenMP team serves
+ * every classification). @image is referenced for the frame's lifetime. */
 void        hepa_engine_classify_async  (HepaEngine          *self,
                                          HepaImage           *image,
                                          guint                frame_index,
