@@ -108,36 +108,6 @@ hepa_model_handle_unref (HepaModelHandle *self)
   g_atomic_rc_box_release_full (self, (GDestroyNotify) model_handle_clear);
 }
 
-/* ---- Inference ------------------------------------------------------------------------- */
-
-/* The engine runs these on its one inference thread and keeps itself alive until they finish,
- * so a model switched while one runs is freed afterwards. */
-void
-hepa_model_handle_classify_async (HepaModelHandle     *self,
-                                  HepaImage           *image,
-                                  guint                frame_index,
-                                  const HepaRect      *roi,
-                                  GCancellable        *cancellable,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             user_data)
-{
-  g_return_if_fail (self != NULL && self->engine != NULL);
-  g_return_if_fail (image != NULL && roi != NULL);
-
-  hepa_engine_classify_async (self->engine, image, frame_index, roi, cancellable, callback,
-                              user_data);
-}
-
-HepaResult *
-hepa_model_handle_classify_finish (HepaModelHandle  *self,
-                                   GAsyncResult     *result,
-                                   GError          **error)
-{
-  g_return_val_if_fail (self != NULL && self->engine != NULL, NULL);
-
-  return hepa_engine_classify_finish (self->engine, result, error);
-}
-
 gboolean
 hepa_debug_enabled (const char *flag)
 {

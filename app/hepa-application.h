@@ -20,20 +20,6 @@ HepaModelHandle *hepa_model_handle_ref   (HepaModelHandle *self);
 void             hepa_model_handle_unref (HepaModelHandle *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaModelHandle, hepa_model_handle_unref)
 
-/* Classifies @roi of frame @frame_index of @image with the handle's engine on the workbench's
- * one inference thread; @callback runs in the caller's thread-default main context. A
- * cancelled job stops between the network's blocks and finishes with G_IO_ERROR_CANCELLED. */
-void        hepa_model_handle_classify_async  (HepaModelHandle     *self,
-                                               HepaImage           *image,
-                                               guint                frame_index,
-                                               const HepaRect      *roi,
-                                               GCancellable        *cancellable,
-                                               GAsyncReadyCallback  callback,
-                                               gpointer             user_data);
-HepaResult *hepa_model_handle_classify_finish (HepaModelHandle     *self,
-                                               GAsyncResult        *result,
-                                               GError             **error);
-
 #define HEPA_TYPE_APPLICATION (hepa_application_get_type ())
 G_DECLARE_FINAL_TYPE (HepaApplication, hepa_application, HEPA, APPLICATION, GtkApplication)
 

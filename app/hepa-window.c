@@ -504,7 +504,7 @@ classify_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   HepaResult *result;
 
-  result = hepa_model_handle_classify_finish (job->model, res, &error);
+  result = hepa_engine_classify_finish (job->model->engine, res, &error);
   self->infer_in_flight = FALSE;
 
   if (result == NULL)
@@ -561,8 +561,8 @@ start_inference (HepaWindow *self)
   self->infer_frame = roi->frame;
   self->infer_in_flight = TRUE;
   hepa_prob_panel_set_busy (self->prob_panel, TRUE);
-  hepa_model_handle_classify_async (self->model, self->image, roi->frame, &roi->rect,
-                                    self->infer_cancellable, classify_cb, job);
+  hepa_engine_classify_async (self->model->engine, self->image, roi->frame, &roi->rect,
+                              self->infer_cancellable, classify_cb, job);
 }
 
 /* @live: inside a drag. Live requests wait for the running one (so results keep coming while
