@@ -248,11 +248,17 @@ write_sidecar (const char           *path,
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *sidecar = hepa_annotations_sidecar_path (path, NULL);
   g_autoptr(HepaAnnotations) set = hepa_annotations_new (base);
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+                                                           sop_uid != NULL ? sop_uid : base, -1);
+  HepaRoi *roi = hepa_roi_new (0, &info->roi, hepa_synth_class_name (klass), "synth");
 
   if (sop_uid != NULL)
-    set->sop_uid_sha256 = g_compute_checksum_for_string (G_CHECKSUM_SHA256, sop_uid, -1);
-  g_ptr_array_add (set->rois, hepa_roi_new (0, &info->roi, hepa_synth_class_name (klass),
-                                            "synth"));
+    set->sop_uid_sha256 = g_strdup (digest);
+  /* The ROI's id follows from the image, so equal seeds give equal sidecars and equal export
+   * file names (crop ids hash it), and a training run on them repeats exactly. */
+  g_free (roi->id);
+  roi->id = g_strdup_printf ("r-%.16s", digest);
+  g_ptr_array_add (set->rois, roi);
   return hepa_annotations_save (set, sidecar, error);
 }
 

@@ -26,7 +26,12 @@ TRAIN_ARGS=(--arch resnet50 --init scratch --size 64 --epochs 18 --batch 32 --lr
 OUT="$top/data/models/hepascope-phantom-r50.safetensors"
 
 meson compile -C "$build" hepascope-cli
-mkdir -p "$work"
+mkdir -p "$work/config"
+# Export file names are pseudonyms keyed per installation; a key fixed by the recipe gives every
+# machine the same names, hence the same folds and batch order.
+export HEPASCOPE_CONFIG_DIR="$work/config"
+printf '%s\n' "$(printf 'hepascope-default-model-%s' "$SEED" | sha256sum | cut -c1-64)" \
+  >"$work/config/pseudonym.key"
 "$cli" synth --out "$work/phantoms" --per-class "$PER_CLASS" --seed "$SEED"
 "$cli" export "$work/phantoms" --out "$work/tree" --classes "$CLASSES" --no-frames --force
 # The shipped model: all 1,000 images.

@@ -558,6 +558,9 @@ check_file (const char     *dir,
       g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, ii->sop_uid, -1);
 
       g_assert_cmpstr (set->sop_uid_sha256, ==, hash);
+      /* The ROI id follows from the image: equal seeds, equal sidecars and export names. */
+      g_assert_true (g_str_has_prefix (roi->id, "r-"));
+      g_assert_cmpint (strncmp (roi->id + 2, hash, 16), ==, 0);
     }
 }
 
