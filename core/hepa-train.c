@@ -367,9 +367,18 @@ hepa_dataset_split (const HepaDataset *self,
   g_return_val_if_fail (k >= 1, FALSE);
   if (ng < k)
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
-                   _("%s: %u %s for %u folds; each fold needs at least one"), self->dir, ng,
-                   self->has_manifest ? _("patients") : _("images"), k);
+      if (self->has_manifest)
+        g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                     g_dngettext (GETTEXT_PACKAGE,
+                                  "%s: %u patient for %u folds; each fold needs at least one",
+                                  "%s: %u patients for %u folds; each fold needs at least one",
+                                  ng), self->dir, ng, k);
+      else
+        g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                     g_dngettext (GETTEXT_PACKAGE,
+                                  "%s: %u image for %u folds; each fold needs at least one",
+                                  "%s: %u images for %u folds; each fold needs at least one",
+                                  ng), self->dir, ng, k);
       return FALSE;
     }
   groups = g_new0 (Group, ng);

@@ -293,10 +293,18 @@ hepa_prob_panel_dup_summary (HepaProbPanel *self)
   if (self->uncertain)
     g_string_append_printf (s, " %s", _("Uncertain: the top two classes are within 10 points."));
   for (guint i = 0; i < self->n; i++)
-    g_string_append_printf (s, " %s %.1f %%%s", self->classes[i], self->probs[i] * 100.0,
-                            i + 1 < self->n ? "," : ".");
+    {
+      g_string_append_c (s, ' ');
+      /* Translators: one class and its probability, read by a screen reader */
+      g_string_append_printf (s, _("%s: %.1f percent."), self->classes[i],
+                              self->probs[i] * 100.0);
+    }
   if (self->model_id != NULL)
-    g_string_append_printf (s, " %s", self->model_id);
+    {
+      g_string_append_c (s, ' ');
+      /* Translators: %s is the model's id, read after the probabilities */
+      g_string_append_printf (s, _("Model %s."), self->model_id);
+    }
   return g_string_free (s, FALSE);
 }
 

@@ -60,9 +60,9 @@ test_panel_text (void)
   summary = hepa_prob_panel_dup_summary (HEPA_PROB_PANEL (panel));
   /* A screen reader gets the top class, every class with its value, and the model. */
   g_assert_nonnull (strstr (summary, "Most likely cyst, 91 percent."));
-  g_assert_nonnull (strstr (summary, "hcc 1.0 %"));
-  g_assert_nonnull (strstr (summary, "non_fll 2.0 %"));
-  g_assert_nonnull (strstr (summary, "model-abc"));
+  g_assert_nonnull (strstr (summary, "hcc: 1.0 percent."));
+  g_assert_nonnull (strstr (summary, "non_fll: 2.0 percent."));
+  g_assert_nonnull (strstr (summary, "Model model-abc."));
   g_assert_null (strstr (summary, "Uncertain"));
 
   hepa_prob_panel_set_result (HEPA_PROB_PANEL (panel), close, 5, "model-abc", 0);
