@@ -114,7 +114,8 @@ build_rows (HepaProbPanel *self)
       gtk_label_set_ellipsize (GTK_LABEL (row.name), PANGO_ELLIPSIZE_END);
       gtk_widget_add_css_class (row.name, "class-name");
       gtk_size_group_add_widget (group, row.name);
-      gtk_widget_set_size_request (row.name, 96, -1);
+      /* In characters, not pixels, so the column grows with the text scale (200%). */
+      gtk_label_set_width_chars (GTK_LABEL (row.name), 10);
       gtk_box_append (GTK_BOX (row.box), row.name);
 
       row.bar = gtk_level_bar_new_for_interval (0.0, 1.0);
