@@ -86,6 +86,23 @@ position_to_enum (const GValue       *value,
   return g_variant_new_string (nicks[position]);
 }
 
+
+/* A drop-down of @labels bound to the enum key @key, whose nicks are @nicks in the same order;
+ * named @key for tests. */
+static GtkWidget *
+enum_drop_down (HepaPreferences   *self,
+                const char        *key,
+                const char *const *nicks,
+                const char *const *labels)
+{
+  GtkWidget *control = gtk_drop_down_new_from_strings (labels);
+
+  gtk_widget_set_name (control, key);
+  g_settings_bind_with_mapping (self->settings, key, control, "selected",
+                                G_SETTINGS_BIND_DEFAULT, enum_to_position, position_to_enum,
+                                (gpointer) nicks, NULL);
+  return control;
+}
 /* ---- Rows ----------------------------------------------------------------------------- */
 
 /* A heading and a framed group of rows. A plain box, not a GtkListBox: rows here are never
@@ -377,8 +394,6 @@ build (HepaPreferences *self)
   GtkWidget *scrolled = gtk_scrolled_window_new ();
   GtkWidget *page = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
   GtkWidget *list, *control, *description, *threads_box;
-  g_autoptr(GtkStringList) cmaps = gtk_string_list_new (NULL);
-  g_autoptr(GtkStringList) scalings = gtk_string_list_new (NULL);
   g_autofree char *rater_hint = NULL;
   g_autofree char *threads_hint = NULL;
   guint n_cpu = g_get_num_processors ();
@@ -426,24 +441,13 @@ build (HepaPreferences *self)
                    G_SETTINGS_BIND_DEFAULT);
   add_row (list, _("O_pacity"), _("How strongly the map covers the image."), control, NULL);
 
-  gtk_string_list_append (cmaps, _("Inferno"));
-  gtk_string_list_append (cmaps, _("Viridis"));
-  gtk_string_list_append (cmaps, _("Jet"));
-  control = gtk_drop_down_new (G_LIST_MODEL (g_object_ref (cmaps)), NULL);
-  gtk_widget_set_name (control, "colormap");
-  g_settings_bind_with_mapping (self->settings, "colormap", control, "selected",
-                                G_SETTINGS_BIND_DEFAULT, enum_to_position, position_to_enum,
-                                (gpointer) colormap_nicks, NULL);
+  control = enum_drop_down (self, "colormap", colormap_nicks,
+                            (const char *const[]) { _("Inferno"), _("Viridis"), _("Jet"), NULL });
   add_row (list, _("Colour _map"),
            _("Inferno and Viridis read in order of brightness, also in grey."), control, NULL);
 
-  gtk_string_list_append (scalings, _("Per region"));
-  gtk_string_list_append (scalings, _("Absolute"));
-  control = gtk_drop_down_new (G_LIST_MODEL (g_object_ref (scalings)), NULL);
-  gtk_widget_set_name (control, "overlay-scaling");
-  g_settings_bind_with_mapping (self->settings, "overlay-scaling", control, "selected",
-                                G_SETTINGS_BIND_DEFAULT, enum_to_position, position_to_enum,
-                                (gpointer) scaling_nicks, NULL);
+  control = enum_drop_down (self, "overlay-scaling", scaling_nicks,
+                            (const char *const[]) { _("Per region"), _("Absolute"), NULL });
   add_row (list, _("Sc_aling"),
            _("Per region stretches each map to its own range; absolute compares regions."),
            control, NULL);
