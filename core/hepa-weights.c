@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define HEPA_HAVE_F16C_PATH 1
 #endif
@@ -248,6 +249,30 @@ f16_to_f32_f16c (const guint8 *src,
   for (; i < n; i++)
     dst[i] = f16_to_f32 ((guint16) (src[2 * i] | (src[2 * i + 1] << 8)));
 }
+
+/* CPUID and XGETBV rather than __builtin_cpu_supports ("f16c"), which clang 14 does not know:
+ * F16C, AVX and OSXSAVE, and an OS that saves the YMM registers. */
+static gboolean
+have_f16c (void)
+{
+  static gsize answer;      /* 0 not asked yet, 1 no, 2 yes */
+
+  if (g_once_init_enter (&answer))
+    {
+      unsigned int a, b, c, d, lo, hi;
+      const unsigned int need = (1u << 29) | (1u << 28) | (1u << 27);
+      gsize yes = 1;
+
+      if (__get_cpuid (1, &a, &b, &c, &d) && (c & need) == need)
+        {
+          __asm__ ("xgetbv" : "=a" (lo), "=d" (hi) : "c" (0));
+          if ((lo & 6) == 6)
+            yes = 2;
+        }
+      g_once_init_leave (&answer, yes);
+    }
+  return answer == 2;
+}
 #endif
 
 static void
@@ -256,8 +281,7 @@ f16_to_f32_n (const guint8 *src,
               float        *dst)
 {
 #ifdef HEPA_HAVE_F16C_PATH
-  if (G_BYTE_ORDER == G_LITTLE_ENDIAN && __builtin_cpu_supports ("f16c")
-      && __builtin_cpu_supports ("avx"))
+  if (G_BYTE_ORDER == G_LITTLE_ENDIAN && have_f16c ())
     {
       f16_to_f32_f16c (src, n, dst);
       return;
