@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The shipped default model (data/models): it is the file its .sha256 names, it is the one the
+ * app finds, its card says what it is (phantoms, protocol, cross-validation, intended use), it
+ * fits the size budget, and it classifies phantoms it has never seen, generated here with
+ * hepascope-cli synth ($HEPASCOPE_CLI) and opened as DICOM files the way the app opens them. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "hepa-annotations.h"
+#include "hepa-engine.h"
+#include "hepa-image.h"
+#include "hepa-model.h"
+#include "hepa-test-utils.h"
+
+#define MODEL_NAME  "hepascope-phantom-r50"
+#define FRESH_SEED  "777000111"     /* never a training seed: the card's is checked against it */
+#define PER_CLASS   3
+
+static const char *const card_classes[] = { "non_fll", "cyst", "hemangioma", "ffs", "hcc" };
+
+static char *
+model_path (void)
+{
+  return g_build_filename (HEPA_SOURCE_DATADIR, "models", MODEL_NAME ".safetensors", NULL);
+}
+
+static JsonObject *
+card_of (HepaModel *model,
+         JsonParser *parser)
+{
+  const HepaModelCard *card = hepa_model_get_card (model);
+  GError *error = NULL;
+
+  g_assert_true (card->has_card);
+  g_assert_true (json_parser_load_from_data (parser, card->json, -1, &error));
+  g_assert_no_error (error);
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+static void
+test_file (void)
+{
+  g_autofree char *path = model_path ();
+  g_autofree char *sum_path = g_strconcat (path, ".sha256", NULL);
+  g_autofree char *sum_text = NULL;
+  g_autofree char *found = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = NULL;
+  g_autoptr(HepaWeights) weights = NULL;
+  GStatBuf st;
+  char **fields;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  /* F16 ResNet50: about 47 MB; data/ stays under 80 MB in all. */
+  g_assert_cmpint (st.st_size, <, 60 * 1024 * 1024);
+
+  model = hepa_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (sum_path, &sum_text, NULL, &error));
+  g_assert_no_error (error);
+  fields = g_strsplit_set (g_strstrip (sum_text), " \t", 2);
+  g_assert_cmpstr (fields[0], ==, hepa_model_get_card (model)->sha256);
+  g_assert_true (g_str_has_suffix (fields[1], MODEL_NAME ".safetensors"));
+  g_strfreev (fields);
+
+  /* Stored as F16. */
+  weights = hepa_weights_load_safetensors (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hepa_weights_lookup (weights, "fc.weight")->stored_dtype, ==, HEPA_DTYPE_F16);
+
+  /* It is what the app loads when no model is chosen. */
+  if (g_getenv ("HEPASCOPE_MODEL") == NULL)
+    {
+      found = hepa_model_find_default ();
+      g_assert_nonnull (found);
+      g_assert_true (g_str_has_suffix (found, MODEL_NAME ".safetensors"));
+    }
+}
+
+static void
+test_card (void)
+{
+  g_autofree char *path = model_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = hepa_model_load (path, &error);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  const HepaModelCard *card;
+  JsonObject *obj, *phantoms, *protocol, *cv;
+  g_autofree char *warnings = NULL;
+
+  g_assert_no_error (error);
+  card = hepa_model_get_card (model);
+  g_assert_cmpstr (card->arch, ==, "resnet50");
+  g_assert_cmpuint (card->n_classes, ==, G_N_ELEMENTS (card_classes));
+  for (guint i = 0; i < G_N_ELEMENTS (card_classes); i++)
+    g_assert_cmpstr (card->classes[i], ==, card_classes[i]);
+  g_assert_true (g_str_has_prefix (card->id, MODEL_NAME "-"));
+
+  obj = card_of (model, parser);
+  g_assert_nonnull (strstr (json_object_get_string_member (obj, "intended_use"),
+                            "not for diagnosis"));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (obj, "software_version"),
+                                   "hepascope "));
+  g_assert_nonnull (strstr (json_object_get_string_member (obj, "description"), "synthetic"));
+  phantoms = json_object_get_object_member (obj, "phantoms");
+  g_assert_nonnull (phantoms);
+  g_assert_cmpint (json_object_get_int_member (phantoms, "seed"), !=,
+                   g_ascii_strtoll (FRESH_SEED, NULL, 10));
+  g_assert_cmpint (json_object_get_int_member (phantoms, "per_class"), >=, 150);
+  protocol = json_object_get_object_member (obj, "protocol");
+  g_assert_nonnull (protocol);
+  g_assert_cmpint (json_object_get_int_member (protocol, "folds"), ==, 5);
+  g_assert_nonnull (strstr (json_object_get_string_member (obj, "reproduce"),
+                            "build-aux/train-default-model.sh"));
+  /* Cross-validation figures, mean and SD per class. */
+  cv = json_object_get_object_member (json_object_get_object_member (obj, "metrics"),
+                                      "cross_validation");
+  g_assert_nonnull (cv);
+  {
+    g_autoptr(JsonGenerator) gen = json_generator_new ();
+    g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+    g_autofree char *text = NULL;
+
+    json_node_set_object (node, cv);
+    json_generator_set_root (gen, node);
+    text = json_generator_to_data (gen, NULL);
+    for (guint i = 0; i < G_N_ELEMENTS (card_classes); i++)
+      g_assert_nonnull (strstr (text, card_classes[i]));
+    g_assert_nonnull (strstr (text, "sensitivity"));
+    g_assert_nonnull (strstr (text, "specificity"));
+  }
+  {
+    g_autoptr(JsonGenerator) gen = json_generator_new ();
+    g_autoptr(JsonNode) node = json_node_new (JSON_NODE_ARRAY);
+
+    json_node_set_array (node, json_object_get_array_member (obj, "warnings"));
+    json_generator_set_root (gen, node);
+    warnings = json_generator_to_data (gen, NULL);
+    g_assert_nonnull (strstr (warnings, "synthetic phantoms only"));
+  }
+}
+
+/* Fresh phantoms, through the CLI and the DICOM reader, classified on their labeled ROIs. */
+static void
+test_fresh_phantoms (void)
+{
+  const char *cli = g_getenv ("HEPASCOPE_CLI");
+  g_autofree char *path = model_path ();
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = hepa_model_load (path, &error);
+  HepaEngine *engine;
+  g_autofree char *out = NULL, *err = NULL;
+  int status = 0;
+  guint n = 0, correct = 0;
+  const char *argv[] = { cli, "synth", "--out", dir, "--per-class", G_STRINGIFY (PER_CLASS),
+                         "--seed", FRESH_SEED, "--threads", "2", NULL };
+
+  g_assert_no_error (error);
+  g_assert_nonnull (cli);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                               &err, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+
+  engine = hepa_engine_new (model, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < G_N_ELEMENTS (card_classes); c++)
+    for (guint i = 0; i < PER_CLASS; i++)
+      {
+        g_autofree char *name = g_strdup_printf ("%s-%04u.dcm", card_classes[c], i);
+        g_autofree char *file = g_build_filename (dir, name, NULL);
+        g_autofree char *sidecar = hepa_annotations_sidecar_path (file, NULL);
+        g_autoptr(HepaImage) image = hepa_image_open (file, &error);
+        g_autoptr(HepaAnnotations) ann = NULL;
+        g_autoptr(HepaResult) result = NULL;
+        const HepaFrame *frame;
+        const HepaRoi *roi;
+
+        g_assert_no_error (error);
+        ann = hepa_annotations_load (sidecar, &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (ann->rois->len, ==, 1);
+        roi = g_ptr_array_index (ann->rois, 0);
+        g_assert_cmpstr (roi->label, ==, card_classes[c]);
+        frame = hepa_image_get_frame (image, 0, &error);
+        g_assert_no_error (error);
+        result = hepa_engine_classify (engine, frame, &roi->rect, NULL, &error);
+        g_assert_no_error (error);
+        g_test_message ("%s: %s %.3f", name, card_classes[result->top],
+                        result->probabilities[result->top]);
+        n++;
+        correct += result->top == c;
+      }
+  hepa_engine_free (engine);
+  g_test_message ("%u of %u fresh phantoms classified correctly", correct, n);
+  /* The benchmark (tests/bench/bench-phantom-accuracy.sh) measures >= 95%; on 15 images allow
+   * one miss more than that predicts. */
+  g_assert_cmpuint (correct, >=, n - 2);
+  hepa_test_rmtree (dir);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/core/default-model/file", test_file);
+  g_test_add_func ("/core/default-model/card", test_card);
+  g_test_add_func ("/core/default-model/fresh-phantoms", test_fresh_phantoms);
+  return g_test_run ();
+}
