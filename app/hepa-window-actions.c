@@ -387,11 +387,21 @@ append_node (GString  *out,
   else if (JSON_NODE_HOLDS_ARRAY (node))
     {
       JsonArray *array = json_node_get_array (node);
+      gboolean sentences = FALSE;
 
+      /* Words are joined by commas; sentences (the known limits) get a line each. */
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *e = json_array_get_element (array, i);
+
+          if (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING
+              && strchr (json_node_get_string (e), ' ') != NULL)
+            sentences = TRUE;
+        }
       for (guint i = 0; i < json_array_get_length (array); i++)
         {
           if (i > 0)
-            g_string_append (out, ", ");
+            g_string_append (out, sentences ? "\n" : ", ");
           append_node (out, json_array_get_element (array, i), depth);
         }
     }
