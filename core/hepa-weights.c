@@ -6,6 +6,7 @@
 #include "hepa-weights-private.h"
 #include "hepa-error.h"
 #include "hepa-pth.h"
+#include "nn/hepa-nn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -654,27 +655,6 @@ arena_floats (gint64 n_elements)
   return ((gsize) MAX (n_elements, 1) + 15) / 16 * 16;
 }
 
-#define ARENA_ALIGN ((gsize) 2 << 20)
-
-/* @n floats in 2 MB pages where the kernel gives them on request (transparent huge pages in
- * "madvise" mode); free () it. NULL when out of memory. */
-static float *
-float_arena_new (gsize n)
-{
-  gsize bytes;
-  void *p = NULL;
-
-  if (n > (G_MAXSIZE - ARENA_ALIGN) / sizeof (float))
-    return NULL;
-  bytes = (n * sizeof (float) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
-  if (posix_memalign (&p, ARENA_ALIGN, bytes) != 0)
-    return NULL;
-#ifdef MADV_HUGEPAGE
-  madvise (p, bytes, MADV_HUGEPAGE);   /* advice only: without it, 4 KB pages */
-#endif
-  return p;
-}
-
 static HepaWeights *
 parse_safetensors (const guint8  *data,
                    gsize          size,
@@ -798,7 +778,7 @@ parse_safetensors (const guint8  *data,
         total += arena_floats (tensors[t].n_elements);
     if (total > 0)
       {
-        arena = float_arena_new (total);
+        arena = hepa_nn_arena_new (total);
         if (arena == NULL)
           {
             g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,

@@ -143,6 +143,10 @@ void   hepa_nn_gemm_packed_batch   (const float        *packed,
 /* Threads for libhepa-nn's own loops (OpenMP, when built with it) and for OpenBLAS, for every
  * calling thread; until set, OpenMP's default (OMP_NUM_THREADS or the processor count). */
 void   hepa_nn_set_threads         (int                 n);
+/* @n_floats floats in one block of 2 MB pages where the kernel gives them on request
+ * (transparent huge pages, "madvise" mode): a large block's first touch then costs a few page
+ * faults, not thousands. free () it. NULL when out of memory or too large. */
+float *hepa_nn_arena_new           (size_t              n_floats);
 int    hepa_nn_get_threads         (void);
 
 /* Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1 convolutions, on OpenMP threads with its own

@@ -356,12 +356,15 @@ compare_job_size (const void *a,
  * then costs some fifty page faults, not 25,000, which was most of a model load's time. */
 #define ARENA_ALIGN ((size_t) 2 << 20)
 
-static float *
-arena_new (size_t n_floats)
+float *
+hepa_nn_arena_new (size_t n_floats)
 {
-  size_t bytes = (n_floats * sizeof (float) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  size_t bytes;
   void *p = NULL;
 
+  if (n_floats > (SIZE_MAX - ARENA_ALIGN) / sizeof (float))
+    return NULL;
+  bytes = (n_floats * sizeof (float) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
   if (posix_memalign (&p, ARENA_ALIGN, bytes) != 0)
     return NULL;
 #ifdef MADV_HUGEPAGE
@@ -395,7 +398,7 @@ hepa_resnet_new (HepaArch        arch,
   net->n_blocks = t.n_blocks;
   for (int i = 0; i < t.n_convs; i++)
     arena_floats += conv_arena_floats (&t.convs[i]);
-  net->arena = arena_new (arena_floats);
+  net->arena = hepa_nn_arena_new (arena_floats);
   if (net->arena == NULL)
     goto fail;
 
