@@ -132,6 +132,7 @@ hepa_cli_export (int    argc,
   gboolean json = FALSE;
   gboolean no_frames = FALSE;
   int threads = 0;
+  int size = 0;
   g_auto(GStrv) paths = NULL;
   g_autoptr(HepaModel) model = NULL;
   g_autoptr(HepaModelCard) card = NULL;
@@ -159,6 +160,9 @@ hepa_cli_export (int    argc,
       N_("Do not write whole frames and coco.json"), NULL },
     { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Worker threads (default: all cores)"),
       N_("N") },
+    { "size", 's', 0, G_OPTION_ARG_INT, &size,
+      N_("Crop size in pixels, overriding the model's input size (such as 224 for retraining)"),
+      N_("S") },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &paths, NULL, N_("PATH…") },
     { NULL },
   };
@@ -177,6 +181,8 @@ hepa_cli_export (int    argc,
     return hepa_cli_failf (NULL, _("export: no PATH given (see --help)"));
   if (threads < 0 || threads > 256)
     return hepa_cli_failf (NULL, _("export: --threads must be between 1 and 256"));
+  if (size != 0 && (size < 16 || size > 1024))
+    return hepa_cli_failf (NULL, _("export: --size must be from 16 to 1024"));
 
   /* Classes and preprocessing come from a model card when there is one. */
   if (model_path == NULL)
@@ -205,11 +211,14 @@ hepa_cli_export (int    argc,
       card = card_with_classes (base, (const char *const *) classes);
       base = card;
     }
-  else if (base == NULL)
+  else if (base == NULL || size != 0)
     {
-      card = hepa_export_card_new_default (NULL);
+      card = base != NULL ? card_with_classes (base, (const char *const *) base->classes)
+                          : hepa_export_card_new_default (NULL);
       base = card;
     }
+  if (size != 0)
+    card->input_size = size;
 
   hepa_export_options_init (&options, out_dir, base);
   options.native = native;

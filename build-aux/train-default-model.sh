@@ -33,7 +33,7 @@ export HEPASCOPE_CONFIG_DIR="$work/config"
 printf '%s\n' "$(printf 'hepascope-default-model-%s' "$SEED" | sha256sum | cut -c1-64)" \
   >"$work/config/pseudonym.key"
 "$cli" synth --out "$work/phantoms" --per-class "$PER_CLASS" --seed "$SEED"
-"$cli" export "$work/phantoms" --out "$work/tree" --classes "$CLASSES" --no-frames --force
+"$cli" export "$work/phantoms" --out "$work/tree" --classes "$CLASSES" --size 224 --no-frames --force
 # The shipped model: all 1,000 images.
 "$cli" train --data "$work/tree" --out "$work/model-f32.safetensors" --report "$work/report" \
   --folds 1 "${TRAIN_ARGS[@]}"

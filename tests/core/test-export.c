@@ -1290,8 +1290,9 @@ kill_export_midway (Fixture  *f,
   g_autofree char *cli = g_strdup (g_getenv ("HEPASCOPE_CLI"));
   g_autofree char *config = g_build_filename (f->dir, "config", NULL);
   g_autofree char *watch = g_build_filename (f->out, wait_for_new_class ? "ffs" : "", NULL);
-  const char *argv[] = { cli, "export", "--threads", "1", "--classes", DEFAULT_CLASSES, "--out",
-                         f->out, f->in, NULL };
+  /* --size: the fixture's card, whatever the default model's input size is. */
+  const char *argv[] = { cli, "export", "--threads", "1", "--classes", DEFAULT_CLASSES,
+                         "--size", "224", "--out", f->out, f->in, NULL };
   g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "HEPASCOPE_CONFIG_DIR", config, TRUE);
   g_autoptr(GError) error = NULL;
   GPid pid;
