@@ -482,6 +482,7 @@ hepa_engine_classify_async (HepaEngine          *self,
                             gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GThreadPool *pool;
   ClassifyJob *job;
 
   g_return_if_fail (self != NULL);
@@ -501,8 +502,12 @@ hepa_engine_classify_async (HepaEngine          *self,
   g_task_set_source_tag (task, hepa_engine_classify_async);
   g_task_set_name (task, "hepa_engine_classify_async");
   g_task_set_task_data (task, job, (GDestroyNotify) classify_job_free);
-  if (inference_pool () == NULL || !g_thread_pool_push (inference_pool (), g_object_ref (task), NULL))
-    g_task_run_in_thread (task, classify_thread);
+  pool = inference_pool ();
+  if (pool != NULL && g_thread_pool_push (pool, g_object_ref (task), NULL))
+    return;
+  if (pool != NULL)
+    g_object_unref (task);      /* the reference the pool did not take */
+  g_task_run_in_thread (task, classify_thread);
 }
 
 HepaResult *
