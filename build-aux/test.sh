@@ -5,6 +5,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 hepa_install_and_build
 status=0
-xvfb-run -a -s "-screen 0 1400x900x24" meson test -C "$builddir" --print-errorlogs "$@" || status=$?
+xvfb-run -a -s "-screen 0 1400x900x24 -noreset" meson test -C "$builddir" --print-errorlogs "$@" || status=$?
 hepa_summary "$builddir/meson-logs/testlog.json"
 exit $status

@@ -68,7 +68,7 @@ sleep 0.5
 stop
 INNER
 builddir="$builddir" work="$work" n="$n" HEPASCOPE_MODEL="$model" \
-  xvfb-run -a -s "-screen 0 1400x900x24" bash "$work/run.sh"
+  xvfb-run -a -s "-screen 0 1400x900x24 -noreset" bash "$work/run.sh"
 
 status=0
 for run in drags cine; do

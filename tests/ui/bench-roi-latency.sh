@@ -34,7 +34,7 @@ done
 kill "$pid"; wait "$pid" 2>/dev/null || true
 INNER
 HEPASCOPE_MODEL="$model" builddir="$builddir" work="$work" n="$n" \
-  xvfb-run -a -s "-screen 0 1400x900x24" bash "$work/run.sh"
+  xvfb-run -a -s "-screen 0 1400x900x24 -noreset" bash "$work/run.sh"
 grep "roi-released" "$work/app.log" || { echo "no timing lines"; exit 1; }
 grep -o 'screen: [0-9.]*' "$work/app.log" | awk '{print $2}' | sort -n |
   awk '{a[NR]=$1} END {printf "n=%d median=%.1f ms min=%.1f max=%.1f\n", NR, a[int((NR+1)/2)], a[1], a[NR]}'
