@@ -18,28 +18,13 @@ model="${2:-}"
 seed="${3:-}"
 per_class="${4:-100}"
 
-if [[ -z "$model" ]]; then
-  model="$(python3 - "$(dirname "$0")/../.." <<'PY'
-import glob, os, sys
-env = os.environ.get("HEPASCOPE_MODEL")
-found = [env] if env else sorted(glob.glob(os.path.join(sys.argv[1], "data", "models", "*.safetensors")))
-print(found[0] if found else "")
-PY
-)"
-  [[ -n "$model" ]] || { echo "$0: no model given and none in data/models" >&2; exit 2; }
-fi
-[[ -f "$model" ]] || { echo "$0: $model: no such model file" >&2; exit 2; }
-
-# The card's training seed, if it says one.
-train_seed="$(python3 - "$model" <<'PY'
-import json, struct, sys
-with open(sys.argv[1], "rb") as f:
-    n = struct.unpack("<Q", f.read(8))[0]
-    header = json.loads(f.read(n))
-card = json.loads(header.get("__metadata__", {}).get("hepascope.card", "{}"))
-print(card.get("phantoms", {}).get("seed", ""))
-PY
-)"
+# The model the other commands would use when none is given, and the card's training seed.
+model_json="$("$cli" model --json ${model:+"$model"})" || exit 2
+{ read -r train_seed; read -r model; } < <(python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(((d.get("card") or {}).get("phantoms") or {}).get("seed", ""))
+print(d["path"])' <<<"$model_json")
 if [[ -z "$seed" ]]; then
   seed=$(( $(od -An -N4 -tu4 /dev/urandom) % 2000000000 + 1 ))
   [[ "$seed" != "$train_seed" ]] || seed=$(( seed + 1 ))

@@ -129,6 +129,66 @@ test_card (void)
   g_assert_nonnull (strstr (warnings, "synthetic phantoms only"));
 }
 
+/* `hepascope-cli model --json` names the shipped model as the default and prints its card;
+ * a file that is not a model gets one error line naming it and exit status 1. */
+static void
+test_cli_model (void)
+{
+  const char *cli = g_getenv ("HEPASCOPE_CLI");
+  g_autofree char *path = model_path ();
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *bad = g_build_filename (dir, "not-a-model.safetensors", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_auto(GStrv) env = g_environ_unsetenv (g_get_environ (), "HEPASCOPE_MODEL");
+  JsonObject *obj, *card;
+  int status = 0;
+  const char *argv_default[] = { cli, "model", "--json", NULL };
+  const char *argv_bad[] = { cli, "model", bad, NULL };
+
+  g_assert_nonnull (cli);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv_default, env, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  obj = json_node_get_object (json_parser_get_root (parser));
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (obj, "path"),
+                                   MODEL_NAME ".safetensors"));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (obj, "id"), MODEL_NAME "-"));
+  g_assert_cmpint (json_object_get_int_member (obj, "input_size"), >, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "classes")), ==,
+                    G_N_ELEMENTS (card_classes));
+  card = json_object_get_object_member (obj, "card");
+  g_assert_nonnull (card);
+  g_assert_true (json_object_has_member (json_object_get_object_member (card, "phantoms"),
+                                         "seed"));
+  {
+    g_autoptr(HepaModel) model = hepa_model_load (path, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (json_object_get_string_member (obj, "sha256"), ==,
+                     hepa_model_get_card (model)->sha256);
+  }
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_true (g_file_set_contents (bad, "not a model at all", -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv_bad, env, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                               &err, &status, &error));
+  g_assert_no_error (error);
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_cmpstr (out, ==, "");
+  g_assert_true (g_str_has_prefix (err, "hepascope-cli: "));
+  g_assert_nonnull (strstr (err, bad));
+  g_assert_cmpint (strchr (err, '\n') - err, ==, (int) strlen (err) - 1);
+  g_remove (bad);
+  g_rmdir (dir);
+}
+
 /* Fresh phantoms, through the CLI and the DICOM reader, classified on their labeled ROIs. */
 static void
 test_fresh_phantoms (void)
@@ -196,6 +256,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/default-model/file", test_file);
   g_test_add_func ("/core/default-model/card", test_card);
+  g_test_add_func ("/core/default-model/cli-model", test_cli_model);
   g_test_add_func ("/core/default-model/fresh-phantoms", test_fresh_phantoms);
   return g_test_run ();
 }
