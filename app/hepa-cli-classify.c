@@ -120,17 +120,7 @@ print_json (HepaModel *model,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "model");
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, card->id);
-  json_builder_set_member_name (builder, "arch");
-  json_builder_add_string_value (builder, card->arch);
-  json_builder_set_member_name (builder, "classes");
-  json_builder_begin_array (builder);
-  for (guint k = 0; k < card->n_classes; k++)
-    json_builder_add_string_value (builder, card->classes[k]);
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "has_card");
-  json_builder_add_boolean_value (builder, card->has_card);
+  hepa_model_card_add_summary (card, builder);
   json_builder_end_object (builder);
 
   json_builder_set_member_name (builder, "results");

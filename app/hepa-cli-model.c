@@ -33,21 +33,9 @@ model_json (const char          *path,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "path");
   json_builder_add_string_value (builder, path);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, card->id);
-  json_builder_set_member_name (builder, "arch");
-  json_builder_add_string_value (builder, card->arch);
-  json_builder_set_member_name (builder, "classes");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < card->n_classes; i++)
-    json_builder_add_string_value (builder, card->classes[i]);
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "input_size");
-  json_builder_add_int_value (builder, card->input_size);
+  hepa_model_card_add_summary (card, builder);
   json_builder_set_member_name (builder, "sha256");
   json_builder_add_string_value (builder, card->sha256);
-  json_builder_set_member_name (builder, "has_card");
-  json_builder_add_boolean_value (builder, card->has_card);
   json_builder_set_member_name (builder, "card");
   if (card_json != NULL)
     json_builder_add_value (builder, card_json);

@@ -462,6 +462,26 @@ parse_card (const char     *json,
   return TRUE;
 }
 
+void
+hepa_model_card_add_summary (const HepaModelCard *card,
+                             JsonBuilder         *b)
+{
+  g_return_if_fail (JSON_IS_BUILDER (b));
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, card->id);
+  json_builder_set_member_name (b, "arch");
+  json_builder_add_string_value (b, card->arch);
+  json_builder_set_member_name (b, "classes");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < card->n_classes; i++)
+    json_builder_add_string_value (b, card->classes[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "input_size");
+  json_builder_add_int_value (b, card->input_size);
+  json_builder_set_member_name (b, "has_card");
+  json_builder_add_boolean_value (b, card->has_card);
+}
+
 /* The card a file without one is run with; kept as JSON so it can be shown. */
 static char *
 default_card_json (const HepaModelCard *card)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "nn/hepa-resnet.h"
 #include "hepa-weights.h"
@@ -47,6 +48,10 @@ HepaModel           *hepa_model_ref         (HepaModel     *self);
 void                 hepa_model_unref       (HepaModel     *self);
 const HepaModelCard *hepa_model_get_card    (HepaModel     *self);
 const HepaResnet    *hepa_model_get_network (HepaModel     *self);
+/* Adds the members that identify a model to the object open in @builder:
+ * id, arch, classes, input_size, has_card. */
+void                 hepa_model_card_add_summary (const HepaModelCard *card,
+                                                  JsonBuilder         *builder);
 /* The path of the default model: $HEPASCOPE_MODEL, else the first data/models/ *.safetensors of
  * the source tree, else of PKGDATADIR/models; NULL when none is found. */
 char                *hepa_model_find_default (void);
