@@ -94,6 +94,10 @@ struct _HepaWindow
   GArray           *stall_cpu;     /* (gint64 us) the main thread's CPU time within each gap */
   gint64            stall_last_cpu_us;
   gint64            stall_max_us[4];  /* longest gap by kind of work in flight (StallKind) */
+  GdkFrameClock    *stall_clock;   /* the frame clock whose phases are timed */
+  gint64            phase_cpu_us;  /* main thread CPU time when the running phase began */
+  GArray           *phase_cpu[3];  /* (gint64 us) CPU time of update, layout and paint per
+                                    * frame while work was in flight (StallPhase) */
   gboolean          open_in_flight;
   gboolean          timing;
 

@@ -1633,6 +1633,8 @@ thread_cpu_us (void)
   return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
+static void stall_watch_phases (HepaWindow *self);
+
 static gboolean
 stall_tick_cb (gpointer data)
 {
@@ -1646,6 +1648,7 @@ stall_tick_cb (gpointer data)
   };
   gboolean busy = FALSE;
 
+  stall_watch_phases (self);
   for (guint k = 0; k < STALL_N_KINDS; k++)
     busy |= kinds[k];
   if (busy && self->stall_last_us != 0)
@@ -1662,6 +1665,82 @@ stall_tick_cb (gpointer data)
   self->stall_last_us = now;
   self->stall_last_cpu_us = cpu;
   return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+stall_busy (HepaWindow *self)
+{
+  return self->infer_in_flight || self->decoding_frame != G_MAXUINT || self->open_in_flight
+         || self->save_in_flight;
+}
+
+/* The frame clock's phases, timed in the main thread's CPU time: update (tick callbacks, such
+ * as cine playback), layout (measuring and allocating widgets) and paint (snapshot and
+ * rendering). Our handlers run after GTK's own, so each one ends the phase it names. */
+typedef enum
+{
+  PHASE_UPDATE,
+  PHASE_LAYOUT,
+  PHASE_PAINT,
+  PHASE_N,
+} StallPhase;
+
+static void
+phase_begin_cb (GdkFrameClock *clock,
+                HepaWindow    *self)
+{
+  self->phase_cpu_us = thread_cpu_us ();
+}
+
+static void
+phase_end (HepaWindow *self,
+           StallPhase  phase)
+{
+  gint64 now = thread_cpu_us ();
+  gint64 used = now - self->phase_cpu_us;
+
+  if (stall_busy (self))
+    g_array_append_val (self->phase_cpu[phase], used);
+  self->phase_cpu_us = now;
+}
+
+static void
+phase_update_cb (GdkFrameClock *clock,
+                 HepaWindow    *self)
+{
+  phase_end (self, PHASE_UPDATE);
+}
+
+static void
+phase_layout_cb (GdkFrameClock *clock,
+                 HepaWindow    *self)
+{
+  phase_end (self, PHASE_LAYOUT);
+}
+
+static void
+phase_paint_cb (GdkFrameClock *clock,
+                HepaWindow    *self)
+{
+  phase_end (self, PHASE_PAINT);
+}
+
+static void
+stall_watch_phases (HepaWindow *self)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+
+  if (clock == self->stall_clock)
+    return;
+  if (self->stall_clock != NULL)
+    g_signal_handlers_disconnect_by_data (self->stall_clock, self);
+  g_set_object (&self->stall_clock, clock);
+  if (clock == NULL)
+    return;
+  g_signal_connect (clock, "before-paint", G_CALLBACK (phase_begin_cb), self);
+  g_signal_connect (clock, "update", G_CALLBACK (phase_update_cb), self);
+  g_signal_connect (clock, "layout", G_CALLBACK (phase_layout_cb), self);
+  g_signal_connect (clock, "paint", G_CALLBACK (phase_paint_cb), self);
 }
 
 static int
@@ -1705,8 +1784,25 @@ stall_report (HepaWindow *self)
               n ? g_array_index (cpu, gint64, n - 1) / 1000.0 : 0.0,
               n ? g_array_index (cpu, gint64, (guint) ceil (0.99 * n) - 1) / 1000.0 : 0.0,
               n ? g_array_index (cpu, gint64, (n - 1) / 2) / 1000.0 : 0.0);
+  for (guint p = 0; p < PHASE_N; p++)
+    {
+      static const char *const names[PHASE_N] = { "update", "layout", "paint" };
+      GArray *a = self->phase_cpu[p];
+      guint m = a->len;
+
+      g_array_sort (a, compare_gint64);
+      g_printerr ("hepascope-timing: main thread CPU time in the frame clock's %s phase: %u "
+                  "frames, worst %.1f ms, p99 %.1f ms, median %.1f ms\n", names[p], m,
+                  m ? g_array_index (a, gint64, m - 1) / 1000.0 : 0.0,
+                  m ? g_array_index (a, gint64, (guint) ceil (0.99 * m) - 1) / 1000.0 : 0.0,
+                  m ? g_array_index (a, gint64, (m - 1) / 2) / 1000.0 : 0.0);
+      g_array_set_size (a, 0);
+    }
   g_array_set_size (gaps, 0);
   g_array_set_size (cpu, 0);
+  if (self->stall_clock != NULL)
+    g_signal_handlers_disconnect_by_data (self->stall_clock, self);
+  g_clear_object (&self->stall_clock);
 }
 
 /* ---- Lifecycle ------------------------------------------------------------------------ */
@@ -1787,6 +1883,8 @@ hepa_window_finalize (GObject *object)
   g_clear_pointer (&self->pred_pending_id, g_free);
   g_clear_pointer (&self->stall_gaps, g_array_unref);
   g_clear_pointer (&self->stall_cpu, g_array_unref);
+  for (guint p = 0; p < PHASE_N; p++)
+    g_clear_pointer (&self->phase_cpu[p], g_array_unref);
 
   G_OBJECT_CLASS (hepa_window_parent_class)->finalize (object);
 }
@@ -1856,6 +1954,8 @@ hepa_window_init (HepaWindow *self)
     {
       self->stall_gaps = g_array_new (FALSE, FALSE, sizeof (gint64));
       self->stall_cpu = g_array_new (FALSE, FALSE, sizeof (gint64));
+      for (guint p = 0; p < PHASE_N; p++)
+        self->phase_cpu[p] = g_array_new (FALSE, FALSE, sizeof (gint64));
       self->stall_id = g_timeout_add_full (G_PRIORITY_HIGH, STALL_TICK_MS, stall_tick_cb, self,
                                            NULL);
     }

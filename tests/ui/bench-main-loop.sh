@@ -77,7 +77,7 @@ for run in drags cine; do
     echo "$run: no main loop figures in the log"; status=1; continue
   fi
   echo "$run: ${line#main loop while work was in flight: }"
-  grep -o 'main thread CPU time within those gaps: .*' "$work/$run.log" | sed "s/^/$run: /"
+  grep -o "main thread CPU time.*" "$work/$run.log" | sed "s/^/$run: /"
   grep -c 'roi-released' "$work/$run.log" | sed "s/^/$run: releases timed: /"
 done
 exit $status
