@@ -984,6 +984,7 @@ open_cb (GObject      *source,
     }
 
   self->wanted_frame = 0;
+  self->decoding_frame = G_MAXUINT;
   hepa_roi_store_set_bounds (self->store, hepa_image_get_width (self->image),
                              hepa_image_get_height (self->image));
   hepa_canvas_set_image (self->canvas, self->image, 0);
@@ -1046,62 +1047,79 @@ hepa_window_open_path (HepaWindow *self,
 
 /* ---- Frames --------------------------------------------------------------------------- */
 
-static void decode_frame (HepaWindow *self,
-                          guint       frame);
+/* Frames are decoded, windowed and scaled for the screen by the canvas's frame cache on a
+ * worker, ahead of playback; the main thread only swaps a ready one in. */
 
 static void
-decode_thread (GTask        *task,
-               gpointer      source,
-               gpointer      task_data,
-               GCancellable *cancellable)
+show_frame (HepaWindow *self,
+            guint       frame)
 {
-  HepaImage *image = task_data;
-  guint frame = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (task), "frame"));
-  GError *error = NULL;
+  HepaFrameCache *cache = hepa_canvas_get_frame_cache (self->canvas);
+  guint n = hepa_image_get_n_frames (self->image);
 
-  if (hepa_image_get_frame (image, frame, &error) == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  hepa_canvas_set_image (self->canvas, self->image, frame);
+  /* Playing, the frames that come next (as many as the cache holds); paused, the next two
+   * for stepping. */
+  if (n > 1)
+    hepa_frame_cache_prefetch (cache, frame + 1,
+                               hepa_frame_bar_get_playing (self->frame_bar) ? n - 1 : 2);
 }
 
 static void
-decode_cb (GObject      *source,
-           GAsyncResult *res,
-           gpointer      user_data)
+frame_ready_cb (HepaWindow     *self,
+                guint           frame,
+                HepaFrameCache *cache)
 {
-  HepaWindow *self = HEPA_WINDOW (source);
-  HepaImage *image = g_task_get_task_data (G_TASK (res));
-  guint frame = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (res), "frame"));
-  g_autoptr(GError) error = NULL;
-
+  if (self->decoding_frame == G_MAXUINT || frame != self->wanted_frame
+      || hepa_frame_cache_get_image (cache) != self->image
+      || !hepa_frame_cache_lookup (cache, frame, NULL, NULL))
+    return;
   self->decoding_frame = G_MAXUINT;
-  if (!g_task_propagate_boolean (G_TASK (res), &error))
-    hepa_window_set_status (self, error->message);
-  else if (image == self->image)
-    hepa_canvas_set_image (self->canvas, self->image, frame);
+  show_frame (self, frame);
+}
 
-  /* Frames requested meanwhile (a fast slider or playback) go next; the ones in between are
-   * skipped. */
-  if (image == self->image && self->wanted_frame != hepa_canvas_get_frame (self->canvas))
-    decode_frame (self, self->wanted_frame);
+static void
+frame_failed_cb (HepaWindow     *self,
+                 guint           frame,
+                 const char     *message,
+                 HepaFrameCache *cache)
+{
+  if (frame != self->wanted_frame)
+    return;
+  self->decoding_frame = G_MAXUINT;
+  hepa_window_set_status (self, message);
 }
 
 static void
 decode_frame (HepaWindow *self,
               guint       frame)
 {
-  g_autoptr(GTask) task = NULL;
+  HepaFrameCache *cache = hepa_canvas_get_frame_cache (self->canvas);
 
   self->wanted_frame = frame;
-  if (self->image == NULL || self->decoding_frame != G_MAXUINT)
+  if (self->image == NULL || hepa_frame_cache_get_image (cache) != self->image)
     return;
+  if (hepa_frame_cache_lookup (cache, frame, NULL, NULL))
+    {
+      self->decoding_frame = G_MAXUINT;
+      show_frame (self, frame);
+      return;
+    }
+  /* Frames requested meanwhile (a fast slider or playback) replace this one; the ones in
+   * between are skipped. */
   self->decoding_frame = frame;
-  task = g_task_new (self, NULL, decode_cb, NULL);
-  g_task_set_source_tag (task, decode_frame);
-  g_task_set_task_data (task, hepa_image_ref (self->image), (GDestroyNotify) hepa_image_unref);
-  g_object_set_data (G_OBJECT (task), "frame", GUINT_TO_POINTER (frame));
-  g_task_run_in_thread (task, decode_thread);
+  hepa_frame_cache_request (cache, frame);
+}
+
+static void
+playing_changed_cb (HepaWindow   *self,
+                    GParamSpec   *pspec,
+                    HepaFrameBar *bar)
+{
+  if (self->image != NULL && hepa_frame_bar_get_playing (bar))
+    hepa_frame_cache_prefetch (hepa_canvas_get_frame_cache (self->canvas),
+                               hepa_canvas_get_frame (self->canvas) + 1,
+                               hepa_image_get_n_frames (self->image) - 1);
 }
 
 static void
@@ -1607,7 +1625,8 @@ drop_cb (HepaWindow    *self,
 /* ---- Main loop watch ------------------------------------------------------------------ */
 
 /* With HEPASCOPE_DEBUG=timing a high-priority 4 ms tick measures the gaps between its runs while
- * inference, decoding (opening a file, cine frames) or a save is in flight. A gap is the 4 ms
+ * inference, decoding (opening a file, cine frames, the frame cache's work) or a save is in
+ * flight, or a cine plays. A gap is the 4 ms
  * period plus the time the main loop was kept from running it: a gap above 20 ms means the loop
  * was blocked, or waited for a core, for more than 16 ms. The main thread's own CPU time within
  * each gap tells the two apart: work on the main thread (layout, painting, our callbacks) shows
@@ -1618,6 +1637,7 @@ typedef enum
   STALL_INFERENCE,
   STALL_DECODING,
   STALL_SAVING,
+  STALL_PLAYING,
   STALL_N_KINDS,
 } StallKind;
 
@@ -1643,8 +1663,10 @@ stall_tick_cb (gpointer data)
   gint64 cpu = thread_cpu_us ();
   gboolean kinds[STALL_N_KINDS] = {
     [STALL_INFERENCE] = self->infer_in_flight,
-    [STALL_DECODING] = self->decoding_frame != G_MAXUINT || self->open_in_flight,
+    [STALL_DECODING] = self->decoding_frame != G_MAXUINT || self->open_in_flight
+                       || hepa_frame_cache_is_busy (hepa_canvas_get_frame_cache (self->canvas)),
     [STALL_SAVING] = self->save_in_flight,
+    [STALL_PLAYING] = hepa_frame_bar_get_playing (self->frame_bar),
   };
   gboolean busy = FALSE;
 
@@ -1671,7 +1693,8 @@ static gboolean
 stall_busy (HepaWindow *self)
 {
   return self->infer_in_flight || self->decoding_frame != G_MAXUINT || self->open_in_flight
-         || self->save_in_flight;
+         || self->save_in_flight || hepa_frame_bar_get_playing (self->frame_bar)
+         || hepa_frame_cache_is_busy (hepa_canvas_get_frame_cache (self->canvas));
 }
 
 /* The frame clock's phases, timed in the main thread's CPU time: update (tick callbacks, such
@@ -1772,13 +1795,15 @@ stall_report (HepaWindow *self)
   /* p99: the gap that 99 % of the gaps do not exceed (nearest rank). */
   g_printerr ("hepascope-timing: main loop while work was in flight: %u gaps of the %d ms tick, "
               "worst %.1f ms, p99 %.1f ms, median %.1f ms, %u over %d ms; worst while inferring "
-              "%.1f ms, decoding %.1f ms, saving %.1f ms\n", n, STALL_TICK_MS,
+              "%.1f ms, decoding %.1f ms, saving %.1f ms, playing a cine %.1f ms\n", n,
+              STALL_TICK_MS,
               n ? g_array_index (gaps, gint64, n - 1) / 1000.0 : 0.0,
               n ? g_array_index (gaps, gint64, (guint) ceil (0.99 * n) - 1) / 1000.0 : 0.0,
               n ? g_array_index (gaps, gint64, (n - 1) / 2) / 1000.0 : 0.0, over,
               16 + STALL_TICK_MS, self->stall_max_us[STALL_INFERENCE] / 1000.0,
               self->stall_max_us[STALL_DECODING] / 1000.0,
-              self->stall_max_us[STALL_SAVING] / 1000.0);
+              self->stall_max_us[STALL_SAVING] / 1000.0,
+              self->stall_max_us[STALL_PLAYING] / 1000.0);
   g_printerr ("hepascope-timing: main thread CPU time within those gaps: worst %.1f ms, p99 "
               "%.1f ms, median %.1f ms (the rest of a gap the thread waited for a core)\n",
               n ? g_array_index (cpu, gint64, n - 1) / 1000.0 : 0.0,
@@ -1995,6 +2020,12 @@ hepa_window_init (HepaWindow *self)
   g_signal_connect_swapped (self->canvas, "view-changed", G_CALLBACK (view_changed_cb), self);
   g_signal_connect_swapped (self->frame_bar, "notify::frame", G_CALLBACK (frame_changed_cb),
                             self);
+  g_signal_connect_swapped (self->frame_bar, "notify::playing",
+                            G_CALLBACK (playing_changed_cb), self);
+  g_signal_connect_object (hepa_canvas_get_frame_cache (self->canvas), "ready",
+                           G_CALLBACK (frame_ready_cb), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (hepa_canvas_get_frame_cache (self->canvas), "failed",
+                           G_CALLBACK (frame_failed_cb), self, G_CONNECT_SWAPPED);
   g_signal_connect_swapped (self->cam_class_dropdown, "notify::selected",
                             G_CALLBACK (hepa_window_refresh_overlay), self);
   g_signal_connect_swapped (self->cmap_dropdown, "notify::selected",

@@ -3,6 +3,8 @@
 
 #include "hepa-canvas.h"
 
+#include "hepa-frame-cache.h"
+
 #include <glib/gi18n.h>
 #include <math.h>
 
@@ -11,6 +13,9 @@
 #define DRAG_START    4.0   /* widget pixels before a press becomes a new ROI */
 #define ZOOM_STEP     1.25
 #define KEY_ROI_SIZE  64
+/* Ready frames of a cine: the demo's 12 frames at 640 x 480, scaled to a full-screen view, take
+ * about 60 MB. */
+#define FRAME_CACHE_BYTES (128 * 1024 * 1024)
 
 typedef enum
 {
@@ -38,6 +43,9 @@ struct _HepaCanvas
   guint             frame_index;
   const HepaFrame  *frame;          /* owned by image */
   cairo_surface_t  *surface;        /* the frame as displayed (RGB24) */
+  cairo_surface_t  *scaled;         /* the same at the zoom on screen (ARGB32), from the cache,
+                                     * or NULL: see snapshot_image_cairo */
+  HepaFrameCache   *cache;          /* frames made ready on a worker */
   GdkTexture       *texture;        /* the same pixels, for the GPU path when reduced; made
                                      * on first use */
   double            wl_center;
@@ -75,6 +83,7 @@ struct _HepaCanvas
   int               node_w;
   int               node_h;
   gboolean          node_overlay;
+  cairo_surface_t  *node_scaled;    /* (not owned) compared only */
   double            node_opacity;
 
   /* Interaction */
@@ -176,44 +185,67 @@ texture_from_surface (cairo_surface_t *surface)
   return gdk_memory_texture_new (w, h, GDK_MEMORY_DEFAULT, bytes, stride);
 }
 
-/* Rebuilds the displayed surface after the frame or the window changed. */
+/* The look the cache is to make frames in: the window/level, and the zoom and phase of the
+ * scaled surface that snapshot_image_cairo draws (0 when it draws none). */
+static void
+update_look (HepaCanvas *self,
+             double      scaled_zoom)
+{
+  HepaFrameLook look = {
+    .wl_center = self->wl_center,
+    .wl_width = self->wl_width,
+    .zoom = scaled_zoom,
+    .phase_x = scaled_zoom > 0 ? self->offset_x - floor (self->offset_x) : 0,
+    .phase_y = scaled_zoom > 0 ? self->offset_y - floor (self->offset_y) : 0,
+  };
+
+  hepa_frame_cache_set_look (self->cache, &look);
+}
+
+/* Takes the displayed surface from the cache after the frame or the window changed, rendering
+ * it here only when no worker made it already (a new window/level, the first frame shown). */
 static void
 render_frame (HepaCanvas *self)
 {
-  g_autofree guint8 *rgb = NULL;
-  int w, h, stride;
-  guint8 *dst;
+  HepaFrameLook look;
+  cairo_surface_t *surface = NULL, *scaled = NULL;
 
   g_clear_pointer (&self->surface, cairo_surface_destroy);
+  g_clear_pointer (&self->scaled, cairo_surface_destroy);
   g_clear_object (&self->texture);
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
   if (self->frame == NULL)
     return;
 
-  w = self->frame->width;
-  h = self->frame->height;
-  rgb = g_malloc ((gsize) w * h * 3);
-  hepa_frame_render_rgb (self->frame, self->wl_center, self->wl_width, rgb);
-
-  self->surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
-  if (cairo_surface_status (self->surface) != CAIRO_STATUS_SUCCESS)
+  hepa_frame_cache_get_look (self->cache, &look);
+  update_look (self, look.zoom);
+  if (hepa_frame_cache_lookup (self->cache, self->frame_index, &surface, &scaled))
     {
-      g_clear_pointer (&self->surface, cairo_surface_destroy);
+      self->surface = cairo_surface_reference (surface);
+      self->scaled = scaled ? cairo_surface_reference (scaled) : NULL;
       return;
     }
-  cairo_surface_flush (self->surface);
-  dst = cairo_image_surface_get_data (self->surface);
-  stride = cairo_image_surface_get_stride (self->surface);
-  for (int y = 0; y < h; y++)
-    {
-      guint32 *row = (guint32 *) (gpointer) (dst + (gsize) y * stride);
-      const guint8 *src = rgb + (gsize) y * w * 3;
+  hepa_frame_cache_get_look (self->cache, &look);
+  self->surface = hepa_frame_cache_render (self->frame, &look);
+  if (self->surface != NULL)
+    hepa_frame_cache_insert (self->cache, self->frame_index, self->surface);
+}
 
-      for (int x = 0; x < w; x++)
-        row[x] = 0xff000000u | ((guint32) src[3 * x] << 16) | ((guint32) src[3 * x + 1] << 8)
-                 | src[3 * x + 2];
-    }
-  cairo_surface_mark_dirty (self->surface);
+static void
+cache_ready_cb (HepaCanvas     *self,
+                guint           frame,
+                HepaFrameCache *cache)
+{
+  cairo_surface_t *surface, *scaled;
+
+  if (frame != self->frame_index || self->surface == NULL
+      || !hepa_frame_cache_lookup (cache, frame, &surface, &scaled)
+      || surface != self->surface || scaled == NULL || scaled == self->scaled)
+    return;
+  g_clear_pointer (&self->scaled, cairo_surface_destroy);
+  self->scaled = cairo_surface_reference (scaled);
+  g_clear_pointer (&self->image_node, gsk_render_node_unref);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 static void
@@ -379,6 +411,8 @@ hepa_canvas_set_image (HepaCanvas *self,
       g_clear_pointer (&self->image, hepa_image_unref);
       self->image = image ? hepa_image_ref (image) : NULL;
     }
+  if (hepa_frame_cache_get_image (self->cache) != self->image)
+    hepa_frame_cache_set_image (self->cache, self->image);
   self->frame_index = frame;
   self->frame = NULL;
   if (self->image != NULL)
@@ -409,6 +443,13 @@ hepa_canvas_get_image (HepaCanvas *self)
 {
   g_return_val_if_fail (HEPA_IS_CANVAS (self), NULL);
   return self->image;
+}
+
+HepaFrameCache *
+hepa_canvas_get_frame_cache (HepaCanvas *self)
+{
+  g_return_val_if_fail (HEPA_IS_CANVAS (self), NULL);
+  return self->cache;
 }
 
 guint
@@ -700,6 +741,19 @@ draw_roi (HepaCanvas    *self,
     }
 }
 
+/* Whether the scaled surface is for the zoom and phase on screen. */
+static gboolean
+scaled_matches (HepaCanvas *self)
+{
+  HepaFrameLook look;
+  cairo_surface_t *surface, *scaled;
+
+  hepa_frame_cache_get_look (self->cache, &look);
+  return look.zoom == self->zoom
+         && hepa_frame_cache_lookup (self->cache, self->frame_index, &surface, &scaled)
+         && surface == self->surface && scaled == self->scaled;
+}
+
 static gboolean
 overlay_shown (HepaCanvas *self)
 {
@@ -708,7 +762,12 @@ overlay_shown (HepaCanvas *self)
 }
 
 /* Magnified: cairo with a nearest filter, so every image pixel is an exact square. Under the
- * cairo renderer also reduced, with cairo's default filter (what it used for textures). */
+ * cairo renderer also reduced, with cairo's default filter (what it used for textures). A
+ * cairo node records its drawing and the renderer replays it at every paint of the damaged
+ * area, so a scaled image would be scaled again at every paint (most of a cine frame's main
+ * thread time). Below 2x the frame is drawn from a surface already scaled to the zoom on
+ * screen by the cache's worker, which replays as a plain copy; until it is ready, directly.
+ * The node covers only the visible part of the image. */
 static void
 snapshot_image_cairo (HepaCanvas  *self,
                       GtkSnapshot *snapshot,
@@ -716,19 +775,42 @@ snapshot_image_cairo (HepaCanvas  *self,
                       int          wh)
 {
   gboolean with_overlay = overlay_shown (self);
-  cairo_filter_t filter = self->zoom >= 2.0 ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD;
+  gboolean magnified = self->zoom >= 2.0;
+  cairo_filter_t filter = magnified ? CAIRO_FILTER_NEAREST : CAIRO_FILTER_GOOD;
+  double x0, y0, x1, y1;
   cairo_t *cr;
+
+  update_look (self, magnified ? 0 : self->zoom);
+  if (self->scaled != NULL && (magnified || !scaled_matches (self)))
+    g_clear_pointer (&self->scaled, cairo_surface_destroy);
+  if (!magnified && self->scaled == NULL)
+    {
+      cairo_surface_t *surface, *scaled;
+
+      if (hepa_frame_cache_lookup (self->cache, self->frame_index, &surface, &scaled)
+          && surface == self->surface && scaled != NULL)
+        self->scaled = cairo_surface_reference (scaled);
+      else
+        hepa_frame_cache_request (self->cache, self->frame_index);
+    }
 
   if (self->image_node != NULL && self->node_zoom == self->zoom
       && self->node_x == self->offset_x && self->node_y == self->offset_y
       && self->node_w == ww && self->node_h == wh && self->node_overlay == with_overlay
+      && self->node_scaled == self->scaled
       && (!with_overlay || self->node_opacity == self->overlay_opacity))
     {
       gtk_snapshot_append_node (snapshot, self->image_node);
       return;
     }
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
-  self->image_node = gsk_cairo_node_new (&GRAPHENE_RECT_INIT (0, 0, ww, wh));
+  x0 = MAX (floor (self->offset_x), 0);
+  y0 = MAX (floor (self->offset_y), 0);
+  x1 = MIN (ceil (self->offset_x + image_width (self) * self->zoom), ww);
+  y1 = MIN (ceil (self->offset_y + image_height (self) * self->zoom), wh);
+  if (x1 <= x0 || y1 <= y0)
+    return;
+  self->image_node = gsk_cairo_node_new (&GRAPHENE_RECT_INIT (x0, y0, x1 - x0, y1 - y0));
   self->node_zoom = self->zoom;
   self->node_x = self->offset_x;
   self->node_y = self->offset_y;
@@ -736,14 +818,28 @@ snapshot_image_cairo (HepaCanvas  *self,
   self->node_h = wh;
   self->node_overlay = with_overlay;
   self->node_opacity = self->overlay_opacity;
+  self->node_scaled = self->scaled;
   cr = gsk_cairo_node_get_draw_context (self->image_node);
 
-  cairo_translate (cr, self->offset_x, self->offset_y);
-  cairo_scale (cr, self->zoom, self->zoom);
-  cairo_set_source_surface (cr, self->surface, 0, 0);
-  cairo_pattern_set_filter (cairo_get_source (cr), filter);
-  cairo_rectangle (cr, 0, 0, image_width (self), image_height (self));
-  cairo_fill (cr);
+  if (self->scaled != NULL)
+    {
+      /* Made with the image origin at the phase of the offset: drawn at the integer part, the
+       * pixels are those of the direct drawing below. */
+      cairo_set_source_surface (cr, self->scaled, floor (self->offset_x),
+                                floor (self->offset_y));
+      cairo_paint (cr);
+      cairo_translate (cr, self->offset_x, self->offset_y);
+      cairo_scale (cr, self->zoom, self->zoom);
+    }
+  else
+    {
+      cairo_translate (cr, self->offset_x, self->offset_y);
+      cairo_scale (cr, self->zoom, self->zoom);
+      cairo_set_source_surface (cr, self->surface, 0, 0);
+      cairo_pattern_set_filter (cairo_get_source (cr), filter);
+      cairo_rectangle (cr, 0, 0, image_width (self), image_height (self));
+      cairo_fill (cr);
+    }
 
   if (with_overlay)
     {
@@ -1408,6 +1504,12 @@ hepa_canvas_dispose (GObject *object)
   if (self->store != NULL)
     g_signal_handlers_disconnect_by_data (self->store, self);
   g_clear_object (&self->store);
+  if (self->cache != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->cache, self);
+      hepa_frame_cache_set_image (self->cache, NULL);
+    }
+  g_clear_object (&self->cache);
 
   G_OBJECT_CLASS (hepa_canvas_parent_class)->dispose (object);
 }
@@ -1418,6 +1520,7 @@ hepa_canvas_finalize (GObject *object)
   HepaCanvas *self = HEPA_CANVAS (object);
 
   g_clear_pointer (&self->surface, cairo_surface_destroy);
+  g_clear_pointer (&self->scaled, cairo_surface_destroy);
   g_clear_object (&self->texture);
   g_clear_pointer (&self->overlay, cairo_surface_destroy);
   g_clear_object (&self->overlay_texture);
@@ -1481,6 +1584,8 @@ hepa_canvas_init (HepaCanvas *self)
   self->overlay_opacity = 0.45;
   self->cmap = HEPA_COLORMAP_INFERNO;
   self->scale = HEPA_OVERLAY_SCALE_PER_ROI;
+  self->cache = hepa_frame_cache_new (FRAME_CACHE_BYTES);
+  g_signal_connect_swapped (self->cache, "ready", G_CALLBACK (cache_ready_cb), self);
 
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   gtk_widget_set_overflow (GTK_WIDGET (self), GTK_OVERFLOW_HIDDEN);

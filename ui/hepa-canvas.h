@@ -6,6 +6,7 @@
 #include <gtk/gtk.h>
 
 #include "hepa-colormap.h"
+#include "hepa-frame-cache.h"
 #include "hepa-image.h"
 #include "hepa-roi-store.h"
 
@@ -19,12 +20,16 @@ G_DECLARE_FINAL_TYPE (HepaCanvas, hepa_canvas, HEPA, CANVAS, GtkWidget)
 
 GtkWidget    *hepa_canvas_new                (void);
 
-/* Shows frame @frame of @image (NULL clears). The frame should already be decoded (decode it
- * in a worker first); the view is kept when the size did not change, else fitted. */
+/* Shows frame @frame of @image (NULL clears). The frame should already be ready in the frame
+ * cache (else it is decoded and rendered here); the view is kept when the size did not
+ * change, else fitted. */
 void          hepa_canvas_set_image          (HepaCanvas       *self,
                                               HepaImage        *image,
                                               guint             frame);
 HepaImage    *hepa_canvas_get_image          (HepaCanvas       *self);
+/* Where the canvas takes its frames from: a frame ready there shows at once; request and
+ * prefetch frames through it, on the canvas's look. (transfer none) */
+HepaFrameCache *hepa_canvas_get_frame_cache  (HepaCanvas       *self);
 guint         hepa_canvas_get_frame          (HepaCanvas       *self);
 void          hepa_canvas_set_store          (HepaCanvas       *self,
                                               HepaRoiStore     *store);
