@@ -3,6 +3,8 @@
 
 #include "hepa-window-private.h"
 
+#include "hepa-list-sync.h"
+
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -199,6 +201,41 @@ class_index (HepaWindow *self,
   return -1;
 }
 
+/* The model's answer stored with a label ("model: cyst 91 %"), or NULL. */
+static char *
+roi_pred_text (const HepaRoi *roi)
+{
+  guint n, top = 0;
+
+  if (roi->pred_model_id == NULL || roi->pred_probabilities == NULL || roi->pred_classes == NULL)
+    return NULL;
+  n = g_strv_length (roi->pred_classes);
+  if (n == 0)
+    return NULL;
+  for (guint i = 1; i < n; i++)
+    if (roi->pred_probabilities[i] > roi->pred_probabilities[top])
+      top = i;
+  /* Translators: the model's answer stored with a label, e.g. "model: cyst 91 %" */
+  return g_strdup_printf (_("model: %s %.0f %%"), roi->pred_classes[top],
+                          roi->pred_probabilities[top] * 100.0);
+}
+
+/* Everything a row shows: a row whose key did not change is kept as it is. */
+static char *
+roi_row_key (HepaWindow    *self,
+             const HepaRoi *roi,
+             guint          number)
+{
+  g_autofree char *pred = roi_pred_text (roi);
+
+  return g_strdup_printf ("%p\x1f%s\x1f%u\x1f%s\x1f%d\x1f%d %d %d %d\x1f%u\x1f%u\x1f%s",
+                          (gpointer) self->image, roi->id, number,
+                          roi->label ? roi->label : "\x01", class_index (self, roi->label),
+                          roi->rect.x, roi->rect.y, roi->rect.width, roi->rect.height,
+                          roi->frame, self->image ? hepa_image_get_n_frames (self->image) : 0,
+                          pred ? pred : "");
+}
+
 static GtkWidget *
 make_roi_row (HepaWindow    *self,
               const HepaRoi *roi,
@@ -254,29 +291,21 @@ make_roi_row (HepaWindow    *self,
   gtk_widget_set_hexpand (text, TRUE);
   gtk_box_append (GTK_BOX (box), text);
 
-  if (roi->pred_model_id != NULL && roi->pred_probabilities != NULL && roi->pred_classes)
-    {
-      guint n = g_strv_length (roi->pred_classes), top = 0;
-      g_autofree char *pred = NULL;
-      GtkWidget *pred_label;
+  {
+    g_autofree char *pred = roi_pred_text (roi);
 
-      for (guint i = 1; i < n; i++)
-        if (roi->pred_probabilities[i] > roi->pred_probabilities[top])
-          top = i;
-      if (n > 0)
-        {
-          /* Translators: the model's answer stored with a label, e.g. "model: cyst 91 %" */
-          pred = g_strdup_printf (_("model: %s %.0f %%"), roi->pred_classes[top],
-                                  roi->pred_probabilities[top] * 100.0);
-          pred_label = gtk_label_new (pred);
-          gtk_label_set_ellipsize (GTK_LABEL (pred_label), PANGO_ELLIPSIZE_END);
-          gtk_label_set_max_width_chars (GTK_LABEL (pred_label), 16);
-          gtk_widget_add_css_class (pred_label, "dim-label");
-          gtk_widget_add_css_class (pred_label, "caption");
-          gtk_widget_set_valign (pred_label, GTK_ALIGN_CENTER);
-          gtk_box_append (GTK_BOX (box), pred_label);
-        }
-    }
+    if (pred != NULL)
+      {
+        GtkWidget *pred_label = gtk_label_new (pred);
+
+        gtk_label_set_ellipsize (GTK_LABEL (pred_label), PANGO_ELLIPSIZE_END);
+        gtk_label_set_max_width_chars (GTK_LABEL (pred_label), 16);
+        gtk_widget_add_css_class (pred_label, "dim-label");
+        gtk_widget_add_css_class (pred_label, "caption");
+        gtk_widget_set_valign (pred_label, GTK_ALIGN_CENTER);
+        gtk_box_append (GTK_BOX (box), pred_label);
+      }
+  }
 
   gtk_widget_set_margin_top (box, 6);
   gtk_widget_set_margin_bottom (box, 6);
@@ -341,18 +370,34 @@ update_study_count (HepaWindow *self)
   }
 }
 
+static char *
+roi_row_key_cb (guint    index,
+                gpointer user_data)
+{
+  HepaWindow *self = user_data;
+
+  return roi_row_key (self, g_ptr_array_index (hepa_roi_store_get_rois (self->store), index),
+                      index + 1);
+}
+
+static GtkWidget *
+roi_row_cb (guint    index,
+            gpointer user_data)
+{
+  HepaWindow *self = user_data;
+
+  return make_roi_row (self, g_ptr_array_index (hepa_roi_store_get_rois (self->store), index),
+                       index + 1);
+}
+
+/* Rebuilds only the rows whose contents changed (an edit touches one region), so an edit does
+ * not build and lay out every row of the side panel again. */
 static void
 refresh_roi_list (HepaWindow *self)
 {
-  GPtrArray *rois = hepa_roi_store_get_rois (self->store);
-  GtkWidget *child;
-
   refreshing_list = TRUE;
-  while ((child = gtk_widget_get_first_child (self->roi_list)) != NULL)
-    gtk_list_box_remove (GTK_LIST_BOX (self->roi_list), child);
-  for (guint i = 0; i < rois->len; i++)
-    gtk_list_box_append (GTK_LIST_BOX (self->roi_list),
-                         make_roi_row (self, g_ptr_array_index (rois, i), i + 1));
+  hepa_list_box_sync (GTK_LIST_BOX (self->roi_list), hepa_roi_store_get_rois (self->store)->len,
+                      roi_row_key_cb, roi_row_cb, self);
   refreshing_list = FALSE;
   sync_list_selection (self);
   update_study_count (self);
