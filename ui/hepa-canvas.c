@@ -73,18 +73,23 @@ struct _HepaCanvas
   HepaColormap      cmap;
   HepaOverlayScale  scale;
 
-  /* The image and overlay as last drawn by the cairo path, reused while nothing it shows
-   * changed: the renderer then sees the same node and repaints only what moved over it (a
-   * dragged region), not the whole scaled image. */
+  /* The image and the overlay as last drawn by the cairo path, each its own node, reused
+   * while nothing it shows changed: the renderer then sees the same node and repaints only
+   * what moved over it (a dragged region, a new overlay), not the whole scaled image. */
   GskRenderNode    *image_node;
   double            node_zoom;
   double            node_x;
   double            node_y;
   int               node_w;
   int               node_h;
-  gboolean          node_overlay;
   cairo_surface_t  *node_scaled;    /* (not owned) compared only */
-  double            node_opacity;
+  GskRenderNode    *overlay_node;
+  double            onode_zoom;
+  double            onode_x;
+  double            onode_y;
+  int               onode_w;
+  int               onode_h;
+  double            onode_opacity;
 
   /* Interaction */
   GtkGesture       *drag;
@@ -253,7 +258,7 @@ render_overlay (HepaCanvas *self)
 {
   g_clear_pointer (&self->overlay, cairo_surface_destroy);
   g_clear_object (&self->overlay_texture);
-  g_clear_pointer (&self->image_node, gsk_render_node_unref);
+  g_clear_pointer (&self->overlay_node, gsk_render_node_unref);
   if (self->overlay_map == NULL)
     return;
 
@@ -794,55 +799,71 @@ snapshot_image_cairo (HepaCanvas  *self,
         hepa_frame_cache_request (self->cache, self->frame_index);
     }
 
-  if (self->image_node != NULL && self->node_zoom == self->zoom
-      && self->node_x == self->offset_x && self->node_y == self->offset_y
-      && self->node_w == ww && self->node_h == wh && self->node_overlay == with_overlay
-      && self->node_scaled == self->scaled
-      && (!with_overlay || self->node_opacity == self->overlay_opacity))
+  if (self->image_node == NULL || self->node_zoom != self->zoom
+      || self->node_x != self->offset_x || self->node_y != self->offset_y
+      || self->node_w != ww || self->node_h != wh || self->node_scaled != self->scaled)
     {
-      gtk_snapshot_append_node (snapshot, self->image_node);
-      return;
+      g_clear_pointer (&self->image_node, gsk_render_node_unref);
+      x0 = MAX (floor (self->offset_x), 0);
+      y0 = MAX (floor (self->offset_y), 0);
+      x1 = MIN (ceil (self->offset_x + image_width (self) * self->zoom), ww);
+      y1 = MIN (ceil (self->offset_y + image_height (self) * self->zoom), wh);
+      if (x1 <= x0 || y1 <= y0)
+        return;
+      self->image_node = gsk_cairo_node_new (&GRAPHENE_RECT_INIT (x0, y0, x1 - x0, y1 - y0));
+      self->node_zoom = self->zoom;
+      self->node_x = self->offset_x;
+      self->node_y = self->offset_y;
+      self->node_w = ww;
+      self->node_h = wh;
+      self->node_scaled = self->scaled;
+      cr = gsk_cairo_node_get_draw_context (self->image_node);
+      if (self->scaled != NULL)
+        {
+          /* Made with the image origin at the phase of the offset: drawn at the integer
+           * part, the pixels are those of the direct drawing below. */
+          cairo_set_source_surface (cr, self->scaled, floor (self->offset_x),
+                                    floor (self->offset_y));
+          cairo_paint (cr);
+        }
+      else
+        {
+          cairo_translate (cr, self->offset_x, self->offset_y);
+          cairo_scale (cr, self->zoom, self->zoom);
+          cairo_set_source_surface (cr, self->surface, 0, 0);
+          cairo_pattern_set_filter (cairo_get_source (cr), filter);
+          cairo_rectangle (cr, 0, 0, image_width (self), image_height (self));
+          cairo_fill (cr);
+        }
+      cairo_destroy (cr);
     }
-  g_clear_pointer (&self->image_node, gsk_render_node_unref);
-  x0 = MAX (floor (self->offset_x), 0);
-  y0 = MAX (floor (self->offset_y), 0);
-  x1 = MIN (ceil (self->offset_x + image_width (self) * self->zoom), ww);
-  y1 = MIN (ceil (self->offset_y + image_height (self) * self->zoom), wh);
-  if (x1 <= x0 || y1 <= y0)
+  gtk_snapshot_append_node (snapshot, self->image_node);
+
+  if (!with_overlay)
     return;
-  self->image_node = gsk_cairo_node_new (&GRAPHENE_RECT_INIT (x0, y0, x1 - x0, y1 - y0));
-  self->node_zoom = self->zoom;
-  self->node_x = self->offset_x;
-  self->node_y = self->offset_y;
-  self->node_w = ww;
-  self->node_h = wh;
-  self->node_overlay = with_overlay;
-  self->node_opacity = self->overlay_opacity;
-  self->node_scaled = self->scaled;
-  cr = gsk_cairo_node_get_draw_context (self->image_node);
+  if (self->overlay_node == NULL || self->onode_zoom != self->zoom
+      || self->onode_x != self->offset_x || self->onode_y != self->offset_y
+      || self->onode_w != ww || self->onode_h != wh
+      || self->onode_opacity != self->overlay_opacity)
+    {
+      cairo_surface_t *scaled;
 
-  if (self->scaled != NULL)
-    {
-      /* Made with the image origin at the phase of the offset: drawn at the integer part, the
-       * pixels are those of the direct drawing below. */
-      cairo_set_source_surface (cr, self->scaled, floor (self->offset_x),
-                                floor (self->offset_y));
-      cairo_paint (cr);
-      cairo_translate (cr, self->offset_x, self->offset_y);
+      g_clear_pointer (&self->overlay_node, gsk_render_node_unref);
+      x0 = MAX (floor (self->offset_x + self->overlay_rect.x * self->zoom), 0);
+      y0 = MAX (floor (self->offset_y + self->overlay_rect.y * self->zoom), 0);
+      x1 = MIN (ceil (self->offset_x + (self->overlay_rect.x + self->overlay_rect.width)
+                      * self->zoom), ww);
+      y1 = MIN (ceil (self->offset_y + (self->overlay_rect.y + self->overlay_rect.height)
+                      * self->zoom), wh);
+      if (x1 <= x0 || y1 <= y0)
+        return;
+      /* Scaled once into the pixels it covers on screen, so that a region dragged over it
+       * replays a copy, not the scaling. */
+      scaled = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) (x1 - x0),
+                                           (int) (y1 - y0));
+      cr = cairo_create (scaled);
+      cairo_translate (cr, self->offset_x - x0, self->offset_y - y0);
       cairo_scale (cr, self->zoom, self->zoom);
-    }
-  else
-    {
-      cairo_translate (cr, self->offset_x, self->offset_y);
-      cairo_scale (cr, self->zoom, self->zoom);
-      cairo_set_source_surface (cr, self->surface, 0, 0);
-      cairo_pattern_set_filter (cairo_get_source (cr), filter);
-      cairo_rectangle (cr, 0, 0, image_width (self), image_height (self));
-      cairo_fill (cr);
-    }
-
-  if (with_overlay)
-    {
       cairo_rectangle (cr, self->overlay_rect.x, self->overlay_rect.y, self->overlay_rect.width,
                        self->overlay_rect.height);
       cairo_clip (cr);
@@ -851,10 +872,23 @@ snapshot_image_cairo (HepaCanvas  *self,
                    (double) self->overlay_rect.height / self->overlay_h);
       cairo_set_source_surface (cr, self->overlay, 0, 0);
       cairo_pattern_set_filter (cairo_get_source (cr), filter);
+      cairo_paint (cr);
+      cairo_destroy (cr);
+
+      self->overlay_node = gsk_cairo_node_new (&GRAPHENE_RECT_INIT (x0, y0, x1 - x0, y1 - y0));
+      self->onode_zoom = self->zoom;
+      self->onode_x = self->offset_x;
+      self->onode_y = self->offset_y;
+      self->onode_w = ww;
+      self->onode_h = wh;
+      self->onode_opacity = self->overlay_opacity;
+      cr = gsk_cairo_node_get_draw_context (self->overlay_node);
+      cairo_set_source_surface (cr, scaled, x0, y0);
       cairo_paint_with_alpha (cr, self->overlay_opacity);
+      cairo_destroy (cr);
+      cairo_surface_destroy (scaled);
     }
-  cairo_destroy (cr);
-  gtk_snapshot_append_node (snapshot, self->image_node);
+  gtk_snapshot_append_node (snapshot, self->overlay_node);
 }
 
 /* Reduced or near 1:1: texture nodes, which the GL renderer scales on the GPU. */
@@ -1525,6 +1559,7 @@ hepa_canvas_finalize (GObject *object)
   g_clear_pointer (&self->overlay, cairo_surface_destroy);
   g_clear_object (&self->overlay_texture);
   g_clear_pointer (&self->image_node, gsk_render_node_unref);
+  g_clear_pointer (&self->overlay_node, gsk_render_node_unref);
   g_clear_pointer (&self->overlay_map, g_free);
   g_clear_pointer (&self->image, hepa_image_unref);
   g_clear_pointer (&self->classes, g_strfreev);
