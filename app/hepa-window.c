@@ -1116,9 +1116,14 @@ frame_ready_cb (HepaWindow     *self,
                 HepaFrameCache *cache)
 {
   if (self->decoding_frame == G_MAXUINT || frame != self->wanted_frame
-      || hepa_frame_cache_get_image (cache) != self->image
-      || !hepa_frame_cache_lookup (cache, frame, NULL, NULL))
+      || hepa_frame_cache_get_image (cache) != self->image)
     return;
+  /* Made before the zoom changed: its scaled surface is made again first. */
+  if (!hepa_frame_cache_is_ready (cache, frame))
+    {
+      hepa_frame_cache_request (cache, frame);
+      return;
+    }
   self->decoding_frame = G_MAXUINT;
   show_frame (self, frame);
 }
@@ -1144,7 +1149,7 @@ decode_frame (HepaWindow *self,
   self->wanted_frame = frame;
   if (self->image == NULL || hepa_frame_cache_get_image (cache) != self->image)
     return;
-  if (hepa_frame_cache_lookup (cache, frame, NULL, NULL))
+  if (hepa_frame_cache_is_ready (cache, frame))
     {
       self->decoding_frame = G_MAXUINT;
       show_frame (self, frame);

@@ -759,6 +759,17 @@ scaled_matches (HepaCanvas *self)
          && surface == self->surface && scaled == self->scaled;
 }
 
+/* Whether the scaled image is not much larger than the widget: a magnified large image is
+ * better drawn directly, only where it is seen, until the worker has scaled it. */
+static gboolean
+scaled_fits (HepaCanvas *self,
+             int         ww,
+             int         wh)
+{
+  return image_width (self) * self->zoom * image_height (self) * self->zoom
+         <= 2.0 * ww * wh;
+}
+
 static gboolean
 overlay_shown (HepaCanvas *self)
 {
@@ -795,6 +806,18 @@ snapshot_image_cairo (HepaCanvas  *self,
       if (hepa_frame_cache_lookup (self->cache, self->frame_index, &surface, &scaled)
           && surface == self->surface && scaled != NULL)
         self->scaled = cairo_surface_reference (scaled);
+      else if (surface == self->surface && scaled_fits (self, ww, wh))
+        {
+          HepaFrameLook look;
+
+          /* Not made by the worker yet (a new zoom, window or file): scaling once here costs
+           * what one direct paint does, and every later paint (a cross-fade, a region moved)
+           * is then a copy. */
+          hepa_frame_cache_get_look (self->cache, &look);
+          self->scaled = hepa_frame_cache_scale (self->surface, &look);
+          if (self->scaled != NULL)
+            hepa_frame_cache_insert_scaled (self->cache, self->frame_index, self->scaled);
+        }
       else
         hepa_frame_cache_request (self->cache, self->frame_index);
     }

@@ -537,6 +537,32 @@ hepa_frame_cache_insert (HepaFrameCache  *self,
 }
 
 void
+hepa_frame_cache_insert_scaled (HepaFrameCache  *self,
+                                guint            frame,
+                                cairo_surface_t *scaled)
+{
+  Entry *entry;
+
+  g_return_if_fail (HEPA_IS_FRAME_CACHE (self));
+  g_return_if_fail (scaled != NULL);
+
+  entry = find_entry (self, frame);
+  if (entry == NULL || entry->scaled == scaled)
+    return;
+  g_clear_pointer (&entry->scaled, cairo_surface_destroy);
+  entry->scaled = cairo_surface_reference (scaled);
+  entry->used = ++self->clock;
+}
+
+gboolean
+hepa_frame_cache_is_ready (HepaFrameCache *self,
+                           guint           frame)
+{
+  g_return_val_if_fail (HEPA_IS_FRAME_CACHE (self), FALSE);
+  return is_ready (self, frame);
+}
+
+void
 hepa_frame_cache_request (HepaFrameCache *self,
                           guint           frame)
 {

@@ -51,6 +51,15 @@ gboolean        hepa_frame_cache_lookup       (HepaFrameCache      *self,
 void            hepa_frame_cache_insert       (HepaFrameCache      *self,
                                                guint                frame,
                                                cairo_surface_t     *surface);
+/* Adds the scaled surface of a ready @frame made by the caller for the current look (what
+ * hepa_frame_cache_scale () makes of the frame's surface). */
+void            hepa_frame_cache_insert_scaled (HepaFrameCache     *self,
+                                                guint               frame,
+                                                cairo_surface_t    *scaled);
+/* Whether @frame is ready for the current look: its surface, and its scaled surface when one
+ * is wanted. */
+gboolean        hepa_frame_cache_is_ready     (HepaFrameCache      *self,
+                                               guint                frame);
 /* Makes @frame (and its scaled surface, when wanted) ready ahead of any prefetch. "ready" is
  * emitted once it is, "failed" when it cannot be decoded. */
 void            hepa_frame_cache_request      (HepaFrameCache      *self,

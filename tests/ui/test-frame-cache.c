@@ -372,6 +372,49 @@ test_budget (Fixture       *fixture,
   g_assert_false (hepa_frame_cache_lookup (cache, 0, NULL, NULL));
 }
 
+/* Frames and scaled surfaces the caller made itself: a frame is ready only with its scaled
+ * surface while one is wanted. */
+static void
+test_insert (Fixture       *fixture,
+             gconstpointer  user_data)
+{
+  g_autoptr(HepaFrameCache) cache = hepa_frame_cache_new (64 * 1024 * 1024);
+  HepaFrameLook look = { .wl_center = 90, .wl_width = 120, .zoom = 1.5, .phase_x = 0.25 };
+  cairo_surface_t *surface, *scaled, *found_surface = NULL, *found_scaled = NULL;
+
+  hepa_frame_cache_set_image (cache, fixture->cine);
+  hepa_frame_cache_set_look (cache, &look);
+  surface = hepa_frame_cache_render (hepa_image_get_frame (fixture->cine, 0, NULL), &look);
+  scaled = hepa_frame_cache_scale (surface, &look);
+
+  /* No frame to attach it to. */
+  hepa_frame_cache_insert_scaled (cache, 0, scaled);
+  g_assert_false (hepa_frame_cache_is_ready (cache, 0));
+
+  hepa_frame_cache_insert (cache, 0, surface);
+  g_assert_false (hepa_frame_cache_is_ready (cache, 0));
+  g_assert_true (hepa_frame_cache_lookup (cache, 0, &found_surface, &found_scaled));
+  g_assert_true (found_surface == surface);
+  g_assert_null (found_scaled);
+  hepa_frame_cache_insert_scaled (cache, 0, scaled);
+  g_assert_true (hepa_frame_cache_is_ready (cache, 0));
+  g_assert_true (hepa_frame_cache_lookup (cache, 0, &found_surface, &found_scaled));
+  g_assert_true (found_scaled == scaled);
+  g_assert_false (hepa_frame_cache_is_ready (cache, 1));
+
+  /* Another phase: the scaled surface goes, the frame stays; with no zoom wanted, the frame
+   * alone is ready. */
+  look.phase_x = 0.5;
+  hepa_frame_cache_set_look (cache, &look);
+  g_assert_false (hepa_frame_cache_is_ready (cache, 0));
+  look.zoom = 0;
+  hepa_frame_cache_set_look (cache, &look);
+  g_assert_true (hepa_frame_cache_is_ready (cache, 0));
+
+  cairo_surface_destroy (surface);
+  cairo_surface_destroy (scaled);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -384,6 +427,7 @@ main (int   argc,
   ADD ("/ui/frame-cache/request-and-prefetch", test_request_and_prefetch);
   ADD ("/ui/frame-cache/window-change-in-flight", test_window_change_in_flight);
   ADD ("/ui/frame-cache/budget", test_budget);
+  ADD ("/ui/frame-cache/insert", test_insert);
 #undef ADD
   return g_test_run ();
 }
