@@ -439,8 +439,11 @@ hepa_canvas_set_image (HepaCanvas *self,
     {
       self->fit = TRUE;
       apply_fit (self);
+      view_changed (self);
     }
-  view_changed (self);
+  else
+    /* Another frame of the same image: the view is as it was, only the pixels change. */
+    gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
 HepaImage *

@@ -220,6 +220,146 @@ test_gray16_window (void)
   g_assert_finalize_object (canvas);
 }
 
+/* The largest difference of any channel between two ARGB32 surfaces of the same size. */
+static int
+max_difference (cairo_surface_t *a,
+                cairo_surface_t *b)
+{
+  int w = cairo_image_surface_get_width (a), h = cairo_image_surface_get_height (a);
+  int worst = 0;
+
+  cairo_surface_flush (a);
+  cairo_surface_flush (b);
+  for (int y = 0; y < h; y++)
+    {
+      const guint32 *ra = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (a)
+                                                             + y * cairo_image_surface_get_stride (a));
+      const guint32 *rb = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (b)
+                                                             + y * cairo_image_surface_get_stride (b));
+
+      for (int x = 0; x < w; x++)
+        for (int c = 0; c < 32; c += 8)
+          worst = MAX (worst, abs ((int) ((ra[x] >> c) & 0xff) - (int) ((rb[x] >> c) & 0xff)));
+    }
+  return worst;
+}
+
+/* What the canvas's nodes draw, through cairo as the cairo renderer draws them. */
+static cairo_surface_t *
+draw_canvas (GtkWidget *canvas)
+{
+  int ww = gtk_widget_get_width (canvas), wh = gtk_widget_get_height (canvas);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  GskRenderNode *node;
+  cairo_surface_t *target = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, ww, wh);
+  cairo_t *cr = cairo_create (target);
+
+  GTK_WIDGET_GET_CLASS (canvas)->snapshot (canvas, snapshot);
+  node = gtk_snapshot_free_to_node (snapshot);
+  if (node != NULL)
+    {
+      gsk_render_node_draw (node, cr);
+      gsk_render_node_unref (node);
+    }
+  cairo_destroy (cr);
+  return target;
+}
+
+/* Under the cairo renderer, reduced or mildly magnified, the canvas draws the frame from a
+ * surface scaled once for the zoom (the frame cache's): its pixels must be those of drawing the
+ * frame directly at the canvas's (fractional) offset, and so must the overlay's. */
+static void
+test_scaled_drawing (void)
+{
+  int w = 160, h = 90;
+  g_autofree guint8 *rgb = g_malloc ((gsize) w * h * 3);
+  g_autoptr(HepaImage) image = NULL;
+  GtkWidget *window = gtk_window_new ();
+  GtkWidget *canvas = hepa_canvas_new ();
+  const HepaRect rect = { 30, 20, 50, 40 };
+  float map[8 * 6];
+  double zoom, ox, oy;
+  cairo_surface_t *surface = NULL, *scaled = NULL, *drawn, *direct, *overlay;
+  cairo_t *cr;
+
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        guint8 *p = rgb + ((gsize) y * w + x) * 3;
+
+        p[0] = (guint8) (x * 3 + ((x * 7 + y * 13) % 11) * 9);
+        p[1] = (guint8) (y * 5 + ((x * 5 + y * 3) % 7) * 15);
+        p[2] = (guint8) ((x ^ y) * 4);
+      }
+  image = hepa_image_new_from_pixels (HEPA_PIXEL_RGB8, w, h, (gsize) w * 3, rgb, "textured");
+  gtk_window_set_default_size (GTK_WINDOW (window), 400, 300);
+  gtk_window_set_child (GTK_WINDOW (window), canvas);
+  gtk_window_present (GTK_WINDOW (window));
+  hepa_canvas_set_image (HEPA_CANVAS (canvas), image, 0);
+  pump ();
+  if (!GSK_IS_CAIRO_RENDERER (gtk_native_get_renderer (gtk_widget_get_native (canvas))))
+    {
+      g_test_skip ("not the cairo renderer");
+      gtk_window_destroy (GTK_WINDOW (window));
+      return;
+    }
+  hepa_canvas_set_zoom (HEPA_CANVAS (canvas), 1.37, 101.3, 57.7);
+  zoom = hepa_canvas_get_zoom (HEPA_CANVAS (canvas));
+  hepa_canvas_image_to_widget (HEPA_CANVAS (canvas), 0, 0, &ox, &oy);
+  g_assert_cmpfloat (ox - floor (ox), >, 0.01);
+
+  drawn = draw_canvas (canvas);
+  /* The first paint scaled it and left it in the cache. */
+  g_assert_true (hepa_frame_cache_lookup (hepa_canvas_get_frame_cache (HEPA_CANVAS (canvas)), 0,
+                                          &surface, &scaled));
+  g_assert_nonnull (scaled);
+
+  direct = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, cairo_image_surface_get_width (drawn),
+                                      cairo_image_surface_get_height (drawn));
+  cr = cairo_create (direct);
+  cairo_translate (cr, ox, oy);
+  cairo_scale (cr, zoom, zoom);
+  cairo_set_source_surface (cr, surface, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_GOOD);
+  cairo_rectangle (cr, 0, 0, w, h);
+  cairo_fill (cr);
+  cairo_destroy (cr);
+  g_assert_cmpint (max_difference (direct, drawn), <=, 2);
+  cairo_surface_destroy (drawn);
+
+  /* With the overlay, drawn over the region at the overlay opacity. */
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
+    map[i] = (float) ((i * 7) % 10);
+  hepa_canvas_set_overlay (HEPA_CANVAS (canvas), 0, &rect, map, 8, 6, 0);
+  hepa_canvas_set_overlay_opacity (HEPA_CANVAS (canvas), 0.6);
+  drawn = draw_canvas (canvas);
+  overlay = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, 8, 6);
+  cairo_surface_flush (overlay);
+  hepa_overlay_render_argb32 (map, 8, 6, HEPA_OVERLAY_SCALE_PER_ROI, 0, HEPA_COLORMAP_INFERNO,
+                              (guint32 *) (gpointer) cairo_image_surface_get_data (overlay));
+  cairo_surface_mark_dirty (overlay);
+  cr = cairo_create (direct);
+  cairo_translate (cr, ox, oy);
+  cairo_scale (cr, zoom, zoom);
+  cairo_rectangle (cr, rect.x, rect.y, rect.width, rect.height);
+  cairo_clip (cr);
+  cairo_translate (cr, rect.x, rect.y);
+  cairo_scale (cr, rect.width / 8.0, rect.height / 6.0);
+  cairo_set_source_surface (cr, overlay, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_GOOD);
+  cairo_paint_with_alpha (cr, 0.6);
+  cairo_destroy (cr);
+  /* The overlay is composited once more than in one drawing: one more rounding. */
+  g_assert_cmpint (max_difference (direct, drawn), <=, 3);
+
+  cairo_surface_destroy (overlay);
+  cairo_surface_destroy (direct);
+  cairo_surface_destroy (drawn);
+  g_object_ref (canvas);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_finalize_object (canvas);
+}
+
 static void
 test_frame_bar (void)
 {
@@ -250,8 +390,12 @@ int
 main (int    argc,
       char **argv)
 {
+  /* The renderer the application gets where there is no GL (Xvfb, remote X): the canvas's
+   * cairo path, which the scaled-drawing test checks. Read once, before the first window. */
+  g_setenv ("GSK_RENDERER", "cairo", TRUE);
   gtk_test_init (&argc, &argv, NULL);
 
+  g_test_add_func ("/ui/canvas/scaled-drawing", test_scaled_drawing);
   g_test_add ("/ui/canvas/fit", Fixture, NULL, fixture_set_up, test_fit, fixture_tear_down);
   g_test_add ("/ui/canvas/zoom-keeps-anchor", Fixture, NULL, fixture_set_up,
               test_zoom_keeps_anchor, fixture_tear_down);
