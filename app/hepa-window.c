@@ -1103,6 +1103,8 @@ show_frame (HepaWindow *self,
   guint n = hepa_image_get_n_frames (self->image);
 
   hepa_canvas_set_image (self->canvas, self->image, frame);
+  if (hepa_debug_enabled ("view"))
+    g_printerr ("hepascope-view: frame %u of %u shown\n", frame + 1, n);
   /* Playing, the frames that come next (as many as the cache holds); paused, the next two
    * for stepping. */
   if (n > 1)

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "hepa-test-utils.h"
+#include "hepa-dicom-writer.h"
 #include "hepa-ui-fixtures.h"
 
 #include <json-glib/json-glib.h>
@@ -492,6 +493,170 @@ test_keyboard_damaged_restore (void)
   hepa_test_rmtree (dir);
 }
 
+/* The frames shown ("hepascope-view: frame N of M shown") from byte @from of the log on, as
+ * 0-based indices. */
+static GArray *
+shown_frames (const char *log_path,
+              gsize       from)
+{
+  g_autofree char *log = NULL;
+  gsize length = 0;
+  GArray *frames = g_array_new (FALSE, FALSE, sizeof (guint));
+  const char *line;
+
+  if (!g_file_get_contents (log_path, &log, &length, NULL) || from > length)
+    return frames;
+  for (line = strstr (log + from, "hepascope-view: frame "); line;
+       line = strstr (line + 1, "hepascope-view: frame "))
+    {
+      guint f, n;
+
+      if (sscanf (line, "hepascope-view: frame %u of %u shown", &f, &n) == 2 && f >= 1)
+        {
+          f--;
+          g_array_append_val (frames, f);
+        }
+    }
+  return frames;
+}
+
+static gsize
+log_length (const char *log_path)
+{
+  g_autofree char *log = NULL;
+  gsize length = 0;
+
+  return g_file_get_contents (log_path, &log, &length, NULL) ? length : 0;
+}
+
+/* Waits until the last frame shown is @frame (0-based). */
+static void
+wait_frame_shown (const char *log_path,
+                  guint       frame)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GArray) frames = shown_frames (log_path, 0);
+
+      if (frames->len > 0 && g_array_index (frames, guint, frames->len - 1) == frame)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out waiting for frame %u to be shown", frame + 1);
+      pump_sleep (50);
+    }
+}
+
+/* A cine: Right and Left step (wrapping), P plays through the frames made ready on the worker
+ * and pauses, and a region added with N lands on the frame on screen. */
+static void
+test_cine_frames (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *image = g_build_filename (dir, "cine.dcm", NULL);
+  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
+  g_autofree char *log_path = g_build_filename (dir, "app.log", NULL);
+  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
+  g_autofree char *wid = NULL;
+  g_autofree guint8 *pixels = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GArray) played = NULL;
+  g_autoptr(GArray) last = NULL;
+  HepaDicomUsParams params = { 0 };
+  const int w = 320, h = 240, n = 6;
+  gboolean seen[6] = { FALSE };
+  guint distinct = 0, paused_at;
+  gsize mark;
+  gint64 deadline;
+
+  if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
+    {
+      g_test_skip ("needs an X display and xdotool");
+      return;
+    }
+  pixels = g_malloc ((gsize) n * w * h);
+  for (int f = 0; f < n; f++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        pixels[((gsize) f * h + y) * w + x] = (guint8) ((x + y + f * 40) & 0xff);
+  params.width = w;
+  params.height = h;
+  params.n_frames = n;
+  params.pixels = pixels;
+  params.frame_time_ms = 40;
+  g_assert_true (hepa_dicom_write_us (image, &params, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_no_error (error);
+
+  app = launch_app (image, model, log_path, data_home);
+  wid = wait_window ("^cine\\.dcm$");
+  wait_log (log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (log_path, "loaded", 30);
+
+  xdotool ("key Right");
+  wait_frame_shown (log_path, 1);
+  xdotool ("key Left");
+  wait_frame_shown (log_path, 0);
+  xdotool ("key Left");
+  wait_frame_shown (log_path, n - 1);
+
+  mark = log_length (log_path);
+  xdotool ("key p");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (distinct < 3)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+      g_clear_pointer (&played, g_array_unref);
+      played = shown_frames (log_path, mark);
+      for (guint i = 0; i < played->len; i++)
+        {
+          guint f = g_array_index (played, guint, i);
+
+          g_assert_cmpuint (f, <, n);
+          if (!seen[f])
+            distinct++;
+          seen[f] = TRUE;
+        }
+    }
+  xdotool ("key p");
+  /* Paused: the frame shown last stays (a frame asked for just before may still land). */
+  pump_sleep (500);
+  last = shown_frames (log_path, 0);
+  paused_at = g_array_index (last, guint, last->len - 1);
+  pump_sleep (500);
+  g_clear_pointer (&last, g_array_unref);
+  last = shown_frames (log_path, 0);
+  g_assert_cmpuint (g_array_index (last, guint, last->len - 1), ==, paused_at);
+
+  xdotool ("key n");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      JsonArray *rois = NULL;
+
+      if (g_file_test (sidecar, G_FILE_TEST_EXISTS)
+          && json_parser_load_from_file (parser, sidecar, NULL))
+        rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                             "rois");
+      if (rois != NULL && json_array_get_length (rois) == 1)
+        {
+          g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (rois, 0),
+                                                       "frame"), ==, paused_at);
+          break;
+        }
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+  quit_app (app, log_path);
+  hepa_test_rmtree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -513,6 +678,7 @@ main (int    argc,
 
   g_test_add_func ("/ui/e2e/draw-label-predict", test_draw_label_predict);
   g_test_add_func ("/ui/e2e/keyboard-damaged-restore", test_keyboard_damaged_restore);
+  g_test_add_func ("/ui/e2e/cine-frames", test_cine_frames);
   status = g_test_run ();
   if (bus != NULL)
     {
