@@ -6,7 +6,9 @@
 #   1. a phantom PNG: N slow ROI drags (live inference while the pointer moves) and releases;
 #   2. the demo cine (DICOM, JPEG frames): playback, with ROI drags while it plays.
 # Prints the worst, p99 and median gap of each run, and the main thread's own CPU time within the
-# gaps (a gap with little CPU time is the thread waiting for a core, not blocked by its work).
+# gaps (a gap with little CPU time is the thread waiting for a core, not blocked by its work) and
+# in each frame's update, layout and paint phases; the load average before and after, since the
+# gaps (less so the CPU times) depend on what else runs.
 #   tests/ui/bench-main-loop.sh BUILDDIR [N] [MODEL]
 # MODEL defaults to a ResNet50 (input 224) with seeded random weights: the same compute as a
 # trained one. A benchmark: it prints figures and asserts nothing about them.
@@ -67,9 +69,11 @@ xdotool key p
 sleep 0.5
 stop
 INNER
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 builddir="$builddir" work="$work" n="$n" HEPASCOPE_MODEL="$model" \
   xvfb-run -a -s "-screen 0 1400x900x24 -noreset" bash "$work/run.sh"
 
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 status=0
 for run in drags cine; do
   line=$(grep -o 'main loop while work was in flight: .*' "$work/$run.log" || true)

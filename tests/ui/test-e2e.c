@@ -2,7 +2,8 @@
 /* End to end: starts the real workbench on a generated phantom with a generated model, draws a
  * region around the lesion with real X pointer events (xdotool), labels it with key 2, waits
  * for the model's answer to reach the sidecar, and quits; then keyboard-only labeling, the
- * shortcuts window (Ctrl+?), a damaged sidecar kept aside, and regions restored on reopen. Needs an X display (the ui suite runs
+ * shortcuts window (Ctrl+?), a damaged sidecar kept aside, and regions restored on reopen; and a
+ * cine stepped, played and paused. Needs an X display (the ui suite runs
  * under xvfb-run) and xdotool; skips without them. HEPASCOPE_E2E_SCREENSHOT=FILE saves a
  * screenshot of the first run. */
 #include "config.h"
