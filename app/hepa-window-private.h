@@ -98,6 +98,9 @@ struct _HepaWindow
   gint64            phase_cpu_us;  /* main thread CPU time when the running phase began */
   GArray           *phase_cpu[3];  /* (gint64 us) CPU time of update, layout and paint per
                                     * frame while work was in flight (StallPhase) */
+  guint             play_frames;   /* frames shown while a cine played (timing) */
+  gint64            play_us;       /* time a cine played, up to play_since_us */
+  gint64            play_since_us; /* when the current playback began, or 0 */
   gboolean          open_in_flight;
   gboolean          timing;
 

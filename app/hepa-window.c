@@ -1105,6 +1105,8 @@ show_frame (HepaWindow *self,
   hepa_canvas_set_image (self->canvas, self->image, frame);
   if (hepa_debug_enabled ("view"))
     g_printerr ("hepascope-view: frame %u of %u shown\n", frame + 1, n);
+  if (self->play_since_us != 0)
+    self->play_frames++;
   /* Playing, the frames that come next (as many as the cache holds); paused, the next two
    * for stepping. */
   if (n > 1)
@@ -1168,6 +1170,15 @@ playing_changed_cb (HepaWindow   *self,
                     GParamSpec   *pspec,
                     HepaFrameBar *bar)
 {
+  /* HEPASCOPE_DEBUG=timing: how many frames playback shows against the file's rate. */
+  if (self->timing && hepa_frame_bar_get_playing (bar) && self->play_since_us == 0)
+    self->play_since_us = g_get_monotonic_time ();
+  else if (self->play_since_us != 0 && !hepa_frame_bar_get_playing (bar))
+    {
+      self->play_us += g_get_monotonic_time () - self->play_since_us;
+      self->play_since_us = 0;
+    }
+
   if (self->image != NULL && hepa_frame_bar_get_playing (bar))
     hepa_frame_cache_prefetch (hepa_canvas_get_frame_cache (self->canvas),
                                hepa_canvas_get_frame (self->canvas) + 1,
@@ -1861,6 +1872,13 @@ stall_report (HepaWindow *self)
               n ? g_array_index (cpu, gint64, n - 1) / 1000.0 : 0.0,
               n ? g_array_index (cpu, gint64, (guint) ceil (0.99 * n) - 1) / 1000.0 : 0.0,
               n ? g_array_index (cpu, gint64, (n - 1) / 2) / 1000.0 : 0.0);
+  if (self->play_since_us != 0)
+    self->play_us += g_get_monotonic_time () - self->play_since_us;
+  if (self->play_us > 0)
+    g_printerr ("hepascope-timing: cine playback: %u frames shown in %.1f s, %.1f per second "
+                "(the file's rate %.1f per second)\n", self->play_frames,
+                self->play_us / 1e6, self->play_frames / (self->play_us / 1e6),
+                1000.0 / hepa_frame_bar_get_interval_ms (self->frame_bar));
   for (guint p = 0; p < PHASE_N; p++)
     {
       static const char *const names[PHASE_N] = { "update", "layout", "paint" };

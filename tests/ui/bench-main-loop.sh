@@ -82,6 +82,7 @@ for run in drags cine; do
   fi
   echo "$run: ${line#main loop while work was in flight: }"
   grep -o "main thread CPU time.*" "$work/$run.log" | sed "s/^/$run: /"
+  grep -o "cine playback: .*" "$work/$run.log" | sed "s/^/$run: /" || true
   grep -c 'roi-released' "$work/$run.log" | sed "s/^/$run: releases timed: /"
 done
 exit $status
