@@ -25,7 +25,8 @@ typedef struct
   HepaFrameLook    look;
   guint            generation;
   gboolean         requested; /* asked for (not a prefetch) */
-  cairo_surface_t *surface;   /* given when only the scaled surface is to be made */
+  cairo_surface_t *surface;   /* made by the job: the worker never shares a surface the main
+                               * thread draws (cairo surfaces are not thread-safe) */
   cairo_surface_t *scaled;
 } Job;
 
@@ -275,25 +276,23 @@ job_thread (GTask        *task,
             GCancellable *cancellable)
 {
   Job *job = task_data;
+  GError *error = NULL;
+  const HepaFrame *frame = hepa_image_get_frame (job->image, job->frame, &error);
 
+  if (frame == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* Also when only the scaled surface is missing: rendering again (a millisecond or two) keeps
+   * the frame the main thread holds out of this thread. */
+  job->surface = hepa_frame_cache_render (frame, &job->look);
   if (job->surface == NULL)
     {
-      GError *error = NULL;
-      const HepaFrame *frame = hepa_image_get_frame (job->image, job->frame, &error);
-
-      if (frame == NULL)
-        {
-          g_task_return_error (task, error);
-          return;
-        }
-      job->surface = hepa_frame_cache_render (frame, &job->look);
-      if (job->surface == NULL)
-        {
-          /* The C library's words, translated there. */
-          g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s",
-                                   hepa_image_get_info (job->image)->path, g_strerror (ENOMEM));
-          return;
-        }
+      /* The C library's words, translated there. */
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: %s",
+                               hepa_image_get_info (job->image)->path, g_strerror (ENOMEM));
+      return;
     }
   if (job->look.zoom > 0)
     job->scaled = hepa_frame_cache_scale (job->surface, &job->look);
@@ -390,7 +389,6 @@ static void
 schedule (HepaFrameCache *self)
 {
   g_autoptr(GTask) task = NULL;
-  Entry *entry;
   Job *job;
   guint frame;
   gboolean requested;
@@ -406,9 +404,6 @@ schedule (HepaFrameCache *self)
     job->look.zoom = 0;
   job->generation = self->generation;
   job->requested = requested;
-  entry = find_entry (self, frame);
-  if (entry != NULL)
-    job->surface = cairo_surface_reference (entry->surface);
 
   self->job_running = TRUE;
   task = g_task_new (self, NULL, job_done_cb, NULL);
