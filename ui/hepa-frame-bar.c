@@ -14,7 +14,8 @@ struct _HepaFrameBar
   GtkWidget     *prev;
   GtkWidget     *next;
   GtkWidget     *scale;
-  GtkWidget     *label;
+  GtkWidget     *label;        /* a GtkInscription: new text at every frame of a cine does not
+                                * lay the window out again, as a GtkLabel's would */
   GtkAdjustment *adjustment;
 
   guint          n_frames;
@@ -36,14 +37,33 @@ enum {
 };
 static GParamSpec *properties[N_PROPS];
 
+static char *
+frame_text (guint frame,
+            guint n_frames)
+{
+  /* Translators: frame position in a cine loop, e.g. "Frame 3 of 40" */
+  return g_strdup_printf (_("Frame %u of %u"), frame + 1, MAX (n_frames, 1));
+}
+
 static void
 update_label (HepaFrameBar *self)
 {
-  /* Translators: frame position in a cine loop, e.g. "Frame 3 of 40" */
-  g_autofree char *text = g_strdup_printf (_("Frame %u of %u"), self->frame + 1,
-                                           MAX (self->n_frames, 1));
+  g_autofree char *text = frame_text (self->frame, self->n_frames);
 
-  gtk_label_set_text (GTK_LABEL (self->label), text);
+  gtk_inscription_set_text (GTK_INSCRIPTION (self->label), text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->label), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  text, -1);
+}
+
+/* Wide enough for the longest text of @n_frames frames (the last frame's, in digits). */
+static void
+size_label (HepaFrameBar *self)
+{
+  g_autofree char *longest = frame_text (MAX (self->n_frames, 1) - 1, self->n_frames);
+  guint chars = (guint) g_utf8_strlen (longest, -1) + 1;
+
+  gtk_inscription_set_min_chars (GTK_INSCRIPTION (self->label), chars);
+  gtk_inscription_set_nat_chars (GTK_INSCRIPTION (self->label), chars);
 }
 
 static void
@@ -142,6 +162,7 @@ hepa_frame_bar_set_n_frames (HepaFrameBar *self,
   self->updating = TRUE;
   gtk_adjustment_configure (self->adjustment, 0, 0, MAX (n_frames, 1) - 1, 1, 10, 0);
   self->updating = FALSE;
+  size_label (self);
   set_frame_internal (self, 0);
   gtk_widget_set_sensitive (self->play, n_frames > 1);
 }
@@ -342,7 +363,7 @@ hepa_frame_bar_init (HepaFrameBar *self)
                                   _("Frame"), -1);
   gtk_widget_set_parent (self->scale, GTK_WIDGET (self));
 
-  self->label = gtk_label_new (NULL);
+  self->label = gtk_inscription_new (NULL);
   gtk_widget_add_css_class (self->label, "numeric");
   gtk_widget_set_parent (self->label, GTK_WIDGET (self));
 
