@@ -3,6 +3,7 @@
 
 #include "hepa-window-private.h"
 
+#include "hepa-core.h"
 #include "hepa-list-sync.h"
 
 #include <glib/gi18n.h>
@@ -537,6 +538,9 @@ show_result (HepaWindow *self)
     }
 }
 
+/* The nice value of every thread but the main loop's while the window classifies. */
+#define HEPA_WORKER_NICE 10
+
 static void start_inference (HepaWindow *self);
 
 static void
@@ -608,6 +612,11 @@ start_inference (HepaWindow *self)
   hepa_prob_panel_set_busy (self->prob_panel, TRUE);
   hepa_engine_classify_async (self->model->engine, self->image, roi->frame, &roi->rect,
                               self->infer_cancellable, classify_cb, job);
+  /* The inference, BLAS, decoding and frame threads run at a lower priority than this one, so
+   * on two cores the main loop gets a core back as soon as it wakes instead of waiting out a
+   * worker's time slice. The inference thread exists now; the OpenMP team it starts during its
+   * first job inherits its priority. Cheap (a few system calls), and idempotent. */
+  hepa_core_lower_worker_priority (HEPA_WORKER_NICE);
 }
 
 /* @live: inside a drag. Live requests wait for the running one (so results keep coming while

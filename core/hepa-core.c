@@ -5,6 +5,16 @@
 
 #include "nn/hepa-nn.h"
 
+#ifdef __linux__
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 static int threads_in_use;
 G_LOCK_DEFINE_STATIC (threads);
 
@@ -56,4 +66,47 @@ hepa_core_get_threads (void)
   n = threads_in_use;
   G_UNLOCK (threads);
   return n;
+}
+
+guint
+hepa_core_lower_worker_priority (int nice)
+{
+  guint lowered = 0;
+#ifdef __linux__
+  /* Linux applies PRIO_PROCESS with a thread id to that thread alone. */
+  pid_t self = (pid_t) syscall (SYS_gettid);
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  char own_name[17] = "";
+  const char *name;
+
+  nice = CLAMP (nice, 1, 19);
+  if (dir == NULL || prctl (PR_GET_NAME, own_name, 0, 0, 0) != 0)
+    return 0;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      char *end = NULL;
+      long tid = strtol (name, &end, 10);
+      int current;
+
+      if (end == name || *end != '\0' || tid <= 0 || (pid_t) tid == self)
+        continue;
+      {
+        g_autofree char *comm_path = g_strdup_printf ("/proc/self/task/%ld/comm", tid);
+        g_autofree char *comm = NULL;
+
+        if (!g_file_get_contents (comm_path, &comm, NULL, NULL))
+          continue;
+        g_strchomp (comm);
+        if (strcmp (comm, own_name) != 0 && !g_str_has_prefix (comm, "pool-"))
+          continue;   /* a thread another library named and runs its own way */
+      }
+      errno = 0;
+      current = getpriority (PRIO_PROCESS, (id_t) tid);
+      if (errno != 0 || current >= nice)
+        continue;   /* gone meanwhile, or already at or below @nice */
+      if (setpriority (PRIO_PROCESS, (id_t) tid, nice) == 0)
+        lowered++;
+    }
+#endif
+  return lowered;
 }

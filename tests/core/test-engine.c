@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include "hepa-core.h"
 #include "hepa-engine.h"
 #include "hepa-error.h"
 #include "hepa-preprocess-private.h"
@@ -10,6 +11,11 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
 
@@ -667,6 +673,90 @@ test_engine_golden (void)
   g_assert_cmpuint (n_cases, ==, 3);
 }
 
+#ifdef __linux__
+typedef struct
+{
+  GMutex  lock;
+  GCond   cond;
+  guint   started;
+  gboolean done;
+  pid_t   tids[3];
+} PriorityThreads;
+
+static gpointer
+priority_thread (gpointer data)
+{
+  PriorityThreads *t = data;
+
+  g_mutex_lock (&t->lock);
+  t->tids[t->started++] = (pid_t) syscall (SYS_gettid);
+  g_cond_broadcast (&t->cond);
+  while (!t->done)
+    g_cond_wait (&t->cond, &t->lock);
+  g_mutex_unlock (&t->lock);
+  return NULL;
+}
+
+static int
+nice_of (pid_t tid)
+{
+  return getpriority (PRIO_PROCESS, (id_t) tid);
+}
+#endif
+
+/* Worker threads (unnamed ones, which carry the process's name, and GLib's "pool-" threads) go
+ * to the nice value asked for; a thread another library named, and the caller, keep theirs. */
+static void
+test_worker_priority (void)
+{
+#ifdef __linux__
+  PriorityThreads t = { 0 };
+  GThread *threads[3];
+  pid_t self = (pid_t) syscall (SYS_gettid);
+  int base = nice_of (self), target;
+  guint lowered;
+
+  if (base >= 18)
+    {
+      g_test_skip ("already running at nice 18 or lower priority");
+      return;
+    }
+  target = base + 2;
+  g_mutex_init (&t.lock);
+  g_cond_init (&t.cond);
+  /* Started one after the other, so tids[i] belongs to threads[i]. */
+  for (guint i = 0; i < 3; i++)
+    {
+      threads[i] = g_thread_new (i == 0 ? NULL : i == 1 ? "pool-test" : "other-lib",
+                                 priority_thread, &t);
+      g_mutex_lock (&t.lock);
+      while (t.started <= i)
+        g_cond_wait (&t.cond, &t.lock);
+      g_mutex_unlock (&t.lock);
+    }
+
+  lowered = hepa_core_lower_worker_priority (target);
+  g_assert_cmpuint (lowered, >=, 2);
+  g_assert_cmpint (nice_of (t.tids[0]), ==, target);
+  g_assert_cmpint (nice_of (t.tids[1]), ==, target);
+  g_assert_cmpint (nice_of (t.tids[2]), ==, base);
+  g_assert_cmpint (nice_of (self), ==, base);
+  /* Idempotent: nothing is left to lower. */
+  g_assert_cmpuint (hepa_core_lower_worker_priority (target), ==, 0);
+
+  g_mutex_lock (&t.lock);
+  t.done = TRUE;
+  g_cond_broadcast (&t.cond);
+  g_mutex_unlock (&t.lock);
+  for (guint i = 0; i < 3; i++)
+    g_thread_join (threads[i]);
+  g_mutex_clear (&t.lock);
+  g_cond_clear (&t.cond);
+#else
+  g_test_skip ("per-thread nice values are Linux's");
+#endif
+}
+
 int
 main (int    argc,
       char **argv)
@@ -688,6 +778,7 @@ main (int    argc,
   g_test_add_func ("/core/engine/cancel", test_engine_cancel);
   g_test_add_func ("/core/engine/async", test_engine_async);
   g_test_add_func ("/core/engine/golden", test_engine_golden);
+  g_test_add_func ("/core/engine/worker-priority", test_worker_priority);
 
   status = g_test_run ();
   hepa_model_unref (small_model ());
