@@ -98,27 +98,6 @@ print_summary (const HepaExportSummary *summary,
     }
 }
 
-/* A card with @classes and the preprocessing of @base. */
-static HepaModelCard *
-card_with_classes (const HepaModelCard *base,
-                   const char *const   *classes)
-{
-  HepaModelCard *card = hepa_export_card_new_default (classes);
-
-  if (base != NULL)
-    {
-      g_free (card->id);
-      card->id = g_strdup (base->id);
-      card->input_size = base->input_size;
-      card->grayscale = base->grayscale;
-      card->resize = base->resize;
-      memcpy (card->mean, base->mean, sizeof card->mean);
-      memcpy (card->std, base->std, sizeof card->std);
-      card->has_card = base->has_card;
-    }
-  return card;
-}
-
 int
 hepa_cli_export (int    argc,
                  char **argv)
@@ -208,12 +187,12 @@ hepa_cli_export (int    argc,
         }
       if (n < 2 || n > 32)
         return hepa_cli_failf (NULL, _("export: --classes needs 2 to 32 names"));
-      card = card_with_classes (base, (const char *const *) classes);
+      card = hepa_export_card_new_like (base, (const char *const *) classes);
       base = card;
     }
   else if (base == NULL || size != 0)
     {
-      card = base != NULL ? card_with_classes (base, (const char *const *) base->classes)
+      card = base != NULL ? hepa_export_card_new_like (base, NULL)
                           : hepa_export_card_new_default (NULL);
       base = card;
     }

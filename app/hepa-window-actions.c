@@ -667,11 +667,13 @@ about_model_action (GSimpleAction *action,
 
 /* ---- Export --------------------------------------------------------------------------- */
 
+/* The smallest crop the workbench exports, in pixels: the paper's ResNet50 input. */
+#define HEPA_EXPORT_MIN_SIZE 224
+
 typedef struct
 {
   HepaWindow      *window;      /* (owned) */
-  HepaModelHandle *model;       /* (owned) (nullable) keeps the card alive */
-  HepaModelCard   *own_card;    /* the default card when no model is loaded */
+  HepaModelCard   *card;        /* (owned) what the crops are made with */
   char            *out_dir;
   char            *workspace;
   GStrv            paths;
@@ -681,8 +683,7 @@ static void
 export_job_free (ExportJob *job)
 {
   g_object_unref (job->window);
-  g_clear_pointer (&job->model, hepa_model_handle_unref);
-  g_clear_pointer (&job->own_card, hepa_export_card_free);
+  g_clear_pointer (&job->card, hepa_export_card_free);
   g_free (job->out_dir);
   g_free (job->workspace);
   g_strfreev (job->paths);
@@ -744,12 +745,10 @@ export_thread (GTask        *task,
 {
   ExportJob *job = task_data;
   HepaExportOptions options;
-  const HepaModelCard *card = job->model ? hepa_model_get_card (job->model->model)
-                                         : job->own_card;
   GError *error = NULL;
   HepaExportSummary *summary;
 
-  hepa_export_options_init (&options, job->out_dir, card);
+  hepa_export_options_init (&options, job->out_dir, job->card);
   options.workspace_dir = job->workspace;
   summary = hepa_export_run (&options, (const char *const *) job->paths, export_progress_cb, job,
                              cancellable, &error);
@@ -835,10 +834,13 @@ export_response_cb (GtkNativeDialog *dialog,
       job->window = g_object_ref (self);
       job->out_dir = g_file_get_path (dir);
       job->workspace = g_build_filename (g_get_user_data_dir (), "hepascope", "workspace", NULL);
-      if (self->model != NULL)
-        job->model = hepa_model_handle_ref (self->model);
-      else
-        job->own_card = hepa_export_card_new_default ((const char *const *) self->classes);
+      /* The loaded model's classes and preprocessing, but crops of at least the paper's
+       * 224 px: they are for retraining, and a model with a small input (the default one
+       * takes 64 px) would otherwise leave only small crops to train on. */
+      job->card = self->model != NULL
+                    ? hepa_export_card_new_like (hepa_model_get_card (self->model->model), NULL)
+                    : hepa_export_card_new_default ((const char *const *) self->classes);
+      job->card->input_size = MAX (job->card->input_size, HEPA_EXPORT_MIN_SIZE);
       if (self->study != NULL)
         for (guint i = 0; i < self->study->len; i++)
           g_ptr_array_add (paths, g_strdup (g_ptr_array_index (self->study, i)));

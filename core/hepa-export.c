@@ -77,6 +77,29 @@ hepa_export_card_new_default (const char *const *classes)
   return card;
 }
 
+HepaModelCard *
+hepa_export_card_new_like (const HepaModelCard *base,
+                           const char *const   *classes)
+{
+  HepaModelCard *card;
+
+  if (classes == NULL && base != NULL)
+    classes = (const char *const *) base->classes;
+  card = hepa_export_card_new_default (classes);
+  if (base != NULL)
+    {
+      g_free (card->id);
+      card->id = g_strdup (base->id);
+      card->input_size = base->input_size;
+      card->grayscale = base->grayscale;
+      card->resize = base->resize;
+      memcpy (card->mean, base->mean, sizeof card->mean);
+      memcpy (card->std, base->std, sizeof card->std);
+      card->has_card = base->has_card;
+    }
+  return card;
+}
+
 void
 hepa_export_card_free (HepaModelCard *card)
 {

@@ -97,6 +97,10 @@ void hepa_export_options_init (HepaExportOptions   *options,
  * grayscale, stretch, ImageNet mean/std: for exports before any model exists.
  * Free with hepa_export_card_free. */
 HepaModelCard *hepa_export_card_new_default (const char *const *classes);
+/* A card with @classes (NULL: @base's, else the default five) and the preprocessing, input size
+ * and id of @base (NULL: the default card's). Free with hepa_export_card_free. */
+HepaModelCard *hepa_export_card_new_like    (const HepaModelCard *base,
+                                             const char *const   *classes);
 void           hepa_export_card_free        (HepaModelCard *card);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaModelCard, hepa_export_card_free)
 

@@ -2,8 +2,8 @@
 /* End to end: starts the real workbench on a generated phantom with a generated model, draws a
  * region around the lesion with real X pointer events (xdotool), labels it with key 2, waits
  * for the model's answer to reach the sidecar, and quits; then keyboard-only labeling, the
- * shortcuts window (Ctrl+?), a damaged sidecar kept aside, and regions restored on reopen; and a
- * cine stepped, played and paused. Needs an X display (the ui suite runs
+ * shortcuts window (Ctrl+?), a damaged sidecar kept aside, and regions restored on reopen; a
+ * cine stepped, played and paused; and an export through the file chooser. Needs an X display (the ui suite runs
  * under xvfb-run) and xdotool; skips without them. HEPASCOPE_E2E_SCREENSHOT=FILE saves a
  * screenshot of the first run. */
 #include "config.h"
@@ -658,6 +658,114 @@ test_cine_frames (void)
   hepa_test_rmtree (dir);
 }
 
+/* Width and height from a PNG file's IHDR chunk. */
+static void
+png_size (const char *path,
+          guint      *width,
+          guint      *height)
+{
+  g_autofree guchar *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (path, (char **) &data, &len, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (len, >=, 24);
+  g_assert_cmpmem (data + 12, 4, "IHDR", 4);
+  *width = (guint) data[16] << 24 | (guint) data[17] << 16 | (guint) data[18] << 8 | data[19];
+  *height = (guint) data[20] << 24 | (guint) data[21] << 16 | (guint) data[22] << 8 | data[23];
+}
+
+/* Export from the workbench: a region labeled from the keyboard, Ctrl+E, the folder typed into
+ * the file chooser; the crops are at least 224 px although the model takes 64. */
+static void
+test_export (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *image = g_build_filename (dir, "scan.png", NULL);
+  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
+  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
+  g_autofree char *log_path = g_build_filename (dir, "app.log", NULL);
+  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
+  g_autofree char *out = g_build_filename (dir, "export", NULL);
+  g_autofree char *manifest = g_build_filename (out, "manifest.csv", NULL);
+  g_autofree char *class_dir = g_build_filename (out, "non_fll", NULL);
+  g_autofree char *manifest_text = NULL;
+  g_autofree char *typed = NULL;
+  g_autofree char *wid = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GDir) d = NULL;
+  const char *name;
+  guint n_crops = 0;
+  gint64 deadline;
+
+  if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
+    {
+      g_test_skip ("needs an X display and xdotool");
+      return;
+    }
+  g_assert_true (hepa_ui_fixture_write_phantom (image, "cyst", 11, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (out, 0700), ==, 0);
+
+  app = launch_app (image, model, log_path, data_home);
+  wid = wait_window ("^scan\\.png$");
+  wait_log (log_path, "loaded", 30);
+  xdotool ("key n");
+  xdotool ("key 1");
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (read_labeled_roi (sidecar, "non_fll", parser) == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+
+  /* GTK's own file chooser (no portal on the test's bus): typing a path opens its location
+   * entry; the first Return enters the folder, the second accepts it. */
+  xdotool ("key ctrl+e");
+  g_free (wait_window ("^Export Labeled Crops"));
+  typed = g_strdup_printf ("type --delay 20 '%s/'", out);
+  xdotool (typed);
+  pump_sleep (500);
+  xdotool ("key Return");
+  pump_sleep (1000);
+  xdotool ("key Return");
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (!g_file_test (manifest, G_FILE_TEST_EXISTS))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+  g_assert_true (g_file_get_contents (manifest, &manifest_text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (manifest_text, ",non_fll,"));
+
+  d = g_dir_open (class_dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *crop = g_build_filename (class_dir, name, NULL);
+      guint w, h;
+
+      g_assert_true (g_str_has_suffix (name, ".png"));
+      png_size (crop, &w, &h);
+      g_assert_cmpuint (w, ==, 224);
+      g_assert_cmpuint (h, ==, 224);
+      n_crops++;
+    }
+  g_assert_cmpuint (n_crops, ==, 1);
+  /* The summary dialog follows the manifest; Escape closes it. */
+  pump_sleep (1500);
+  xdotool ("key Escape");
+  pump_sleep (300);
+  quit_app (app, log_path);
+  hepa_test_rmtree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -680,6 +788,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/draw-label-predict", test_draw_label_predict);
   g_test_add_func ("/ui/e2e/keyboard-damaged-restore", test_keyboard_damaged_restore);
   g_test_add_func ("/ui/e2e/cine-frames", test_cine_frames);
+  g_test_add_func ("/ui/e2e/export", test_export);
   status = g_test_run ();
   if (bus != NULL)
     {
