@@ -280,6 +280,40 @@ read_labeled_roi (const char *sidecar,
   return roi;
 }
 
+/* Waits up to @seconds for read_labeled_roi to find the ROI; fails the test otherwise. */
+static JsonObject *
+wait_labeled_roi (const char *sidecar,
+                  const char *label,
+                  JsonParser *parser,
+                  int         seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+  JsonObject *roi;
+
+  while ((roi = read_labeled_roi (sidecar, label, parser)) == NULL)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out waiting for a region labeled %s in %s", label, sidecar);
+      pump_sleep (100);
+    }
+  return roi;
+}
+
+/* Waits up to @seconds for @path to exist; fails the test otherwise. */
+static void
+wait_file (const char *path,
+           int         seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("timed out waiting for %s", path);
+      pump_sleep (50);
+    }
+}
+
 static void
 test_draw_label_predict (void)
 {
@@ -362,20 +396,9 @@ test_draw_label_predict (void)
     xdotool ("mouseup 1");
   }
   /* The drawn region is saved at once; label it when it is there. */
-  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (!g_file_test (sidecar, G_FILE_TEST_EXISTS))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      pump_sleep (50);
-    }
+  wait_file (sidecar, 30);
   xdotool ("key 2");
-
-  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while ((roi = read_labeled_roi (sidecar, "cyst", parser)) == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      pump_sleep (100);
-    }
+  roi = wait_labeled_roi (sidecar, "cyst", parser, 60);
 
   /* The ROI is where the pointer drew it, to within a pixel of rounding at this zoom. */
   g_assert_cmpint (abs ((int) json_object_get_int_member (roi, "x") - (truth[0] - 4)), <=,
@@ -447,7 +470,6 @@ test_keyboard_damaged_restore (void)
   g_autoptr(GDir) d = NULL;
   const char *name;
   gboolean kept_aside = FALSE;
-  gint64 deadline;
 
   if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
     {
@@ -474,12 +496,7 @@ test_keyboard_damaged_restore (void)
   wait_log (log1, "loaded", 30);
   xdotool ("key n");
   xdotool ("key 1");
-  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (read_labeled_roi (sidecar, "non_fll", parser) == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      pump_sleep (100);
-    }
+  wait_labeled_roi (sidecar, "non_fll", parser, 60);
   check_shortcuts_window (wid);
   quit_app (app, log1);
   g_clear_object (&app);
@@ -699,7 +716,6 @@ test_export (void)
   g_autoptr(GDir) d = NULL;
   const char *name;
   guint n_crops = 0;
-  gint64 deadline;
 
   if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
     {
@@ -717,12 +733,7 @@ test_export (void)
   wait_log (log_path, "loaded", 30);
   xdotool ("key n");
   xdotool ("key 1");
-  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (read_labeled_roi (sidecar, "non_fll", parser) == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      pump_sleep (100);
-    }
+  wait_labeled_roi (sidecar, "non_fll", parser, 60);
 
   /* GTK's own file chooser (no portal on the test's bus): typing a path opens its location
    * entry; the first Return enters the folder, the second accepts it. */
@@ -734,12 +745,7 @@ test_export (void)
   xdotool ("key Return");
   pump_sleep (1000);
   xdotool ("key Return");
-  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (!g_file_test (manifest, G_FILE_TEST_EXISTS))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      pump_sleep (100);
-    }
+  wait_file (manifest, 60);
   g_assert_true (g_file_get_contents (manifest, &manifest_text, NULL, &error));
   g_assert_no_error (error);
   g_assert_nonnull (strstr (manifest_text, ",non_fll,"));
