@@ -8,6 +8,8 @@
 #include "hepa-synth.h"
 #include "hepa-weights.h"
 
+#include <stdlib.h>
+
 #define TEST_CARD_FMT \
   "{\"name\": \"ui-test-random\", \"arch\": \"%s\", " \
   "\"classes\": [\"non_fll\", \"cyst\", \"hemangioma\", \"ffs\", \"hcc\"], " \
@@ -79,4 +81,34 @@ hepa_ui_fixture_write_model (const char  *path,
                              GError     **error)
 {
   return hepa_ui_fixture_write_model_full (path, HEPA_ARCH_RESNET18, 64, error);
+}
+
+int
+hepa_ui_fixture_max_difference (cairo_surface_t *a,
+                                cairo_surface_t *b)
+{
+  int w = cairo_image_surface_get_width (a), h = cairo_image_surface_get_height (a);
+  int worst = 0;
+
+  g_assert_cmpint (cairo_image_surface_get_width (b), ==, w);
+  g_assert_cmpint (cairo_image_surface_get_height (b), ==, h);
+  cairo_surface_flush (a);
+  cairo_surface_flush (b);
+  for (int y = 0; y < h; y++)
+    {
+      const guint32 *ra = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (a)
+                                                             + y * cairo_image_surface_get_stride (a));
+      const guint32 *rb = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (b)
+                                                             + y * cairo_image_surface_get_stride (b));
+
+      for (int x = 0; x < w; x++)
+        for (int c = 0; c < 32; c += 8)
+          {
+            /* RGB24 leaves the top byte undefined. */
+            if (c == 24 && cairo_image_surface_get_format (a) == CAIRO_FORMAT_RGB24)
+              continue;
+            worst = MAX (worst, abs ((int) ((ra[x] >> c) & 0xff) - (int) ((rb[x] >> c) & 0xff)));
+          }
+    }
+  return worst;
 }

@@ -2,6 +2,7 @@
 /* Files the UI tests generate: a phantom image and a model with seeded random weights. */
 #pragma once
 
+#include <cairo.h>
 #include <glib.h>
 
 #include "hepa-model.h"
@@ -25,5 +26,10 @@ gboolean hepa_ui_fixture_write_model_full (const char  *path,
                                            HepaArch     arch,
                                            int          input_size,
                                            GError     **error);
+
+/* The largest difference of any channel between two image surfaces of the same size (the test
+ * fails when the sizes differ); RGB24's undefined top byte is not compared. */
+int      hepa_ui_fixture_max_difference   (cairo_surface_t *a,
+                                           cairo_surface_t *b);
 
 G_END_DECLS

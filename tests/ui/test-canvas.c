@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "hepa-canvas.h"
+#include "hepa-ui-fixtures.h"
 #include "hepa-frame-bar.h"
 
 #include <gtk/gtk.h>
@@ -220,30 +221,6 @@ test_gray16_window (void)
   g_assert_finalize_object (canvas);
 }
 
-/* The largest difference of any channel between two ARGB32 surfaces of the same size. */
-static int
-max_difference (cairo_surface_t *a,
-                cairo_surface_t *b)
-{
-  int w = cairo_image_surface_get_width (a), h = cairo_image_surface_get_height (a);
-  int worst = 0;
-
-  cairo_surface_flush (a);
-  cairo_surface_flush (b);
-  for (int y = 0; y < h; y++)
-    {
-      const guint32 *ra = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (a)
-                                                             + y * cairo_image_surface_get_stride (a));
-      const guint32 *rb = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (b)
-                                                             + y * cairo_image_surface_get_stride (b));
-
-      for (int x = 0; x < w; x++)
-        for (int c = 0; c < 32; c += 8)
-          worst = MAX (worst, abs ((int) ((ra[x] >> c) & 0xff) - (int) ((rb[x] >> c) & 0xff)));
-    }
-  return worst;
-}
-
 /* What the canvas's nodes draw, through cairo as the cairo renderer draws them. */
 static cairo_surface_t *
 draw_canvas (GtkWidget *canvas)
@@ -324,7 +301,7 @@ test_scaled_drawing (void)
   cairo_rectangle (cr, 0, 0, w, h);
   cairo_fill (cr);
   cairo_destroy (cr);
-  g_assert_cmpint (max_difference (direct, drawn), <=, 2);
+  g_assert_cmpint (hepa_ui_fixture_max_difference (direct, drawn), <=, 2);
   cairo_surface_destroy (drawn);
 
   /* With the overlay, drawn over the region at the overlay opacity. */
@@ -350,7 +327,7 @@ test_scaled_drawing (void)
   cairo_paint_with_alpha (cr, 0.6);
   cairo_destroy (cr);
   /* The overlay is composited once more than in one drawing: one more rounding. */
-  g_assert_cmpint (max_difference (direct, drawn), <=, 3);
+  g_assert_cmpint (hepa_ui_fixture_max_difference (direct, drawn), <=, 3);
 
   cairo_surface_destroy (overlay);
   cairo_surface_destroy (direct);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "hepa-frame-cache.h"
+#include "hepa-ui-fixtures.h"
 
 #include "hepa-dicom-writer.h"
 
@@ -91,37 +92,6 @@ wait_idle (HepaFrameCache *cache)
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_main_context_iteration (NULL, TRUE);
     }
-}
-
-/* The largest difference of any channel between two image surfaces of the same size. */
-static int
-max_difference (cairo_surface_t *a,
-                cairo_surface_t *b)
-{
-  int w = cairo_image_surface_get_width (a), h = cairo_image_surface_get_height (a);
-  int worst = 0;
-
-  g_assert_cmpint (cairo_image_surface_get_width (b), ==, w);
-  g_assert_cmpint (cairo_image_surface_get_height (b), ==, h);
-  cairo_surface_flush (a);
-  cairo_surface_flush (b);
-  for (int y = 0; y < h; y++)
-    {
-      const guint32 *ra = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (a)
-                                                             + y * cairo_image_surface_get_stride (a));
-      const guint32 *rb = (const guint32 *) (gconstpointer) (cairo_image_surface_get_data (b)
-                                                             + y * cairo_image_surface_get_stride (b));
-
-      for (int x = 0; x < w; x++)
-        for (int c = 0; c < 32; c += 8)
-          {
-            /* RGB24 leaves the top byte undefined. */
-            if (c == 24 && cairo_image_surface_get_format (a) == CAIRO_FORMAT_RGB24)
-              continue;
-            worst = MAX (worst, abs ((int) ((ra[x] >> c) & 0xff) - (int) ((rb[x] >> c) & 0xff)));
-          }
-    }
-  return worst;
 }
 
 /* The surface must hold hepa_frame_render_rgb's pixels of @frame in @look's window. */
@@ -239,7 +209,7 @@ test_scaled_equals_direct (Fixture       *fixture,
         /* Mostly identical; pixman's bilinear weights have 7 bits, so the fixed-point rounding
          * of the two transforms may move a weight by 1/128: 2 levels across a 255 step. A
          * misplaced phase or origin differs by tens. */
-        g_assert_cmpint (max_difference (direct, cached), <=, 2);
+        g_assert_cmpint (hepa_ui_fixture_max_difference (direct, cached), <=, 2);
         cairo_surface_destroy (scaled);
         cairo_surface_destroy (direct);
         cairo_surface_destroy (cached);
