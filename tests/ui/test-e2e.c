@@ -728,7 +728,22 @@ test_export (void)
   g_assert_no_error (error);
   g_assert_cmpint (g_mkdir_with_parents (out, 0700), ==, 0);
 
-  app = launch_app (image, model, log_path, data_home);
+  /* No leak check for this app run when it is built with AddressSanitizer: GTK's file chooser
+   * sidebar loads libcloudproviders, which leaks a D-Bus object path (g_build_filename) once,
+   * and with GLib built without frame pointers that leak's stack ends at g_realloc, so no
+   * suppression can name it. Address and undefined-behaviour checks stay on. */
+  {
+    g_autofree char *saved = g_strdup (g_getenv ("ASAN_OPTIONS"));
+    g_autofree char *options = g_strconcat (saved != NULL ? saved : "",
+                                            saved != NULL ? ":" : "", "detect_leaks=0", NULL);
+
+    g_setenv ("ASAN_OPTIONS", options, TRUE);
+    app = launch_app (image, model, log_path, data_home);
+    if (saved != NULL)
+      g_setenv ("ASAN_OPTIONS", saved, TRUE);
+    else
+      g_unsetenv ("ASAN_OPTIONS");
+  }
   wid = wait_window ("^scan\\.png$");
   wait_log (log_path, "loaded", 30);
   xdotool ("key n");
