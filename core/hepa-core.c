@@ -69,7 +69,7 @@ hepa_core_get_threads (void)
 }
 
 guint
-hepa_core_lower_worker_priority (int nice)
+hepa_core_lower_worker_priority (int nice_value)
 {
   guint lowered = 0;
 #ifdef __linux__
@@ -79,7 +79,7 @@ hepa_core_lower_worker_priority (int nice)
   char own_name[17] = "";
   const char *name;
 
-  nice = CLAMP (nice, 1, 19);
+  nice_value = CLAMP (nice_value, 1, 19);
   if (dir == NULL || prctl (PR_GET_NAME, own_name, 0, 0, 0) != 0)
     return 0;
   while ((name = g_dir_read_name (dir)) != NULL)
@@ -102,11 +102,13 @@ hepa_core_lower_worker_priority (int nice)
       }
       errno = 0;
       current = getpriority (PRIO_PROCESS, (id_t) tid);
-      if (errno != 0 || current >= nice)
-        continue;   /* gone meanwhile, or already at or below @nice */
-      if (setpriority (PRIO_PROCESS, (id_t) tid, nice) == 0)
+      if (errno != 0 || current >= nice_value)
+        continue;   /* gone meanwhile, or already at or below @nice_value */
+      if (setpriority (PRIO_PROCESS, (id_t) tid, nice_value) == 0)
         lowered++;
     }
+#else
+  (void) nice_value;
 #endif
   return lowered;
 }

@@ -19,14 +19,14 @@ int hepa_core_threads_from_env (const char *name);
 int hepa_core_get_threads  (void);
 
 /* For an interactive program: lowers the scheduling priority (nice) of the process's worker
- * threads to at least @nice (1..19), so that on a machine with few cores the calling thread (the
+ * threads to at least @nice_value (1..19), so that on a machine with few cores the calling thread (the
  * GUI's main loop) gets a core back at once when it wakes, rather than waiting out a time slice
  * of inference, BLAS, OpenMP or decoding threads. Worker threads are those named like the calling
  * thread (unnamed threads inherit the process name: OpenBLAS's, OpenMP's) or "pool-..." (GLib's
  * thread pools); threads other libraries named (GLib's gmain and gdbus, a GL driver's) keep
- * theirs. Threads already at @nice or lower are left alone; threads started later are not
+ * theirs. Threads already at @nice_value or lower are left alone; threads started later are not
  * affected until the next call. Linux only (per-thread nice values); elsewhere it does nothing.
  * Returns how many threads it lowered. */
-guint hepa_core_lower_worker_priority (int nice);
+guint hepa_core_lower_worker_priority (int nice_value);
 
 G_END_DECLS
