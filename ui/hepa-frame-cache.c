@@ -4,7 +4,11 @@
 #include "hepa-frame-cache.h"
 
 #include <errno.h>
+#include <glib/gi18n.h>
 #include <math.h>
+
+/* The largest width or height of a cairo image surface. */
+#define CAIRO_MAX_SIDE 32767
 
 /* How many requests are kept: the newest win (a slider dragged fast asks for every frame it
  * passes; only the last ones are worth making). */
@@ -15,6 +19,7 @@ typedef struct
   guint            frame;
   cairo_surface_t *surface;   /* RGB24, image size, for the look's window/level */
   cairo_surface_t *scaled;    /* ARGB32 at the look's zoom and phase, or NULL */
+  gboolean         scale_failed; /* the worker could not make @scaled (memory): drawn directly */
   guint64          used;      /* when it was last looked up or made (a counter) */
 } Entry;
 
@@ -92,7 +97,8 @@ scaled_size (int                  width,
 }
 
 /* Bytes of one frame as the cache holds it, and whether the scaled surface is made at all: not
- * when it alone would take more than a quarter of the budget (a huge image magnified). */
+ * when it alone would take more than a quarter of the budget (a huge image magnified), nor when
+ * a side would exceed what a cairo surface can hold. */
 static gsize
 frame_bytes (HepaFrameCache *self,
              gboolean       *with_scaled)
@@ -110,7 +116,8 @@ frame_bytes (HepaFrameCache *self,
     {
       scaled_size (w, h, &self->look, &sw, &sh);
       scaled = (gsize) cairo_format_stride_for_width (CAIRO_FORMAT_ARGB32, sw) * sh;
-      *with_scaled = scaled <= self->max_bytes / 4;
+      *with_scaled = scaled <= self->max_bytes / 4 && sw <= CAIRO_MAX_SIDE
+                     && sh <= CAIRO_MAX_SIDE;
     }
   return full + (*with_scaled ? scaled : 0);
 }
@@ -155,7 +162,8 @@ is_ready (HepaFrameCache *self,
 {
   Entry *entry = find_entry (self, frame);
 
-  return entry != NULL && (entry->scaled != NULL || !wants_scaled (self));
+  return entry != NULL
+         && (entry->scaled != NULL || entry->scale_failed || !wants_scaled (self));
 }
 
 /* Drops the least recently used frames beyond the capacity, never @keep. */
@@ -284,6 +292,14 @@ job_thread (GTask        *task,
       g_task_return_error (task, error);
       return;
     }
+  if (frame->width > CAIRO_MAX_SIDE || frame->height > CAIRO_MAX_SIDE)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               _("%s: %d x %d pixels is too large to display (at most %d a side)"),
+                               hepa_image_get_info (job->image)->path, frame->width,
+                               frame->height, CAIRO_MAX_SIDE);
+      return;
+    }
   /* Also when only the scaled surface is missing: rendering again (a millisecond or two) keeps
    * the frame the main thread holds out of this thread. */
   job->surface = hepa_frame_cache_render (frame, &job->look);
@@ -352,9 +368,14 @@ job_done_cb (GObject      *source,
       g_ptr_array_add (self->entries, entry);
     }
   /* Made for a zoom or phase that has changed since: of no use. */
-  if (job->scaled != NULL && entry->scaled == NULL && self->look.zoom == job->look.zoom
+  if (entry->scaled == NULL && job->look.zoom > 0 && self->look.zoom == job->look.zoom
       && self->look.phase_x == job->look.phase_x && self->look.phase_y == job->look.phase_y)
-    entry->scaled = g_steal_pointer (&job->scaled);
+    {
+      /* Without it (no memory for it) the frame is drawn directly, rather than asked for again
+       * and again: "ready" means ready. */
+      entry->scaled = g_steal_pointer (&job->scaled);
+      entry->scale_failed = entry->scaled == NULL;
+    }
   entry->used = ++self->clock;
   evict (self, entry);
   g_signal_emit (self, signals[SIGNAL_READY], 0, job->frame);
@@ -470,6 +491,7 @@ hepa_frame_cache_set_look (HepaFrameCache      *self,
           Entry *entry = g_ptr_array_index (self->entries, i);
 
           g_clear_pointer (&entry->scaled, cairo_surface_destroy);
+          entry->scale_failed = FALSE;
         }
     }
   self->look = *look;
@@ -592,6 +614,17 @@ hepa_frame_cache_prefetch (HepaFrameCache *self,
       guint frame = (first + i) % n;
 
       g_array_append_val (self->prefetch, frame);
+    }
+  /* The frames ahead count as used, the nearest most recently: eviction then takes the frames
+   * already shown first. Least recently used alone dropped the next frame to play as soon as a
+   * cine held more frames than the cache (each frame ahead was older than the one on screen),
+   * so every frame was made twice and playback waited. */
+  for (guint i = count; i > 0; i--)
+    {
+      Entry *entry = find_entry (self, g_array_index (self->prefetch, guint, i - 1));
+
+      if (entry != NULL)
+        entry->used = ++self->clock;
     }
   schedule (self);
 }

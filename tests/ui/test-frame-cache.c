@@ -39,32 +39,44 @@ ready_cb (HepaFrameCache *cache,
   g_array_append_val (fixture->ready, frame);
 }
 
-static void
-fixture_set_up (Fixture       *fixture,
-                gconstpointer  user_data)
+/* Writes an @n_frames cine of W x H gray (frame f from cine_value) to @dir/@name and opens it. */
+static HepaImage *
+open_cine (const char *dir,
+           const char *name,
+           guint       n_frames)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree guint8 *pixels = g_malloc ((gsize) N_FRAMES * W * H);
-  g_autofree char *path = NULL;
+  g_autofree guint8 *pixels = g_malloc ((gsize) n_frames * W * H);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
   HepaDicomUsParams params = { 0 };
+  HepaImage *image;
 
-  fixture->dir = g_dir_make_tmp ("hepa-frame-cache-XXXXXX", &error);
-  g_assert_no_error (error);
-  for (guint f = 0; f < N_FRAMES; f++)
+  for (guint f = 0; f < n_frames; f++)
     for (int y = 0; y < H; y++)
       for (int x = 0; x < W; x++)
         pixels[((gsize) f * H + y) * W + x] = cine_value (f, x, y);
   params.width = W;
   params.height = H;
-  params.n_frames = N_FRAMES;
+  params.n_frames = n_frames;
   params.pixels = pixels;
   params.frame_time_ms = 40;
-  path = g_build_filename (fixture->dir, "cine.dcm", NULL);
   g_assert_true (hepa_dicom_write_us (path, &params, &error));
   g_assert_no_error (error);
-  fixture->cine = hepa_image_open (path, &error);
+  image = hepa_image_open (path, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (hepa_image_get_n_frames (fixture->cine), ==, N_FRAMES);
+  g_assert_cmpuint (hepa_image_get_n_frames (image), ==, n_frames);
+  return image;
+}
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture->dir = g_dir_make_tmp ("hepa-frame-cache-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->cine = open_cine (fixture->dir, "cine.dcm", N_FRAMES);
   fixture->ready = g_array_new (FALSE, FALSE, sizeof (guint));
 }
 
@@ -385,6 +397,81 @@ test_insert (Fixture       *fixture,
   cairo_surface_destroy (scaled);
 }
 
+/* A cine longer than the cache holds, played as the window plays it (show a frame, prefetch
+ * the ones after it, the worker keeping up): after the first frame every frame is ready when
+ * it is due. Least recently used alone evicted the next frame to play at every step. */
+static void
+test_playback_long (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  const guint n = 12;
+  gsize per_frame = (gsize) cairo_format_stride_for_width (CAIRO_FORMAT_RGB24, W) * H;
+  g_autoptr(HepaFrameCache) cache = hepa_frame_cache_new (4 * per_frame + per_frame / 2);
+  g_autoptr(HepaImage) cine = open_cine (fixture->dir, "long.dcm", n);
+  g_autofree char *path = g_build_filename (fixture->dir, "long.dcm", NULL);
+  HepaFrameLook look = { .wl_center = 90, .wl_width = 120 };
+  guint late = 0;
+
+  hepa_frame_cache_set_image (cache, cine);
+  hepa_frame_cache_set_look (cache, &look);
+  for (guint step = 0; step < 3 * n; step++)
+    {
+      guint frame = step % n;
+
+      if (!hepa_frame_cache_is_ready (cache, frame))
+        {
+          late += step > 0;
+          hepa_frame_cache_request (cache, frame);
+          wait_idle (cache);
+        }
+      g_assert_true (hepa_frame_cache_lookup (cache, frame, NULL, NULL));
+      hepa_frame_cache_prefetch (cache, frame + 1, n - 1);
+      wait_idle (cache);
+      g_assert_cmpuint (hepa_frame_cache_get_n_ready (cache), <=, 4);
+    }
+  g_assert_cmpuint (late, ==, 0);
+  hepa_frame_cache_set_image (cache, NULL);
+  g_clear_pointer (&cine, hepa_image_unref);
+  g_unlink (path);
+}
+
+static void
+count_ready_cb (HepaFrameCache *cache,
+                guint           frame,
+                guint          *count)
+{
+  /* What the window does for the frame it waits for: ask again while it is not ready. */
+  if (++*count < 50 && !hepa_frame_cache_is_ready (cache, frame))
+    hepa_frame_cache_request (cache, frame);
+}
+
+/* A frame whose scaled surface cannot be made (wider than a cairo surface may be) is ready
+ * without it, once: it was reported ready, asked for again and made again without end. */
+static void
+test_unscalable (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  const int w = 17000, h = 8;
+  g_autofree guint8 *rgb = g_malloc0 ((gsize) w * h * 3);
+  g_autoptr(HepaImage) image = hepa_image_new_from_pixels (HEPA_PIXEL_RGB8, w, h, (gsize) w * 3,
+                                                           rgb, "wide");
+  g_autoptr(HepaFrameCache) cache = hepa_frame_cache_new (128 * 1024 * 1024);
+  HepaFrameLook look = { .wl_center = 90, .wl_width = 120, .zoom = 1.95 };
+  cairo_surface_t *surface = NULL, *scaled = NULL;
+  guint count = 0;
+
+  g_signal_connect (cache, "ready", G_CALLBACK (count_ready_cb), &count);
+  hepa_frame_cache_set_image (cache, image);
+  hepa_frame_cache_set_look (cache, &look);
+  hepa_frame_cache_request (cache, 0);
+  wait_idle (cache);
+  g_assert_cmpuint (count, ==, 1);
+  g_assert_true (hepa_frame_cache_is_ready (cache, 0));
+  g_assert_true (hepa_frame_cache_lookup (cache, 0, &surface, &scaled));
+  g_assert_nonnull (surface);
+  g_assert_null (scaled);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -398,6 +485,8 @@ main (int   argc,
   ADD ("/ui/frame-cache/window-change-in-flight", test_window_change_in_flight);
   ADD ("/ui/frame-cache/budget", test_budget);
   ADD ("/ui/frame-cache/insert", test_insert);
+  ADD ("/ui/frame-cache/playback-long", test_playback_long);
+  ADD ("/ui/frame-cache/unscalable", test_unscalable);
 #undef ADD
   return g_test_run ();
 }
