@@ -314,15 +314,49 @@ wait_file (const char *path,
     }
 }
 
+/* The files of one end-to-end run, in a temporary folder: the image (named @image_name), a
+ * model, the image's sidecar, the app's log and its data home. */
+typedef struct
+{
+  char *dir;
+  char *image;
+  char *model;
+  char *sidecar;
+  char *log_path;
+  char *data_home;
+} RunFiles;
+
+static RunFiles
+run_files_make (const char *image_name)
+{
+  RunFiles r;
+
+  r.dir = hepa_test_mkdtemp ();
+  r.image = g_build_filename (r.dir, image_name, NULL);
+  r.model = g_build_filename (r.dir, "model.safetensors", NULL);
+  r.sidecar = g_strconcat (r.image, ".hepascope.json", NULL);
+  r.log_path = g_build_filename (r.dir, "app.log", NULL);
+  r.data_home = g_build_filename (r.dir, "data", NULL);
+  return r;
+}
+
+/* Removes the folder and everything in it. */
+static void
+run_files_clear (RunFiles *r)
+{
+  hepa_test_rmtree (r->dir);
+  g_free (r->dir);
+  g_free (r->image);
+  g_free (r->model);
+  g_free (r->sidecar);
+  g_free (r->log_path);
+  g_free (r->data_home);
+}
+
 static void
 test_draw_label_predict (void)
 {
-  g_autofree char *dir = hepa_test_mkdtemp ();
-  g_autofree char *image = g_build_filename (dir, "phantom.png", NULL);
-  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
-  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
-  g_autofree char *log_path = g_build_filename (dir, "app.log", NULL);
-  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
+  RunFiles r = run_files_make ("phantom.png");
   g_autofree char *geometry = NULL;
   g_autofree char *wid = NULL;
   g_autoptr(GSubprocess) app = NULL;
@@ -348,22 +382,22 @@ test_draw_label_predict (void)
       return;
     }
 
-  g_assert_true (hepa_ui_fixture_write_phantom (image, "hemangioma", 5, truth, &error));
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "hemangioma", 5, truth, &error));
   g_assert_no_error (error);
-  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
   g_assert_no_error (error);
 
-  app = launch_app (image, model, log_path, data_home);
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
   wid = wait_window ("^phantom\\.png$");
   xdotool ("mousemove 5 5");  /* any click later lands on a mapped, settled window */
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (!read_view (log_path, &ox, &oy, &zoom) || !log_contains (log_path, "loaded"))
+  while (!read_view (r.log_path, &ox, &oy, &zoom) || !log_contains (r.log_path, "loaded"))
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       pump_sleep (100);
     }
   pump_sleep (500);
-  g_assert_true (read_view (log_path, &ox, &oy, &zoom));
+  g_assert_true (read_view (r.log_path, &ox, &oy, &zoom));
   geometry = run_capture ((const char *const[]) { "xdotool", "getwindowgeometry", "--shell",
                                                   wid, NULL });
   lines = g_strsplit (geometry, "\n", -1);
@@ -396,9 +430,9 @@ test_draw_label_predict (void)
     xdotool ("mouseup 1");
   }
   /* The drawn region is saved at once; label it when it is there. */
-  wait_file (sidecar, 30);
+  wait_file (r.sidecar, 30);
   xdotool ("key 2");
-  roi = wait_labeled_roi (sidecar, "cyst", parser, 60);
+  roi = wait_labeled_roi (r.sidecar, "cyst", parser, 60);
 
   /* The ROI is where the pointer drew it, to within a pixel of rounding at this zoom. */
   g_assert_cmpint (abs ((int) json_object_get_int_member (roi, "x") - (truth[0] - 4)), <=,
@@ -425,7 +459,7 @@ test_draw_label_predict (void)
 
   /* Probabilities reached the screen and the release-to-screen time was logged. */
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (!log_contains (log_path, "hepascope-timing: roi-released"))
+  while (!log_contains (r.log_path, "hepascope-timing: roi-released"))
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       pump_sleep (100);
@@ -438,17 +472,17 @@ test_draw_label_predict (void)
       g_autofree char *out = run_capture (argv);
     }
 
-  quit_app (app, log_path);
+  quit_app (app, r.log_path);
 
   /* Nothing is left half-written next to the image. */
   {
-    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    g_autoptr(GDir) d = g_dir_open (r.dir, 0, NULL);
     const char *name;
 
     while ((name = g_dir_read_name (d)) != NULL)
       g_assert_false (strstr (name, ".tmp") != NULL);
   }
-  hepa_test_rmtree (dir);
+  run_files_clear (&r);
 }
 
 /* Keyboard only: a damaged sidecar is kept aside and the user told; N adds a region, 1 labels
@@ -456,13 +490,9 @@ test_draw_label_predict (void)
 static void
 test_keyboard_damaged_restore (void)
 {
-  g_autofree char *dir = hepa_test_mkdtemp ();
-  g_autofree char *image = g_build_filename (dir, "scan.png", NULL);
-  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
-  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
-  g_autofree char *log1 = g_build_filename (dir, "app1.log", NULL);
-  g_autofree char *log2 = g_build_filename (dir, "app2.log", NULL);
-  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
+  RunFiles r = run_files_make ("scan.png");
+  g_autofree char *log1 = g_build_filename (r.dir, "app1.log", NULL);
+  g_autofree char *log2 = g_build_filename (r.dir, "app2.log", NULL);
   g_autofree char *wid = NULL;
   g_autoptr(GSubprocess) app = NULL;
   g_autoptr(GError) error = NULL;
@@ -476,18 +506,18 @@ test_keyboard_damaged_restore (void)
       g_test_skip ("needs an X display and xdotool");
       return;
     }
-  g_assert_true (hepa_ui_fixture_write_phantom (image, "cyst", 9, NULL, &error));
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 9, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
   g_assert_no_error (error);
-  g_assert_true (g_file_set_contents (sidecar, "{\"format\": \"hepascope-annotations\", \"rois\": [",
+  g_assert_true (g_file_set_contents (r.sidecar, "{\"format\": \"hepascope-annotations\", \"rois\": [",
                                       -1, &error));
 
-  app = launch_app (image, model, log1, data_home);
+  app = launch_app (r.image, r.model, log1, r.data_home);
   wid = wait_window ("^scan\\.png$");
   wait_log (log1, "hepascope-info:", 30);
   g_assert_true (log_contains (log1, "damaged"));
-  d = g_dir_open (dir, 0, NULL);
+  d = g_dir_open (r.dir, 0, NULL);
   while ((name = g_dir_read_name (d)) != NULL)
     if (strstr (name, ".hepascope.json.damaged") != NULL)
       kept_aside = TRUE;
@@ -496,19 +526,19 @@ test_keyboard_damaged_restore (void)
   wait_log (log1, "loaded", 30);
   xdotool ("key n");
   xdotool ("key 1");
-  wait_labeled_roi (sidecar, "non_fll", parser, 60);
+  wait_labeled_roi (r.sidecar, "non_fll", parser, 60);
   check_shortcuts_window (wid);
   quit_app (app, log1);
   g_clear_object (&app);
 
-  app = launch_app (image, model, log2, data_home);
+  app = launch_app (r.image, r.model, log2, r.data_home);
   g_free (wid);
   wid = wait_window ("^scan\\.png$");
   wait_log (log2, "hepascope-view: opened with 1 regions", 30);
   wait_log (log2, "loaded", 30);
   g_assert_false (log_contains (log2, "hepascope-info:"));
   quit_app (app, log2);
-  hepa_test_rmtree (dir);
+  run_files_clear (&r);
 }
 
 /* The frames shown ("hepascope-view: frame N of M shown") from byte @from of the log on, as
@@ -571,12 +601,7 @@ wait_frame_shown (const char *log_path,
 static void
 test_cine_frames (void)
 {
-  g_autofree char *dir = hepa_test_mkdtemp ();
-  g_autofree char *image = g_build_filename (dir, "cine.dcm", NULL);
-  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
-  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
-  g_autofree char *log_path = g_build_filename (dir, "app.log", NULL);
-  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
+  RunFiles r = run_files_make ("cine.dcm");
   g_autofree char *wid = NULL;
   g_autofree guint8 *pixels = NULL;
   g_autoptr(GSubprocess) app = NULL;
@@ -606,24 +631,24 @@ test_cine_frames (void)
   params.n_frames = n;
   params.pixels = pixels;
   params.frame_time_ms = 40;
-  g_assert_true (hepa_dicom_write_us (image, &params, &error));
+  g_assert_true (hepa_dicom_write_us (r.image, &params, &error));
   g_assert_no_error (error);
-  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
   g_assert_no_error (error);
 
-  app = launch_app (image, model, log_path, data_home);
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
   wid = wait_window ("^cine\\.dcm$");
-  wait_log (log_path, "hepascope-view: opened with 0 regions", 30);
-  wait_log (log_path, "loaded", 30);
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
 
   xdotool ("key Right");
-  wait_frame_shown (log_path, 1);
+  wait_frame_shown (r.log_path, 1);
   xdotool ("key Left");
-  wait_frame_shown (log_path, 0);
+  wait_frame_shown (r.log_path, 0);
   xdotool ("key Left");
-  wait_frame_shown (log_path, n - 1);
+  wait_frame_shown (r.log_path, n - 1);
 
-  mark = log_length (log_path);
+  mark = log_length (r.log_path);
   xdotool ("key p");
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
   while (distinct < 3)
@@ -631,7 +656,7 @@ test_cine_frames (void)
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       pump_sleep (100);
       g_clear_pointer (&played, g_array_unref);
-      played = shown_frames (log_path, mark);
+      played = shown_frames (r.log_path, mark);
       for (guint i = 0; i < played->len; i++)
         {
           guint f = g_array_index (played, guint, i);
@@ -645,11 +670,11 @@ test_cine_frames (void)
   xdotool ("key p");
   /* Paused: the frame shown last stays (a frame asked for just before may still land). */
   pump_sleep (500);
-  last = shown_frames (log_path, 0);
+  last = shown_frames (r.log_path, 0);
   paused_at = g_array_index (last, guint, last->len - 1);
   pump_sleep (500);
   g_clear_pointer (&last, g_array_unref);
-  last = shown_frames (log_path, 0);
+  last = shown_frames (r.log_path, 0);
   g_assert_cmpuint (g_array_index (last, guint, last->len - 1), ==, paused_at);
 
   xdotool ("key n");
@@ -658,8 +683,8 @@ test_cine_frames (void)
     {
       JsonArray *rois = NULL;
 
-      if (g_file_test (sidecar, G_FILE_TEST_EXISTS)
-          && json_parser_load_from_file (parser, sidecar, NULL))
+      if (g_file_test (r.sidecar, G_FILE_TEST_EXISTS)
+          && json_parser_load_from_file (parser, r.sidecar, NULL))
         rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
                                              "rois");
       if (rois != NULL && json_array_get_length (rois) == 1)
@@ -671,8 +696,8 @@ test_cine_frames (void)
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       pump_sleep (100);
     }
-  quit_app (app, log_path);
-  hepa_test_rmtree (dir);
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
 }
 
 /* Width and height from a PNG file's IHDR chunk. */
@@ -698,13 +723,8 @@ png_size (const char *path,
 static void
 test_export (void)
 {
-  g_autofree char *dir = hepa_test_mkdtemp ();
-  g_autofree char *image = g_build_filename (dir, "scan.png", NULL);
-  g_autofree char *model = g_build_filename (dir, "model.safetensors", NULL);
-  g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
-  g_autofree char *log_path = g_build_filename (dir, "app.log", NULL);
-  g_autofree char *data_home = g_build_filename (dir, "data", NULL);
-  g_autofree char *out = g_build_filename (dir, "export", NULL);
+  RunFiles r = run_files_make ("scan.png");
+  g_autofree char *out = g_build_filename (r.dir, "export", NULL);
   g_autofree char *manifest = g_build_filename (out, "manifest.csv", NULL);
   g_autofree char *class_dir = g_build_filename (out, "non_fll", NULL);
   g_autofree char *manifest_text = NULL;
@@ -722,9 +742,9 @@ test_export (void)
       g_test_skip ("needs an X display and xdotool");
       return;
     }
-  g_assert_true (hepa_ui_fixture_write_phantom (image, "cyst", 11, NULL, &error));
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 11, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (hepa_ui_fixture_write_model (model, &error));
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
   g_assert_no_error (error);
   g_assert_cmpint (g_mkdir_with_parents (out, 0700), ==, 0);
 
@@ -738,17 +758,17 @@ test_export (void)
                                             saved != NULL ? ":" : "", "detect_leaks=0", NULL);
 
     g_setenv ("ASAN_OPTIONS", options, TRUE);
-    app = launch_app (image, model, log_path, data_home);
+    app = launch_app (r.image, r.model, r.log_path, r.data_home);
     if (saved != NULL)
       g_setenv ("ASAN_OPTIONS", saved, TRUE);
     else
       g_unsetenv ("ASAN_OPTIONS");
   }
   wid = wait_window ("^scan\\.png$");
-  wait_log (log_path, "loaded", 30);
+  wait_log (r.log_path, "loaded", 30);
   xdotool ("key n");
   xdotool ("key 1");
-  wait_labeled_roi (sidecar, "non_fll", parser, 60);
+  wait_labeled_roi (r.sidecar, "non_fll", parser, 60);
 
   /* GTK's own file chooser (no portal on the test's bus): typing a path opens its location
    * entry; the first Return enters the folder, the second accepts it. */
@@ -783,8 +803,8 @@ test_export (void)
   pump_sleep (1500);
   xdotool ("key Escape");
   pump_sleep (300);
-  quit_app (app, log_path);
-  hepa_test_rmtree (dir);
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
 }
 
 int
