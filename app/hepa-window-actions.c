@@ -453,6 +453,41 @@ card_string (JsonObject *card,
   return g_string_free (out, FALSE);
 }
 
+/* Member @member of @obj when it is an object (below: an array, a number); NULL (FALSE) when
+ * @obj is NULL or the member is missing or of another type: the card comes from a file. */
+static JsonObject *
+object_member (JsonObject *obj,
+               const char *member)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member (obj, member) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+static JsonArray *
+array_member (JsonObject *obj,
+              const char *member)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member (obj, member) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
+}
+
+static gboolean
+number_member (JsonObject *obj,
+               const char *member,
+               double     *value)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || (json_node_get_value_type (node) != G_TYPE_DOUBLE
+          && json_node_get_value_type (node) != G_TYPE_INT64))
+    return FALSE;
+  *value = json_node_get_double (node);
+  return TRUE;
+}
+
 /* A {"mean": m, "sd": s} member of @obj as a percentage; FALSE when it is missing. */
 static gboolean
 mean_sd_member (JsonObject *obj,
@@ -460,16 +495,12 @@ mean_sd_member (JsonObject *obj,
                 double     *mean,
                 double     *sd)
 {
-  JsonObject *ms;
+  JsonObject *ms = object_member (obj, member);
 
-  if (obj == NULL || !json_object_has_member (obj, member)
-      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (obj, member)))
+  if (ms == NULL || !number_member (ms, "mean", mean) || !number_member (ms, "sd", sd))
     return FALSE;
-  ms = json_object_get_object_member (obj, member);
-  if (!json_object_has_member (ms, "mean") || !json_object_has_member (ms, "sd"))
-    return FALSE;
-  *mean = 100.0 * json_object_get_double_member (ms, "mean");
-  *sd = 100.0 * json_object_get_double_member (ms, "sd");
+  *mean *= 100.0;
+  *sd *= 100.0;
   return TRUE;
 }
 
@@ -478,37 +509,26 @@ mean_sd_member (JsonObject *obj,
 static char *
 cross_validation_text (JsonObject *card)
 {
-  JsonObject *metrics, *cv, *per_class;
+  JsonObject *metrics = object_member (card, "metrics");
+  JsonObject *cv = object_member (metrics, "cross_validation");
+  JsonObject *per_class = object_member (cv, "per_class");
+  JsonArray *folds = array_member (metrics, "folds");
   g_autoptr(GString) out = g_string_new (NULL);
-  guint n_folds = 0;
+  guint n_folds = folds != NULL ? json_array_get_length (folds) : 0;
   double m, s;
 
-  if (card == NULL || !json_object_has_member (card, "metrics")
-      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (card, "metrics")))
-    return NULL;
-  metrics = json_object_get_object_member (card, "metrics");
-  if (!json_object_has_member (metrics, "cross_validation")
-      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (metrics, "cross_validation")))
-    return NULL;
-  cv = json_object_get_object_member (metrics, "cross_validation");
-  if (json_object_has_member (metrics, "folds")
-      && JSON_NODE_HOLDS_ARRAY (json_object_get_member (metrics, "folds")))
-    n_folds = json_array_get_length (json_object_get_array_member (metrics, "folds"));
   if (!mean_sd_member (cv, "accuracy", &m, &s))
     return NULL;
   /* Translators: e.g. "5-fold cross-validation: accuracy 96.1 ± 1.2%" */
   g_string_append_printf (out, _("%u-fold cross-validation: accuracy %.1f ± %.1f%%"), n_folds,
                           m, s);
-  per_class = json_object_has_member (cv, "per_class")
-              && JSON_NODE_HOLDS_OBJECT (json_object_get_member (cv, "per_class"))
-              ? json_object_get_object_member (cv, "per_class") : NULL;
   if (per_class != NULL)
     {
       g_autoptr(GList) names = json_object_get_members (per_class);
 
       for (GList *l = names; l != NULL; l = l->next)
         {
-          JsonObject *c = json_object_get_object_member (per_class, l->data);
+          JsonObject *c = object_member (per_class, l->data);
           double sm, ss, pm, ps;
 
           if (!mean_sd_member (c, "sensitivity", &sm, &ss)
