@@ -615,7 +615,8 @@ start_inference (HepaWindow *self)
   /* The inference, BLAS, decoding and frame threads run at a lower priority than this one, so
    * on two cores the main loop gets a core back as soon as it wakes instead of waiting out a
    * worker's time slice. The inference thread exists now; the OpenMP team it starts during its
-   * first job inherits its priority. Cheap (a few system calls), and idempotent. */
+   * first job inherits its priority. Idempotent, and once the workers are lowered about 20 us
+   * (a priority read per thread). */
   hepa_core_lower_worker_priority (HEPA_WORKER_NICE);
 }
 
@@ -1727,24 +1728,33 @@ thread_cpu_us (void)
 
 static void stall_watch_phases (HepaWindow *self);
 
+/* Which kinds of work are in flight; TRUE when any is. */
+static gboolean
+stall_kinds (HepaWindow *self,
+             gboolean    kinds[STALL_N_KINDS])
+{
+  gboolean busy = FALSE;
+
+  kinds[STALL_INFERENCE] = self->infer_in_flight;
+  kinds[STALL_DECODING] = self->decoding_frame != G_MAXUINT || self->open_in_flight
+                          || hepa_frame_cache_is_busy (hepa_canvas_get_frame_cache (self->canvas));
+  kinds[STALL_SAVING] = self->save_in_flight;
+  kinds[STALL_PLAYING] = hepa_frame_bar_get_playing (self->frame_bar);
+  for (guint k = 0; k < STALL_N_KINDS; k++)
+    busy |= kinds[k];
+  return busy;
+}
+
 static gboolean
 stall_tick_cb (gpointer data)
 {
   HepaWindow *self = data;
   gint64 now = g_get_monotonic_time ();
   gint64 cpu = thread_cpu_us ();
-  gboolean kinds[STALL_N_KINDS] = {
-    [STALL_INFERENCE] = self->infer_in_flight,
-    [STALL_DECODING] = self->decoding_frame != G_MAXUINT || self->open_in_flight
-                       || hepa_frame_cache_is_busy (hepa_canvas_get_frame_cache (self->canvas)),
-    [STALL_SAVING] = self->save_in_flight,
-    [STALL_PLAYING] = hepa_frame_bar_get_playing (self->frame_bar),
-  };
-  gboolean busy = FALSE;
+  gboolean kinds[STALL_N_KINDS];
+  gboolean busy = stall_kinds (self, kinds);
 
   stall_watch_phases (self);
-  for (guint k = 0; k < STALL_N_KINDS; k++)
-    busy |= kinds[k];
   if (busy && self->stall_last_us != 0)
     {
       gint64 gap = now - self->stall_last_us;
@@ -1764,9 +1774,9 @@ stall_tick_cb (gpointer data)
 static gboolean
 stall_busy (HepaWindow *self)
 {
-  return self->infer_in_flight || self->decoding_frame != G_MAXUINT || self->open_in_flight
-         || self->save_in_flight || hepa_frame_bar_get_playing (self->frame_bar)
-         || hepa_frame_cache_is_busy (hepa_canvas_get_frame_cache (self->canvas));
+  gboolean kinds[STALL_N_KINDS];
+
+  return stall_kinds (self, kinds);
 }
 
 /* The frame clock's phases, timed in the main thread's CPU time: update (tick callbacks, such
@@ -1847,11 +1857,28 @@ compare_gint64 (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
+/* "worst W ms, p99 P ms, median M ms" of @values (microseconds), which it sorts. p99: the value
+ * that 99 % of them do not exceed (nearest rank). */
+static char *
+percentiles_text (GArray *values)
+{
+  guint n = values->len;
+
+  g_array_sort (values, compare_gint64);
+  return g_strdup_printf ("worst %.1f ms, p99 %.1f ms, median %.1f ms",
+                          n ? g_array_index (values, gint64, n - 1) / 1000.0 : 0.0,
+                          n ? g_array_index (values, gint64, (guint) ceil (0.99 * n) - 1) / 1000.0
+                            : 0.0,
+                          n ? g_array_index (values, gint64, (n - 1) / 2) / 1000.0 : 0.0);
+}
+
 static void
 stall_report (HepaWindow *self)
 {
   GArray *gaps = self->stall_gaps;
   GArray *cpu = self->stall_cpu;
+  g_autofree char *gaps_text = NULL;
+  g_autofree char *cpu_text = NULL;
   guint n, over = 0;
 
   if (self->stall_id == 0)
@@ -1859,28 +1886,20 @@ stall_report (HepaWindow *self)
   g_source_remove (self->stall_id);
   self->stall_id = 0;
   n = gaps->len;
-  g_array_sort (gaps, compare_gint64);
-  g_array_sort (cpu, compare_gint64);
+  gaps_text = percentiles_text (gaps);
+  cpu_text = percentiles_text (cpu);
   for (guint i = 0; i < n; i++)
     if (g_array_index (gaps, gint64, i) > 16000 + STALL_TICK_MS * 1000)
       over++;
-  /* p99: the gap that 99 % of the gaps do not exceed (nearest rank). */
   g_printerr ("hepascope-timing: main loop while work was in flight: %u gaps of the %d ms tick, "
-              "worst %.1f ms, p99 %.1f ms, median %.1f ms, %u over %d ms; worst while inferring "
-              "%.1f ms, decoding %.1f ms, saving %.1f ms, playing a cine %.1f ms\n", n,
-              STALL_TICK_MS,
-              n ? g_array_index (gaps, gint64, n - 1) / 1000.0 : 0.0,
-              n ? g_array_index (gaps, gint64, (guint) ceil (0.99 * n) - 1) / 1000.0 : 0.0,
-              n ? g_array_index (gaps, gint64, (n - 1) / 2) / 1000.0 : 0.0, over,
+              "%s, %u over %d ms; worst while inferring %.1f ms, decoding %.1f ms, saving "
+              "%.1f ms, playing a cine %.1f ms\n", n, STALL_TICK_MS, gaps_text, over,
               16 + STALL_TICK_MS, self->stall_max_us[STALL_INFERENCE] / 1000.0,
               self->stall_max_us[STALL_DECODING] / 1000.0,
               self->stall_max_us[STALL_SAVING] / 1000.0,
               self->stall_max_us[STALL_PLAYING] / 1000.0);
-  g_printerr ("hepascope-timing: main thread CPU time within those gaps: worst %.1f ms, p99 "
-              "%.1f ms, median %.1f ms (the rest of a gap the thread waited for a core)\n",
-              n ? g_array_index (cpu, gint64, n - 1) / 1000.0 : 0.0,
-              n ? g_array_index (cpu, gint64, (guint) ceil (0.99 * n) - 1) / 1000.0 : 0.0,
-              n ? g_array_index (cpu, gint64, (n - 1) / 2) / 1000.0 : 0.0);
+  g_printerr ("hepascope-timing: main thread CPU time within those gaps: %s (the rest of a gap "
+              "the thread waited for a core)\n", cpu_text);
   if (self->play_since_us != 0)
     self->play_us += g_get_monotonic_time () - self->play_since_us;
   if (self->play_us > 0)
@@ -1893,13 +1912,10 @@ stall_report (HepaWindow *self)
       static const char *const names[PHASE_N] = { "update", "layout", "paint" };
       GArray *a = self->phase_cpu[p];
       guint m = a->len;
+      g_autofree char *text = percentiles_text (a);
 
-      g_array_sort (a, compare_gint64);
       g_printerr ("hepascope-timing: main thread CPU time in the frame clock's %s phase: %u "
-                  "frames, worst %.1f ms, p99 %.1f ms, median %.1f ms\n", names[p], m,
-                  m ? g_array_index (a, gint64, m - 1) / 1000.0 : 0.0,
-                  m ? g_array_index (a, gint64, (guint) ceil (0.99 * m) - 1) / 1000.0 : 0.0,
-                  m ? g_array_index (a, gint64, (m - 1) / 2) / 1000.0 : 0.0);
+                  "frames, %s\n", names[p], m, text);
       g_array_set_size (a, 0);
     }
   g_array_set_size (gaps, 0);
