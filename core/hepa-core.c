@@ -90,6 +90,11 @@ hepa_core_lower_worker_priority (int nice_value)
 
       if (end == name || *end != '\0' || tid <= 0 || (pid_t) tid == self)
         continue;
+      /* The priority first: one system call, and on later calls most threads stop here. */
+      errno = 0;
+      current = getpriority (PRIO_PROCESS, (id_t) tid);
+      if (errno != 0 || current >= nice_value)
+        continue;   /* gone meanwhile, or already at or below @nice_value */
       {
         g_autofree char *comm_path = g_strdup_printf ("/proc/self/task/%ld/comm", tid);
         g_autofree char *comm = NULL;
@@ -100,10 +105,6 @@ hepa_core_lower_worker_priority (int nice_value)
         if (strcmp (comm, own_name) != 0 && !g_str_has_prefix (comm, "pool-"))
           continue;   /* a thread another library named and runs its own way */
       }
-      errno = 0;
-      current = getpriority (PRIO_PROCESS, (id_t) tid);
-      if (errno != 0 || current >= nice_value)
-        continue;   /* gone meanwhile, or already at or below @nice_value */
       if (setpriority (PRIO_PROCESS, (id_t) tid, nice_value) == 0)
         lowered++;
     }
