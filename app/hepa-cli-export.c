@@ -192,8 +192,7 @@ hepa_cli_export (int    argc,
     }
   else if (base == NULL || size != 0)
     {
-      card = base != NULL ? hepa_export_card_new_like (base, NULL)
-                          : hepa_export_card_new_default (NULL);
+      card = hepa_export_card_new_like (base, NULL);
       base = card;
     }
   if (size != 0)

@@ -86,7 +86,6 @@ position_to_enum (const GValue       *value,
   return g_variant_new_string (nicks[position]);
 }
 
-
 /* A drop-down of @labels bound to the enum key @key, whose nicks are @nicks in the same order;
  * named @key for tests. */
 static GtkWidget *
@@ -103,6 +102,7 @@ enum_drop_down (HepaPreferences   *self,
                                 (gpointer) nicks, NULL);
   return control;
 }
+
 /* ---- Rows ----------------------------------------------------------------------------- */
 
 /* A heading and a framed group of rows. A plain box, not a GtkListBox: rows here are never

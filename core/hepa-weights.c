@@ -636,8 +636,6 @@ parse_metadata (HepaWeights  *self,
   return TRUE;
 }
 
-/* Parses @data (@size bytes). F32 tensors point into @data when @zero_copy and aligned;
- * the caller then keeps @data alive with the weights. */
 /* An aligned little-endian F32 tensor of a mapped file is used where it lies. */
 static gboolean
 tensor_borrowable (const PendingTensor *p,
@@ -655,6 +653,8 @@ arena_floats (gint64 n_elements)
   return ((gsize) MAX (n_elements, 1) + 15) / 16 * 16;
 }
 
+/* Parses @data (@size bytes). F32 tensors point into @data when @zero_copy and aligned;
+ * the caller then keeps @data alive with the weights. */
 static HepaWeights *
 parse_safetensors (const guint8  *data,
                    gsize          size,
