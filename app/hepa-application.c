@@ -160,7 +160,7 @@ load_model_thread (GTask        *task,
   g_autoptr(GError) error = NULL;
   HepaModelHandle *handle;
   HepaModel *model;
-  HepaEngine *engine;
+  HepaEngine *engine = NULL;
 
   path = requested ? g_strdup (requested) : hepa_model_find_default ();
   if (path == NULL)
@@ -171,15 +171,14 @@ load_model_thread (GTask        *task,
       return;
     }
   model = hepa_model_load (path, &error);
+  if (model != NULL && (engine = hepa_engine_new (model, &error)) == NULL)
+    g_clear_pointer (&model, hepa_model_unref);
   if (model == NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  engine = hepa_engine_new (model, &error);
-  if (engine == NULL)
-    {
-      hepa_model_unref (model);
+      /* The window shows the message alone, so it names the file. */
+      g_autofree char *name = g_filename_display_name (path);
+
+      g_prefix_error (&error, "%s: ", name);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }

@@ -75,14 +75,10 @@ sha256_file (const char  *path,
              GError     **error)
 {
   g_autoptr(GMappedFile) file = NULL;
-  g_autoptr(GError) local = NULL;
 
-  file = g_mapped_file_new (path, FALSE, &local);
+  file = hepa_map_file (path, error);
   if (file == NULL)
-    {
-      g_set_error_literal (error, HEPA_ERROR, HEPA_ERROR_IO, local->message);
-      return NULL;
-    }
+    return NULL;
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256,
                                       (const guint8 *) g_mapped_file_get_contents (file),
                                       g_mapped_file_get_length (file));
@@ -327,16 +323,12 @@ load_any (const char  *path,
           GError     **error)
 {
   g_autoptr(GMappedFile) file = NULL;
-  g_autoptr(GError) local = NULL;
   const guint8 *data;
   gsize size;
 
-  file = g_mapped_file_new (path, FALSE, &local);
+  file = hepa_map_file (path, error);
   if (file == NULL)
-    {
-      g_set_error_literal (error, HEPA_ERROR, HEPA_ERROR_IO, local->message);
-      return NULL;
-    }
+    return NULL;
   data = (const guint8 *) g_mapped_file_get_contents (file);
   size = g_mapped_file_get_length (file);
   /* By content: torch.save archives (and legacy pickles, refused with their own message). */

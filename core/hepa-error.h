@@ -27,4 +27,9 @@ GQuark hepa_error_quark (void);
 /* Maps an errno value to the closest HepaError code. */
 HepaError hepa_error_from_errno (int errsv);
 
+/* Maps the regular file @path read-only. On failure the message says why without naming the
+ * file (the caller names it once: "PATH: No such file or directory"). */
+GMappedFile *hepa_map_file (const char  *path,
+                            GError     **error);
+
 G_END_DECLS

@@ -721,7 +721,7 @@ compute_pseudonyms (Context             *ctx,
       g_autoptr(GError) error = NULL;
       g_autofree char *digest = NULL;
 
-      file = g_mapped_file_new (job->input->image_path, FALSE, &error);
+      file = hepa_map_file (job->input->image_path, &error);
       if (file == NULL)
         {
           add_problem (job->problems, HEPA_EXPORT_SKIP_UNREADABLE, job->input->image_path,

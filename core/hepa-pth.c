@@ -661,19 +661,14 @@ hepa_weights_load_pth (const char  *path,
                        GError     **error)
 {
   g_autoptr(GMappedFile) file = NULL;
-  g_autoptr(GError) local = NULL;
   const guint8 *data;
   gsize size;
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  file = g_mapped_file_new (path, FALSE, &local);
+  file = hepa_map_file (path, error);
   if (file == NULL)
-    {
-      /* GLib's message already names the file. */
-      g_set_error_literal (error, HEPA_ERROR, HEPA_ERROR_IO, local->message);
-      return NULL;
-    }
+    return NULL;
   data = (const guint8 *) g_mapped_file_get_contents (file);
   size = g_mapped_file_get_length (file);
   /* As for safetensors, the caller names the file. */

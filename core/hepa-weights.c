@@ -863,19 +863,15 @@ hepa_weights_load_safetensors (const char  *path,
                                GError     **error)
 {
   g_autoptr(GMappedFile) mapped = NULL;
-  g_autoptr(GError) local_error = NULL;
   HepaWeights *self;
   gboolean borrowed = FALSE;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  mapped = g_mapped_file_new (path, FALSE, &local_error);
+  mapped = hepa_map_file (path, error);
   if (mapped == NULL)
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, "%s", local_error->message);
-      return NULL;
-    }
+    return NULL;
   self = parse_safetensors ((const guint8 *) g_mapped_file_get_contents (mapped),
                             g_mapped_file_get_length (mapped), TRUE, &borrowed, error);
   if (self == NULL)
@@ -1149,31 +1145,19 @@ HepaWeights *
 hepa_weights_load (const char  *path,
                    GError     **error)
 {
-  g_autoptr(GFile) file = NULL;
-  g_autoptr(GFileInputStream) stream = NULL;
-  g_autoptr(GFileInfo) info = NULL;
-  g_autoptr(GError) local_error = NULL;
-  guint8 magic[16] = { 0 };
-  gsize n_read = 0;
-  goffset size;
+  g_autoptr(GMappedFile) mapped = NULL;
+  gsize size;
+  gboolean pth;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  file = g_file_new_for_path (path);
-  stream = g_file_read (file, NULL, &local_error);
-  if (stream == NULL
-      || (info = g_file_input_stream_query_info (stream, G_FILE_ATTRIBUTE_STANDARD_SIZE, NULL,
-                                                 &local_error)) == NULL
-      || !g_input_stream_read_all (G_INPUT_STREAM (stream), magic, sizeof magic, &n_read, NULL,
-                                   &local_error))
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, "%s", local_error->message);
-      return NULL;
-    }
-  /* Refuse absurd files before mapping them. */
-  size = g_file_info_get_size (info);
-  if (size > 0 && (guint64) size > hepa_weights_get_max_file_bytes ())
+  /* Mapping reads nothing yet: absurd files are refused before any page is touched. */
+  mapped = hepa_map_file (path, error);
+  if (mapped == NULL)
+    return NULL;
+  size = g_mapped_file_get_length (mapped);
+  if ((guint64) size > hepa_weights_get_max_file_bytes ())
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
                    _("Model file is %.0f MB, above the %.0f MB ceiling (HEPASCOPE_MAX_MODEL_MB)"),
@@ -1182,7 +1166,9 @@ hepa_weights_load (const char  *path,
     }
   /* torch.save writes a zip archive (or, before PyTorch 1.6, a bare pickle, which the .pth
    * reader refuses with its own message); safetensors starts with a little-endian length. */
-  if (hepa_pth_sniff (magic, n_read))
+  pth = hepa_pth_sniff ((const guint8 *) g_mapped_file_get_contents (mapped), MIN (size, 16));
+  g_clear_pointer (&mapped, g_mapped_file_unref);
+  if (pth)
     return hepa_weights_load_pth (path, error);
   return hepa_weights_load_safetensors (path, error);
 }

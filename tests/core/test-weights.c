@@ -5,6 +5,7 @@
 #include "hepa-error.h"
 #include "hepa-test-utils.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -406,8 +407,24 @@ test_missing_file (void)
 {
   g_autoptr(GError) error = NULL;
 
+  g_autofree char *folder = g_dir_make_tmp ("hepa-weights-XXXXXX", NULL);
+
+  /* The caller names the file, so the message does not: "PATH: No such file or directory". */
   g_assert_null (hepa_weights_load ("/nonexistent/model.safetensors", &error));
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
+  g_assert_null (strstr (error->message, "nonexistent"));
+  g_assert_cmpstr (error->message, ==, g_strerror (ENOENT));
+  g_clear_error (&error);
+
+  g_assert_nonnull (folder);
+  g_assert_null (hepa_weights_load (folder, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
+  g_assert_null (strstr (error->message, folder));
+  g_assert_nonnull (strstr (error->message, "folder"));
+  g_clear_error (&error);
+  g_assert_null (hepa_weights_load_pth (folder, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
+  g_rmdir (folder);
 }
 
 /* A model file above HEPASCOPE_MAX_MODEL_MB is refused before it is mapped or parsed. */

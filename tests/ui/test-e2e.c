@@ -807,6 +807,37 @@ test_export (void)
   run_files_clear (&r);
 }
 
+/* A model that cannot be loaded leaves the app usable without one, and the message the window
+ * shows names the file once, then the reason. */
+static void
+test_model_error (void)
+{
+  RunFiles r = run_files_make ("scan.png");
+  g_autofree char *wid = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
+    {
+      g_test_skip ("needs an X display and xdotool");
+      return;
+    }
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "hcc", 5, NULL, &error));
+  g_assert_no_error (error);
+  /* r.model is not written: the file does not exist. */
+  expected = g_strdup_printf ("No model: %s: No such file or directory\n", r.model);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^scan\\.png$");
+  wait_log (r.log_path, "No model: ", 30);
+  g_file_get_contents (r.log_path, &log, NULL, NULL);
+  g_assert_nonnull (strstr (log, expected));
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -830,6 +861,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/keyboard-damaged-restore", test_keyboard_damaged_restore);
   g_test_add_func ("/ui/e2e/cine-frames", test_cine_frames);
   g_test_add_func ("/ui/e2e/export", test_export);
+  g_test_add_func ("/ui/e2e/model-error", test_model_error);
   status = g_test_run ();
   if (bus != NULL)
     {
