@@ -646,13 +646,6 @@ tensor_borrowable (const PendingTensor *p,
          && ((guintptr) (payload + p->begin) % 4) == 0;
 }
 
-/* Floats a tensor takes in the arena: at least one, rounded up to 64 bytes. */
-static gsize
-arena_floats (gint64 n_elements)
-{
-  return ((gsize) MAX (n_elements, 1) + 15) / 16 * 16;
-}
-
 /* Parses @data (@size bytes). F32 tensors point into @data when @zero_copy and aligned;
  * the caller then keeps @data alive with the weights. */
 static HepaWeights *
@@ -775,7 +768,7 @@ parse_safetensors (const guint8  *data,
 
     for (guint t = 0; t < n_tensors; t++)
       if (!tensor_borrowable (&tensors[t], payload, zero_copy))
-        total += arena_floats (tensors[t].n_elements);
+        total += hepa_nn_arena_block ((gsize) tensors[t].n_elements);
     if (total > 0)
       {
         arena = hepa_nn_arena_new (total);
@@ -809,7 +802,7 @@ parse_safetensors (const guint8  *data,
             {
               float *buf = arena + arena_used;
 
-              arena_used += arena_floats (p->n_elements);
+              arena_used += hepa_nn_arena_block ((gsize) p->n_elements);
               for (gsize i = 0; i < n; i++)
                 {
                   guint32 bits = (guint32) src[4 * i] | ((guint32) src[4 * i + 1] << 8)
@@ -825,7 +818,7 @@ parse_safetensors (const guint8  *data,
           float *buf = arena + arena_used;
           gboolean is_f16 = p->dtype == HEPA_DTYPE_F16;
 
-          arena_used += arena_floats (p->n_elements);
+          arena_used += hepa_nn_arena_block ((gsize) p->n_elements);
           if (is_f16)
             f16_to_f32_n (src, n, buf);
           else

@@ -147,6 +147,9 @@ void   hepa_nn_set_threads         (int                 n);
  * (transparent huge pages, "madvise" mode): a large block's first touch then costs a few page
  * faults, not thousands. free () it. NULL when out of memory or too large. */
 float *hepa_nn_arena_new           (size_t              n_floats);
+/* Floats to set aside in an arena for a block of @n_floats (at least one), so that the next
+ * block starts 64-byte aligned: a multiple of 16. */
+size_t hepa_nn_arena_block         (size_t              n_floats);
 int    hepa_nn_get_threads         (void);
 
 /* Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1 convolutions, on OpenMP threads with its own

@@ -264,14 +264,13 @@ use_winograd (const ConvSpec *c)
   return c->d.k == 3 && c->d.stride == 1 && c->d.pad == 1 && c->stage >= 1 && c->stage <= 3;
 }
 
-/* Floats of the arena for this conv's packed weights, a multiple of 16 (64 bytes). */
+/* Floats of the arena for this conv's packed weights. */
 static size_t
 conv_arena_floats (const ConvSpec *spec)
 {
-  size_t n = use_winograd (spec) ? hepa_nn_winograd_weight_size (spec->d.c_in, spec->d.c_out)
-                                 : hepa_nn_conv_pack_size (&spec->d);
-
-  return (n + 15) / 16 * 16;
+  return hepa_nn_arena_block (use_winograd (spec)
+                              ? hepa_nn_winograd_weight_size (spec->d.c_in, spec->d.c_out)
+                              : hepa_nn_conv_pack_size (&spec->d));
 }
 
 /* One conv's tensors, looked up before the packing starts. */
@@ -355,6 +354,12 @@ compare_job_size (const void *a,
  * kernel gives them on request (transparent huge pages in "madvise" mode): its first touch
  * then costs some fifty page faults, not 25,000, which was most of a model load's time. */
 #define ARENA_ALIGN ((size_t) 2 << 20)
+
+size_t
+hepa_nn_arena_block (size_t n_floats)
+{
+  return ((n_floats > 0 ? n_floats : 1) + 15) / 16 * 16;
+}
 
 float *
 hepa_nn_arena_new (size_t n_floats)
