@@ -4,7 +4,7 @@
 # Hepascope itself: synthetic phantoms -> export of their ground-truth ROIs -> ResNet50 from
 # scratch on all of them (the shipped model) and, with the same protocol, 5-fold cross-validation
 # grouped by patient (the card's figures) -> F16 safetensors with the card. About 95 minutes on
-# a 2-core machine (20 for the model, 75 for the folds).
+# a 2-core machine (1 for phantoms and export, 16 for the model, 77 for the folds).
 #
 #   build-aux/train-default-model.sh [BUILDDIR] [WORKDIR]
 #
@@ -21,7 +21,7 @@ cli="$build/app/hepascope-cli"
 SEED=20261127
 PER_CLASS=200
 CLASSES=non_fll,cyst,hemangioma,ffs,hcc
-TRAIN_ARGS=(--arch resnet50 --init scratch --size 64 --epochs 18 --batch 32 --lr 0.05 --cosine
+TRAIN_ARGS=(--arch resnet50 --init scratch --size 64 --epochs 30 --batch 32 --lr 0.05 --cosine
             --warmup 1 --seed 7)
 OUT="$top/data/models/hepascope-phantom-r50.safetensors"
 
@@ -66,6 +66,9 @@ json.dump({
         "Trained and cross-validated on synthetic phantoms only: its figures say nothing about "
         "ultrasound images of patients, and it must not be used on them for any decision.",
         "Input 64 x 64: the ROI is shrunk to 64 x 64 pixels, so fine texture is lost.",
+        "The phantom HCCs it learned from are all darker than the liver around them (the "
+        "generator sets an HCC at least 6.5 dB under the liver): iso-echoic HCC, not rare in "
+        "patients, is outside what it learned.",
         "Draw the ROI around the whole lesion with a rim of surrounding liver, as its training "
         "ROIs were; a box inside a lesion or far larger than it is outside what it learned.",
     ],
