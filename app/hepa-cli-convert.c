@@ -9,7 +9,6 @@
 
 #include "hepa-error.h"
 #include "hepa-model.h"
-#include "hepa-pth.h"
 #include "hepa-weights.h"
 #include "nn/hepa-resnet.h"
 
@@ -318,25 +317,6 @@ build_card (JsonObject        *input,
   return json_generator_to_data (generator, NULL);
 }
 
-static HepaWeights *
-load_any (const char  *path,
-          GError     **error)
-{
-  g_autoptr(GMappedFile) file = NULL;
-  const guint8 *data;
-  gsize size;
-
-  file = hepa_map_file (path, error);
-  if (file == NULL)
-    return NULL;
-  data = (const guint8 *) g_mapped_file_get_contents (file);
-  size = g_mapped_file_get_length (file);
-  /* By content: torch.save archives (and legacy pickles, refused with their own message). */
-  if (hepa_pth_sniff (data, size))
-    return hepa_weights_load_pth (path, error);
-  return hepa_weights_load_safetensors (path, error);
-}
-
 int
 hepa_cli_convert (int    argc,
                   char **argv)
@@ -409,7 +389,7 @@ hepa_cli_convert (int    argc,
   if (extra_path != NULL && (extra = load_card_extra (extra_path, &error)) == NULL)
     return hepa_cli_fail (NULL, error);
 
-  in = load_any (in_path, &error);
+  in = hepa_weights_load (in_path, &error);
   if (in == NULL)
     return hepa_cli_fail (in_path, error);
   in_card = input_card (in);

@@ -661,16 +661,20 @@ hepa_weights_load_pth (const char  *path,
                        GError     **error)
 {
   g_autoptr(GMappedFile) file = NULL;
-  const guint8 *data;
-  gsize size;
 
   g_return_val_if_fail (path != NULL, NULL);
 
   file = hepa_map_file (path, error);
   if (file == NULL)
     return NULL;
-  data = (const guint8 *) g_mapped_file_get_contents (file);
-  size = g_mapped_file_get_length (file);
+  return hepa_weights_load_pth_mapped (file, error);
+}
+
+HepaWeights *
+hepa_weights_load_pth_mapped (GMappedFile  *mapped,
+                              GError      **error)
+{
   /* As for safetensors, the caller names the file. */
-  return load (data, size, NULL, file, error);
+  return load ((const guint8 *) g_mapped_file_get_contents (mapped),
+               g_mapped_file_get_length (mapped), NULL, mapped, error);
 }

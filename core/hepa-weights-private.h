@@ -26,6 +26,13 @@ HepaWeights           *hepa_weights_parse_safetensors (const guint8  *data,
                                                        gsize          size,
                                                        GError       **error);
 
+/* The two readers on a file already mapped (hepa_weights_load maps it once to pick the reader);
+ * the weights take a reference to @mapped while tensors point into it. */
+HepaWeights           *hepa_weights_load_safetensors_mapped (GMappedFile  *mapped,
+                                                             GError      **error);
+HepaWeights           *hepa_weights_load_pth_mapped         (GMappedFile  *mapped,
+                                                             GError      **error);
+
 /* @name made fit for a one-line error message: control characters replaced, at most about
  * 200 bytes, valid UTF-8. */
 char                  *hepa_weights_printable_name    (const char    *name);

@@ -856,8 +856,6 @@ hepa_weights_load_safetensors (const char  *path,
                                GError     **error)
 {
   g_autoptr(GMappedFile) mapped = NULL;
-  HepaWeights *self;
-  gboolean borrowed = FALSE;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -865,14 +863,22 @@ hepa_weights_load_safetensors (const char  *path,
   mapped = hepa_map_file (path, error);
   if (mapped == NULL)
     return NULL;
+  return hepa_weights_load_safetensors_mapped (mapped, error);
+}
+
+HepaWeights *
+hepa_weights_load_safetensors_mapped (GMappedFile  *mapped,
+                                      GError      **error)
+{
+  HepaWeights *self;
+  gboolean borrowed = FALSE;
+
   self = parse_safetensors ((const guint8 *) g_mapped_file_get_contents (mapped),
                             g_mapped_file_get_length (mapped), TRUE, &borrowed, error);
-  if (self == NULL)
-    return NULL;
-  /* Aligned F32 tensors point into the mapping; when none does (F16 files), it goes now so
-   * its pages do not add to the peak memory of a model load. */
-  if (borrowed)
-    hepa_weights_keep_alive (self, g_steal_pointer (&mapped), (GDestroyNotify) g_mapped_file_unref);
+  /* Aligned F32 tensors point into the mapping; when none does (F16 files), the caller's
+   * reference is the last, so its pages do not add to the peak memory of a model load. */
+  if (self != NULL && borrowed)
+    hepa_weights_keep_alive (self, g_mapped_file_ref (mapped), (GDestroyNotify) g_mapped_file_unref);
   return self;
 }
 
@@ -1140,7 +1146,6 @@ hepa_weights_load (const char  *path,
 {
   g_autoptr(GMappedFile) mapped = NULL;
   gsize size;
-  gboolean pth;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -1159,9 +1164,7 @@ hepa_weights_load (const char  *path,
     }
   /* torch.save writes a zip archive (or, before PyTorch 1.6, a bare pickle, which the .pth
    * reader refuses with its own message); safetensors starts with a little-endian length. */
-  pth = hepa_pth_sniff ((const guint8 *) g_mapped_file_get_contents (mapped), MIN (size, 16));
-  g_clear_pointer (&mapped, g_mapped_file_unref);
-  if (pth)
-    return hepa_weights_load_pth (path, error);
-  return hepa_weights_load_safetensors (path, error);
+  if (hepa_pth_sniff ((const guint8 *) g_mapped_file_get_contents (mapped), size))
+    return hepa_weights_load_pth_mapped (mapped, error);
+  return hepa_weights_load_safetensors_mapped (mapped, error);
 }
