@@ -353,6 +353,22 @@ run_files_clear (RunFiles *r)
   g_free (r->data_home);
 }
 
+/* TRUE when the test can drive the app: an X display and xdotool. Otherwise the test is skipped
+ * and @r's folder removed. */
+static gboolean
+can_drive_app (RunFiles *r)
+{
+  const char *why = g_getenv ("DISPLAY") == NULL ? "no X display (run the ui suite under xvfb-run)"
+                    : !have_program ("xdotool")   ? "xdotool is not installed"
+                                                  : NULL;
+
+  if (why == NULL)
+    return TRUE;
+  g_test_skip (why);
+  run_files_clear (r);
+  return FALSE;
+}
+
 static void
 test_draw_label_predict (void)
 {
@@ -371,16 +387,8 @@ test_draw_label_predict (void)
   char **lines;
   gint64 deadline;
 
-  if (g_getenv ("DISPLAY") == NULL)
-    {
-      g_test_skip ("no X display (run the ui suite under xvfb-run)");
-      return;
-    }
-  if (!have_program ("xdotool"))
-    {
-      g_test_skip ("xdotool is not installed");
-      return;
-    }
+  if (!can_drive_app (&r))
+    return;
 
   g_assert_true (hepa_ui_fixture_write_phantom (r.image, "hemangioma", 5, truth, &error));
   g_assert_no_error (error);
@@ -501,11 +509,8 @@ test_keyboard_damaged_restore (void)
   const char *name;
   gboolean kept_aside = FALSE;
 
-  if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
-    {
-      g_test_skip ("needs an X display and xdotool");
-      return;
-    }
+  if (!can_drive_app (&r))
+    return;
   g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 9, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
@@ -616,11 +621,8 @@ test_cine_frames (void)
   gsize mark;
   gint64 deadline;
 
-  if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
-    {
-      g_test_skip ("needs an X display and xdotool");
-      return;
-    }
+  if (!can_drive_app (&r))
+    return;
   pixels = g_malloc ((gsize) n * w * h);
   for (int f = 0; f < n; f++)
     for (int y = 0; y < h; y++)
@@ -737,11 +739,8 @@ test_export (void)
   const char *name;
   guint n_crops = 0;
 
-  if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
-    {
-      g_test_skip ("needs an X display and xdotool");
-      return;
-    }
+  if (!can_drive_app (&r))
+    return;
   g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 11, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
@@ -819,11 +818,8 @@ test_model_error (void)
   g_autoptr(GSubprocess) app = NULL;
   g_autoptr(GError) error = NULL;
 
-  if (g_getenv ("DISPLAY") == NULL || !have_program ("xdotool"))
-    {
-      g_test_skip ("needs an X display and xdotool");
-      return;
-    }
+  if (!can_drive_app (&r))
+    return;
   g_assert_true (hepa_ui_fixture_write_phantom (r.image, "hcc", 5, NULL, &error));
   g_assert_no_error (error);
   /* r.model is not written: the file does not exist. */
