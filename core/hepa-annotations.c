@@ -4,6 +4,7 @@
 
 #include "hepa-annotations-private.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -555,17 +556,26 @@ hepa_annotations_load (const char  *sidecar_path,
       return NULL;
     }
 
-  if (st.st_size <= HEPA_ANNOTATIONS_MAX_BYTES
-      && !g_file_get_contents (sidecar_path, &contents, &length, &local_error))
+  /* Only a regular file is read (a FIFO would block for ever, a link to /dev/zero would never
+   * end), and the bytes actually read are counted against the ceiling, not st_size. */
+  if (!hepa_file_get_contents (sidecar_path, HEPA_ANNOTATIONS_MAX_BYTES, &contents, &length,
+                               &local_error))
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, _("Could not read annotations %s: %s"),
-                   sidecar_path, local_error->message);
-      return NULL;
+      if (!g_error_matches (local_error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE))
+        {
+          g_set_error (error, HEPA_ERROR, local_error->code,
+                       _("Could not read annotations %s: %s"), sidecar_path,
+                       local_error->message);
+          return NULL;
+        }
+      /* Larger than any sidecar: damaged, kept aside below like any other damage. */
+      g_clear_error (&local_error);
+      hepa_format_error (&local_error, _("The file is larger than any sidecar (over %d MiB)"),
+                         HEPA_ANNOTATIONS_MAX_BYTES / (1024 * 1024));
+      self = NULL;
     }
-  if (st.st_size > HEPA_ANNOTATIONS_MAX_BYTES)
-    length = (gsize) st.st_size;
-
-  self = hepa_annotations_parse (contents, length, &local_error);
+  else
+    self = hepa_annotations_parse (contents, length, &local_error);
   if (self != NULL)
     return self;
 
@@ -854,7 +864,7 @@ hepa_json_parse_object (JsonParser  *parser,
       hepa_format_error (error, _("The file holds a NUL byte; it is not JSON text"));
       return NULL;
     }
-  if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
+  if (!hepa_json_parser_load (parser, length > 0 ? data : "", length, &local_error))
     {
       hepa_format_error (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
       return NULL;

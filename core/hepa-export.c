@@ -11,6 +11,7 @@
 #include "hepa-engine.h"
 #include "dicom/hepa-dicom.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-image.h"
 #include "hepa-manifest.h"
 #include "hepa-pseudonym.h"
@@ -423,7 +424,7 @@ file_has_bytes (const char *path,
     return FALSE;
   if (!S_ISREG (st.st_mode) || (gsize) st.st_size != g_bytes_get_size (bytes))
     return FALSE;
-  if (!g_file_get_contents (path, &contents, &length, NULL))
+  if (!hepa_file_get_contents (path, g_bytes_get_size (bytes), &contents, &length, NULL))
     return FALSE;
   return length == g_bytes_get_size (bytes)
          && memcmp (contents, g_bytes_get_data (bytes, NULL), length) == 0;
@@ -683,10 +684,15 @@ read_sidecar (Job *job)
                    _("Its annotations %s are damaged: larger than any sidecar"), path);
       return NULL;
     }
-  if (!g_file_get_contents (path, &contents, &length, &error))
+  /* A FIFO or a link to a device is refused without blocking; bytes read are counted. */
+  if (!hepa_file_get_contents (path, HEPA_ANNOTATIONS_MAX_BYTES, &contents, &length, &error))
     {
-      add_problem (job->problems, HEPA_EXPORT_SKIP_UNREADABLE, job->input->image_path,
-                   _("Could not read its annotations: %s"), error->message);
+      if (g_error_matches (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE))
+        add_problem (job->problems, HEPA_EXPORT_SKIP_DAMAGED_SIDECAR, job->input->image_path,
+                     _("Its annotations %s are damaged: larger than any sidecar"), path);
+      else
+        add_problem (job->problems, HEPA_EXPORT_SKIP_UNREADABLE, job->input->image_path,
+                     _("Could not read its annotations %s: %s"), path, error->message);
       return NULL;
     }
   set = hepa_annotations_parse (contents, length, &error);
@@ -1339,7 +1345,7 @@ owned_files (const char        *out_dir,
           g_hash_table_replace (owned, g_strdup (row->native_file),
                                 g_strdup (row->native_sha256));
       }
-  if (!json_parser_load_from_mapped_file (parser, coco_path, NULL))
+  if (!hepa_json_parser_load_file (parser, coco_path, G_MAXINT32, NULL))
     return owned;
   root = json_parser_get_root (parser);
   if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
@@ -1846,7 +1852,7 @@ hepa_export_run (const HepaExportOptions  *options,
         if (g_hash_table_contains (keep, key) || !hepa_manifest_path_is_safe (key))
           continue;
         path = g_build_filename (options->out_dir, (const char *) key, NULL);
-        if (!g_file_get_contents (path, &contents, &length, NULL))
+        if (!hepa_file_get_contents (path, G_MAXINT32, &contents, &length, NULL))
           continue;
         digest = sha256_hex ((const guint8 *) contents, length);
         if (g_strcmp0 (digest, value) == 0 && g_unlink (path) == 0)

@@ -5,6 +5,7 @@
 #include "hepa-weights.h"
 #include "hepa-weights-private.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-pth.h"
 #include "nn/hepa-nn.h"
 
@@ -696,7 +697,7 @@ parse_safetensors (const guint8  *data,
   payload = data + 8 + header_len;
 
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) data + 8, (gssize) header_len,
+  if (!hepa_json_parser_load (parser, (const char *) data + 8, (gssize) header_len,
                                    &json_error))
     {
       /* json-glib quotes the offending text, newlines included. */

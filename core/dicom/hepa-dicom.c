@@ -65,15 +65,38 @@ hepa_dicom_file_open (const char  *path,
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  /* DCMTK's "cannot open" is vague; say why. */
-  if (g_access (path, R_OK) != 0)
-    {
-      int errsv = errno;
+  /* DCMTK's "cannot open" is vague; say why. Only a regular file, opened without blocking
+   * (a FIFO would wait for a writer, a device never end). */
+  {
+    g_autoptr(GError) local_error = NULL;
+    gboolean too_large = FALSE;
+    guint depth;
+    int fd = hepa_open_regular_file (path, &local_error);
 
-      g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
-                   g_strerror (errsv));
-      return NULL;
-    }
+    if (fd < 0)
+      {
+        g_set_error (error, HEPA_ERROR, local_error->code, "%s: %s", path,
+                     local_error->message);
+        return NULL;
+      }
+    /* DCMTK's reader recurses per nesting level: refuse a deep file before it is parsed. */
+    depth = hepa_dicom_nesting_depth (fd, HEPA_DICOM_MAX_NESTING, &too_large);
+    close (fd);
+    if (depth > HEPA_DICOM_MAX_NESTING)
+      {
+        g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                     _("%s: sequences nested deeper than %d levels; not read"), path,
+                     HEPA_DICOM_MAX_NESTING);
+        return NULL;
+      }
+    if (too_large)
+      {
+        g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
+                     _("%s: the deflated data set inflates to more than 2 GiB; not read"),
+                     path);
+        return NULL;
+      }
+  }
   status = hepa_dcm_open (path, &dcm, msg, sizeof msg);
   if (status != HEPA_DCM_OK)
     {

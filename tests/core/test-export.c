@@ -917,6 +917,37 @@ test_export_bad_input (Fixture       *f,
   g_assert_cmpstr (contents, ==, "{\"format\": \"hepascope-annot");
 }
 
+/* A sidecar that is a FIFO blocked the export for ever; one that links to /dev/zero read until
+ * memory ran out. Both are skipped as unreadable, at once; the other image is exported. */
+static void
+test_export_not_regular_sidecar (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autofree char *good = make_png (f->in, "good.png", 60, 60, 21);
+  g_autofree char *piped = make_png (f->in, "piped.png", 60, 60, 22);
+  g_autofree char *zeroed = make_png (f->in, "zeroed.png", 60, 60, 23);
+  g_autofree char *fifo = hepa_annotations_sidecar_path (piped, NULL);
+  g_autofree char *zero = hepa_annotations_sidecar_path (zeroed, NULL);
+  const RoiSpec one[] = { { 0, 5, 5, 20, 20, "cyst" } };
+  g_autoptr(HepaExportSummary) summary = NULL;
+  gint64 start;
+
+  make_sidecar (good, one, 1, NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", zero), ==, 0);
+  start = g_get_monotonic_time ();
+  summary = run_export (f, f->in, FALSE, FALSE);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+  g_assert_cmpuint (summary->n_exported, ==, 1);
+  g_assert_cmpuint (summary->skipped[HEPA_EXPORT_SKIP_UNREADABLE], ==, 2);
+  for (guint i = 0; i < summary->problems->len; i++)
+    {
+      HepaExportProblem *p = g_ptr_array_index (summary->problems, i);
+
+      g_assert_nonnull (strstr (p->message, "Not a regular file"));
+    }
+}
+
 static ssize_t
 enospc_write (int         fd,
               const void *buf,
@@ -1627,6 +1658,7 @@ main (int    argc,
   ADD ("native-gray16", test_export_native_gray16);
   ADD ("idempotent", test_export_idempotent);
   ADD ("bad-input", test_export_bad_input);
+  ADD ("not-regular-sidecar", test_export_not_regular_sidecar);
   ADD ("disk-full", test_export_disk_full);
   ADD ("reserved-class", test_export_reserved_class);
   ADD ("deidentified", test_export_deidentified);
