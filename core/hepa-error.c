@@ -92,7 +92,7 @@ hepa_file_get_contents (const char  *path,
     {
       close (fd);
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
-                   _("Larger than the %" G_GSIZE_FORMAT " bytes allowed"), max_bytes);
+                   _("Larger than the %zu bytes allowed"), (size_t) max_bytes);
       return FALSE;
     }
   /* st_size is a hint only (a file may grow while it is read); the bytes read are what count. */
@@ -130,7 +130,7 @@ hepa_file_get_contents (const char  *path,
   if (used > max_bytes)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
-                   _("Larger than the %" G_GSIZE_FORMAT " bytes allowed"), max_bytes);
+                   _("Larger than the %zu bytes allowed"), (size_t) max_bytes);
       return FALSE;
     }
   buf[used] = '\0';

@@ -1798,6 +1798,7 @@ hepa_export_run (const HepaExportOptions  *options,
    * fsync per file, which made a thousand crops take seconds on a busy disk. */
   {
     g_autoptr(GError) local_error = NULL;
+    gboolean csv_written;
     int dir_fd = open (options->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (dir_fd < 0 || syncfs (dir_fd) != 0)
@@ -1817,13 +1818,20 @@ hepa_export_run (const HepaExportOptions  *options,
     if (local_error == NULL)
       write_text (options->out_dir, "manifest.csv", csv, &summary->n_written,
                   &summary->n_unchanged, &local_error);
+    csv_written = local_error == NULL;
     if (local_error == NULL)
       write_text (options->out_dir, "manifest.json", json, &summary->n_written,
                   &summary->n_unchanged, &local_error);
     if (local_error != NULL)
       {
-        add_problem (summary->problems, skip_from_error (local_error), options->out_dir,
-                     _("%s; the export has no new manifest"), local_error->message);
+        /* Say what is on disk: manifest.csv may be new while manifest.json failed. */
+        if (csv_written)
+          add_problem (summary->problems, skip_from_error (local_error), options->out_dir,
+                       _("%s; manifest.csv is new but manifest.json is not: export again"),
+                       local_error->message);
+        else
+          add_problem (summary->problems, skip_from_error (local_error), options->out_dir,
+                       _("%s; the export has no new manifest"), local_error->message);
         summary->n_exported = 0;
         summary->n_skipped = summary->problems->len;
         for (guint i = 0; i < summary->problems->len; i++)
