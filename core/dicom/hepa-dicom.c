@@ -155,6 +155,36 @@ hepa_dicom_file_dup_string (HepaDicomFile *self,
   return g_strstrip (g_utf8_make_valid (buf, -1));
 }
 
+typedef struct
+{
+  HepaDicomStringFunc func;
+  gpointer            user_data;
+} ForeachData;
+
+static void
+foreach_string_cb (uint16_t    group,
+                   uint16_t    element,
+                   const char *vr,
+                   const char *value,
+                   void       *user_data)
+{
+  ForeachData *data = user_data;
+  g_autofree char *valid = g_strstrip (g_utf8_make_valid (value, -1));
+
+  if (*valid != '\0')
+    data->func (group, element, vr, valid, data->user_data);
+}
+
+void
+hepa_dicom_file_foreach_string (HepaDicomFile      *self,
+                                HepaDicomStringFunc func,
+                                gpointer            user_data)
+{
+  ForeachData data = { func, user_data };
+
+  hepa_dcm_foreach_string (self->dcm, foreach_string_cb, &data);
+}
+
 gboolean
 hepa_dicom_file_get_int (HepaDicomFile *self,
                          guint16        group,
