@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE  /* O_TMPFILE */
 #include "config.h"
 
 #include "hepa-dicom.h"
@@ -10,6 +11,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -402,7 +404,47 @@ hepa_dicom_write_us (const char               *path,
   spec.sop_uid = params->sop_uid ? params->sop_uid : "";
   spec.manufacturer = params->manufacturer ? params->manufacturer : "Hepascope";
 
-  /* Temporary file next to the target, so the rename stays on one file system. */
+  /* An unnamed file in the target's folder (O_TMPFILE): a process killed while DCMTK writes
+   * (synth writes hundreds) leaves nothing behind. It gets a name only once complete. */
+  {
+    g_autofree char *dir = g_path_get_dirname (path);
+
+    fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      {
+        g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+        gboolean ok;
+
+        status = hepa_dcm_write_us (proc, &spec, msg, sizeof msg);
+        if (status != HEPA_DCM_OK)
+          {
+            close (fd);
+            set_error (error, path, status, msg);
+            return FALSE;
+          }
+        tmp = g_strdup_printf ("%s.%08x.tmp", path, g_random_int ());
+        ok = fsync (fd) == 0 && fchmod (fd, 0644) == 0
+             && linkat (AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0;
+        if (ok && g_rename (tmp, path) != 0)
+          {
+            ok = FALSE;
+            g_unlink (tmp);
+          }
+        if (!ok)
+          {
+            int errsv = errno;
+
+            close (fd);
+            g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
+                         g_strerror (errsv));
+            return FALSE;
+          }
+        close (fd);
+        return TRUE;
+      }
+    /* No O_TMPFILE on this file system (or no /proc): a named temporary file. */
+    g_clear_pointer (&tmp, g_free);
+  }
   tmp = g_strdup_printf ("%s.XXXXXX", path);
   fd = g_mkstemp (tmp);
   if (fd < 0)

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1214,6 +1215,59 @@ test_not_regular (void)
   expect_open_error (zero, HEPA_ERROR_IO, "Not a regular file");
 }
 
+/* synth left its temporary files (PATH.XXXXXX) behind when killed while DCMTK wrote: the
+ * writer now writes an unnamed O_TMPFILE and names it only when complete. A child writes a 24
+ * MB cine again and again; it is SIGKILLed at random moments, eight times; only the complete
+ * file may be in the folder afterwards. */
+static void
+test_writer_killed (void)
+{
+  g_autofree char *dir = fixture_path ("killed");
+  g_autofree char *path = g_build_filename (dir, "cine.dcm", NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (19);
+  guint leftovers = 0, kills = 0;
+
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  for (int round = 0; round < 8; round++)
+    {
+      pid_t pid = fork ();
+      int status = 0;
+
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          HepaDicomUsParams params = { 0 };
+          guint8 *pixels = g_malloc0 (640 * 480 * 3 * 26);
+
+          params.width = 640;
+          params.height = 480;
+          params.n_frames = 26;
+          params.rgb = TRUE;
+          params.pixels = pixels;
+          for (;;)
+            hepa_dicom_write_us (path, &params, NULL);
+        }
+      g_usleep (g_rand_int_range (rand, 20000, 250000));
+      if (kill (pid, SIGKILL) == 0)
+        kills++;
+      waitpid (pid, &status, 0);
+    }
+  {
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      if (strcmp (name, "cine.dcm") != 0)
+        {
+          g_test_message ("left behind: %s", name);
+          leftovers++;
+        }
+  }
+  g_test_message ("%u kills, %u files left behind", kills, leftovers);
+  g_assert_cmpuint (kills, ==, 8);
+  g_assert_cmpuint (leftovers, ==, 0);
+}
+
 /* ---- DCMTK's command-line tools ---------------------------------------------------------- */
 
 static gboolean
@@ -1456,6 +1510,7 @@ main (int    argc,
   g_test_add_func ("/core/dicom/bad/nesting-cli", test_nesting_cli);
   g_test_add_func ("/core/dicom/bad/many-fragments", test_many_fragments);
   g_test_add_func ("/core/dicom/bad/not-regular", test_not_regular);
+  g_test_add_func ("/core/dicom/writer/killed", test_writer_killed);
 
   status = g_test_run ();
   if (g_getenv ("HEPA_TEST_KEEP") == NULL)
