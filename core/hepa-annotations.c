@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* ROI sidecars: parsing with every field checked, atomic saving, damaged files kept aside. */
+#define _GNU_SOURCE  /* O_TMPFILE, linkat */
 #include "config.h"
 
 #include "hepa-annotations-private.h"
@@ -771,6 +772,7 @@ hepa_write_file_atomic_full (const char  *path,
   g_autofree char *tmp = NULL;
   const guint8 *p = data;
   gsize left = length;
+  gboolean named = FALSE;
   int fd;
   int dir_fd;
   int errsv;
@@ -780,10 +782,19 @@ hepa_write_file_atomic_full (const char  *path,
 
   dir = g_path_get_dirname (path);
   base = g_path_get_basename (path);
-  tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, mode);
-  if (fd < 0)
-    return errno_error (error, errno, what, path);
+  /* An unnamed file (O_TMPFILE) that gets a name only once complete: a process killed while it
+   * writes leaves nothing behind. Without O_TMPFILE, a hidden named temporary file. */
+  fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+  if (fd >= 0)
+    tmp = g_strdup_printf ("%s/.%s.%08x.tmp", dir, base, g_random_int ());
+  else
+    {
+      tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+      fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, mode);
+      if (fd < 0)
+        return errno_error (error, errno, what, path);
+      named = TRUE;
+    }
 
   while (left > 0)
     {
@@ -804,6 +815,17 @@ hepa_write_file_atomic_full (const char  *path,
     {
       errsv = errno;
       goto fail;
+    }
+  if (!named)
+    {
+      g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+
+      if (linkat (AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0)
+        {
+          errsv = errno;
+          goto fail;
+        }
+      named = TRUE;
     }
   if (close (fd) != 0)
     {
@@ -830,7 +852,8 @@ hepa_write_file_atomic_full (const char  *path,
 fail:
   if (fd >= 0)
     close (fd);
-  g_unlink (tmp);
+  if (named)
+    g_unlink (tmp);
   return errno_error (error, errsv, what, path);
 }
 

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -312,6 +313,51 @@ test_not_regular (void)
       g_assert_nonnull (strstr (error->message, "Not a regular file"));
       g_assert_true (g_file_test (paths[i], G_FILE_TEST_EXISTS));
     }
+  hepa_test_rmtree (dir);
+}
+
+/* hepa_write_file_atomic (sidecars, export crops and manifests) left its hidden temporary file
+ * (.NAME.XXXXXX) when the process was killed while writing. Now the data goes to an unnamed
+ * O_TMPFILE first. A child rewrites 48 MB again and again and is SIGKILLed 8 times. */
+static void
+test_atomic_write_killed (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "big.json", NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  guint leftovers = 0;
+
+  for (int round = 0; round < 8; round++)
+    {
+      pid_t pid = fork ();
+      int status = 0;
+
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          gsize n = 48 * 1024 * 1024;
+          char *data = g_malloc (n);
+
+          memset (data, 'x', n);
+          for (;;)
+            hepa_write_file_atomic (path, data, n, 0644, "test", NULL);
+        }
+      g_usleep (g_rand_int_range (rand, 20000, 200000));
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+    }
+  {
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      if (strcmp (name, "big.json") != 0)
+        {
+          g_test_message ("left behind: %s", name);
+          leftovers++;
+        }
+  }
+  g_assert_cmpuint (leftovers, ==, 0);
   hepa_test_rmtree (dir);
 }
 
@@ -688,6 +734,7 @@ main (int    argc,
   g_test_add_func ("/core/annotations/newer-version-left-alone", test_newer_version_left_alone);
   g_test_add_func ("/core/annotations/huge-moved-aside", test_huge_moved_aside);
   g_test_add_func ("/core/annotations/not-regular", test_not_regular);
+  g_test_add_func ("/core/annotations/atomic-write-killed", test_atomic_write_killed);
   g_test_add_func ("/core/annotations/parse-rejects", test_parse_rejects);
   g_test_add_func ("/core/annotations/parse-accepts-minimal", test_parse_accepts_minimal);
   g_test_add_func ("/core/annotations/save-enospc-hook", test_save_enospc_hook);

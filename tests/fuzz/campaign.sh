@@ -119,7 +119,7 @@ p = sys.argv[1]
 json.load(open(p)) if p.endswith('.json') else list(csv.reader(open(p)))" "$kd/out/$mf" 2>/dev/null; then ok=0; fi
   done
   [[ $ok -eq 1 ]] && intact=$((intact + 1)) || broken=$((broken + 1))
-  n=$(find "$kd/out" "$kd/in" -name '*.XXXXXX' -o -name '.*tmp*' -o -name '*.tmp' 2>/dev/null | wc -l)
+  n=$(find "$kd/out" "$kd/in" -name '.*' -type f 2>/dev/null | wc -l)
   leftovers=$((leftovers + n))
 done
 echo "kill loop: $kills exports started, $killed killed mid-run, manifests intact after $intact, damaged after $broken, temporary files left: $leftovers"
