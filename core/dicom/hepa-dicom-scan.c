@@ -64,6 +64,7 @@ fill (Reader *r)
     {
       int status;
       gsize before;
+      uInt in_before;
 
       if (r->z.avail_in == 0)
         {
@@ -84,6 +85,7 @@ fill (Reader *r)
       r->z.next_out = r->buf + r->end;
       r->z.avail_out = (uInt) (BUF_SIZE - r->end);
       before = r->z.avail_out;
+      in_before = r->z.avail_in;
       status = inflate (&r->z, Z_NO_FLUSH);
       r->end += before - r->z.avail_out;
       r->inflated += before - r->z.avail_out;
@@ -93,12 +95,17 @@ fill (Reader *r)
           r->z_done = TRUE;
           return FALSE;
         }
-      if (status == Z_STREAM_END || (status != Z_OK && status != Z_BUF_ERROR))
+      /* The end, damage, or a call that moved nothing (zlib then answers Z_BUF_ERROR for ever:
+       * a fuzzer found this spinning). */
+      if (status == Z_STREAM_END || (status != Z_OK && status != Z_BUF_ERROR)
+          || (before == r->z.avail_out && in_before == r->z.avail_in))
         r->z_done = TRUE;
       if (before != r->z.avail_out)
         return TRUE;
     }
-  return r->end > r->start;
+  /* Only new bytes count: returning TRUE for bytes already there made want () spin on a
+   * deflated stream that ended short of an element header (found by fuzz-dicom). */
+  return FALSE;
 }
 
 /* Makes @n bytes available at buf + start; FALSE at the end of the data. */
@@ -305,6 +312,7 @@ reader_reset (Reader  *r,
 {
   if (r->z_ready)
     inflateEnd (&r->z);
+  memset (&r->z, 0, sizeof r->z);
   r->z_ready = FALSE;
   r->z_done = FALSE;
   r->deflated = FALSE;

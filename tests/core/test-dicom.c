@@ -1202,6 +1202,21 @@ test_many_fragments (void)
   g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
 }
 
+/* fuzz-dicom's finding in the nesting scan: a deflated data set whose stream ends a few bytes
+ * into an element header made the scan spin for ever (the reader reported bytes already
+ * buffered as new). Now DCMTK's own error, at once. */
+static void
+test_nesting_scan_short_deflate (void)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("HEPASCOPE_SOURCE_ROOT"), "tests", "fuzz",
+                                            "seed-dicom", "hang-deflated-short-header.dcm",
+                                            NULL);
+  gint64 start = g_get_monotonic_time ();
+
+  expect_open_error (path, HEPA_ERROR_FORMAT, "damaged DICOM file");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
 /* A FIFO named as an image blocked the open for ever; a link to /dev/zero read without end. */
 static void
 test_not_regular (void)
@@ -1509,6 +1524,7 @@ main (int    argc,
       }
   g_test_add_func ("/core/dicom/bad/nesting-cli", test_nesting_cli);
   g_test_add_func ("/core/dicom/bad/many-fragments", test_many_fragments);
+  g_test_add_func ("/core/dicom/bad/nesting-scan-short-deflate", test_nesting_scan_short_deflate);
   g_test_add_func ("/core/dicom/bad/not-regular", test_not_regular);
   g_test_add_func ("/core/dicom/writer/killed", test_writer_killed);
 
