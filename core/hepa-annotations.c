@@ -868,6 +868,28 @@ hepa_annotations_save (const HepaAnnotations *self,
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (sidecar_path != NULL, FALSE);
 
+  /* A sidecar written by a newer Hepascope was left unchanged at open (the workbench then
+   * starts with no regions); the first autosave would have replaced it and its regions. */
+  {
+    g_autofree char *old = NULL;
+    gsize old_length = 0;
+
+    if (hepa_file_get_contents (sidecar_path, HEPA_ANNOTATIONS_MAX_BYTES, &old, &old_length,
+                                NULL))
+      {
+        g_autoptr(GError) old_error = NULL;
+        g_autoptr(HepaAnnotations) previous = hepa_annotations_parse (old, old_length,
+                                                                      &old_error);
+
+        if (previous == NULL && g_error_matches (old_error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED))
+          {
+            g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
+                         _("Could not save annotations to %s: that file was written by a newer "
+                           "Hepascope and is kept as it is"), sidecar_path);
+            return FALSE;
+          }
+      }
+  }
   data = hepa_annotations_to_data (self, &length);
   return hepa_write_file_atomic (sidecar_path, data, length, 0666, _("annotations"), error);
 }

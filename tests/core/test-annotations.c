@@ -361,6 +361,30 @@ test_atomic_write_killed (void)
   hepa_test_rmtree (dir);
 }
 
+/* The workbench starts with no regions when the sidecar is from a newer Hepascope; its first
+ * autosave replaced that file and every region in it. A save now refuses to. */
+static void
+test_newer_version_not_replaced (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "scan.dcm.hepascope.json", NULL);
+  const char *newer = "{\"format\": \"hepascope-annotations\", \"version\": 9, \"rois\": [],"
+                      " \"future\": true}";
+  g_autoptr(HepaAnnotations) set = hepa_annotations_new ("scan.dcm");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  HepaRect rect = { 1, 2, 3, 4 };
+
+  g_assert_true (g_file_set_contents (path, newer, -1, NULL));
+  g_ptr_array_add (set->rois, hepa_roi_new (0, &rect, "cyst", "me"));
+  g_assert_false (hepa_annotations_save (set, path, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, newer);
+  hepa_test_rmtree (dir);
+}
+
 static void
 test_newer_version_left_alone (void)
 {
@@ -734,6 +758,7 @@ main (int    argc,
   g_test_add_func ("/core/annotations/newer-version-left-alone", test_newer_version_left_alone);
   g_test_add_func ("/core/annotations/huge-moved-aside", test_huge_moved_aside);
   g_test_add_func ("/core/annotations/not-regular", test_not_regular);
+  g_test_add_func ("/core/annotations/newer-version-not-replaced", test_newer_version_not_replaced);
   g_test_add_func ("/core/annotations/atomic-write-killed", test_atomic_write_killed);
   g_test_add_func ("/core/annotations/parse-rejects", test_parse_rejects);
   g_test_add_func ("/core/annotations/parse-accepts-minimal", test_parse_accepts_minimal);
