@@ -8,6 +8,7 @@
 #include "hepa-cli.h"
 
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-model.h"
 #include "hepa-weights.h"
 #include "hepa-safetensors.h"
@@ -95,7 +96,7 @@ input_card (HepaWeights *weights)
   if (json == NULL)
     return NULL;
   parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, json, -1, NULL)
+  if (!hepa_json_parser_load (parser, json, -1, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return NULL;
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
@@ -202,7 +203,7 @@ load_card_extra (const char  *path,
   JsonObject *obj;
   g_autoptr(GList) members = NULL;
 
-  if (!json_parser_load_from_mapped_file (parser, path, error))
+  if (!hepa_json_parser_load_file (parser, path, 16 * 1024 * 1024, error))
     {
       g_prefix_error (error, "%s: ", path);
       return NULL;

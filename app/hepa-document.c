@@ -171,11 +171,12 @@ open_thread (GTask        *task,
     {
       g_autofree char *base = g_path_get_basename (job->path);
 
-      /* The loader moved the damaged file aside; start empty and say where it went. */
+      /* The loader's message says what became of the file: moved aside when damaged, left in
+       * place when it could not be moved or is from a newer version (saving then refuses to
+       * replace it). Start empty. */
       g_free (job->notice);
-      job->notice = g_strdup_printf (_("The regions file of %s was damaged and has been kept "
-                                       "aside (%s). Starting with no regions."), base,
-                                     load_error->message);
+      job->notice = g_strdup_printf (_("The regions of %s could not be read: %s. Starting with "
+                                       "no regions."), base, load_error->message);
       job->notice_kind = HEPA_NOTICE_WARNING;
       job->annotations = hepa_annotations_new (base);
     }

@@ -4,6 +4,7 @@
 
 #include "hepa-model.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-weights-private.h"
 #include "hepa-model-file.h"
 
@@ -312,7 +313,7 @@ parse_card (const char     *json,
   JsonNode *node;
   HepaArch arch;
 
-  if (!json_parser_load_from_data (parser, json, -1, &local_error))
+  if (!hepa_json_parser_load (parser, json, -1, &local_error))
     {
       g_autofree char *message = hepa_weights_printable_name (local_error->message);
 

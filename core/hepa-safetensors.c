@@ -7,6 +7,7 @@
 #include "hepa-weights-private.h"
 #include "hepa-error.h"
 #include "hepa-half.h"
+#include "hepa-json.h"
 #include "nn/hepa-nn.h"
 
 #include <errno.h>
@@ -348,8 +349,8 @@ parse_safetensors (const guint8  *data,
   payload = data + 8 + header_len;
 
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) data + 8, (gssize) header_len,
-                                   &json_error))
+  if (!hepa_json_parser_load (parser, (const char *) data + 8, (gssize) header_len,
+                              &json_error))
     {
       /* json-glib quotes the offending text, newlines included. */
       g_autofree char *message = hepa_weights_printable_name (json_error->message);
