@@ -238,6 +238,7 @@ typedef struct
   const char      *what;
   HepaCliProgress *progress;
   gint64           total;
+  gint64           done;
 } Progress;
 
 static void
@@ -247,8 +248,10 @@ progress_cb (guint    done,
 {
   Progress *p = user_data;
 
-  if (total == 0)
+  /* Archives repeat the count (a C-GET response after each stored object): draw changes only. */
+  if (total == 0 || ((gint64) total == p->total && (gint64) done == p->done))
     return;
+  p->done = done;
   if (p->progress == NULL || (gint64) total != p->total)
     {
       g_clear_pointer (&p->progress, hepa_cli_progress_free);
@@ -282,7 +285,7 @@ pacs_get (int    argc,
   };
   g_autoptr(HepaPacsNode) node = NULL;
   g_autoptr(GError) error = NULL;
-  Progress p = { _("Retrieving"), NULL, 0 };
+  Progress p = { _("Retrieving"), NULL, 0, -1 };
   gint64 start;
   guint n = 0;
   int status = 0;
@@ -378,7 +381,7 @@ pacs_send (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *name = NULL;
-  Progress p = { _("Sending"), NULL, 0 };
+  Progress p = { _("Sending"), NULL, 0, -1 };
   guint n = 0;
   int status = 0;
 
