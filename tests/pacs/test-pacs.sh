@@ -68,6 +68,13 @@ check "pacs find: no match for an unknown patient" \
 check "pacs find --study (series level): 5 US series" \
   test "$(json 'sum(1 for m in d["matches"] if m["modality"] == "US")' <"$tmp/series.json")" = 5
 
+# Cancellation between messages (C-GET and C-MOVE), from the core API.
+if [[ -n "${HEPASCOPE_TEST_PACS_CORE:-}" ]]; then
+  check "cancelling a C-GET and a C-MOVE: cancelled error, complete files only, node still fine" \
+    env HEPASCOPE_TEST_PACS_NODE="$orthanc_node" HEPASCOPE_TEST_PACS_STUDY="$study" \
+    HEPASCOPE_TEST_PACS_PORT="$our_port" "$HEPASCOPE_TEST_PACS_CORE"
+fi
+
 # Retrieve: C-GET, then C-MOVE to our own storage SCP; same files as sent.
 same_files () {
   local dir="$1"
