@@ -496,10 +496,10 @@ public:
 };
 
 HepaDcmNetStatus
-connect (Scu               &scu,
-         const char        *what,
-         char              *msg,
-         size_t             msg_size)
+open_association (Scu        &scu,
+                  const char *what,
+                  char       *msg,
+                  size_t      msg_size)
 {
   init_logging ();
   OFCondition cond = scu.initNetwork ();
@@ -560,7 +560,7 @@ hepa_dcm_net_echo (const HepaDcmNode *node,
         return HEPA_DCM_NET_FAILED;
       Scu scu (node);
       scu.addPresentationContext (UID_VerificationSOPClass, plain_syntaxes ());
-      HepaDcmNetStatus status = connect (scu, "verifying", msg, msg_size);
+      HepaDcmNetStatus status = open_association (scu, "verifying", msg, msg_size);
       if (status != HEPA_DCM_NET_OK)
         return status;
       OFCondition cond = scu.sendECHORequest (0);
@@ -605,7 +605,7 @@ hepa_dcm_net_find (const HepaDcmNode  *node,
       scu.match_data = user_data;
       scu.addPresentationContext (UID_FINDStudyRootQueryRetrieveInformationModel,
                                   plain_syntaxes ());
-      HepaDcmNetStatus status = connect (scu, "querying", msg, msg_size);
+      HepaDcmNetStatus status = open_association (scu, "querying", msg, msg_size);
       if (status != HEPA_DCM_NET_OK)
         return status;
 
@@ -760,7 +760,7 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
           rmdir (incoming.c_str ());
       };
 
-      HepaDcmNetStatus status = connect (scu, "retrieving", msg, msg_size);
+      HepaDcmNetStatus status = open_association (scu, "retrieving", msg, msg_size);
       if (status != HEPA_DCM_NET_OK)
         {
           stop_listener ();
@@ -878,7 +878,7 @@ hepa_dcm_net_store (const HepaDcmNode  *node,
             syntaxes.push_back (UID_LittleEndianImplicitTransferSyntax);
           scu.addPresentationContext (w.first.c_str (), syntaxes);
         }
-      HepaDcmNetStatus status = connect (scu, "sending", msg, msg_size);
+      HepaDcmNetStatus status = open_association (scu, "sending", msg, msg_size);
       if (status != HEPA_DCM_NET_OK)
         return status;
       scu.total = (unsigned) n_paths;
