@@ -348,6 +348,9 @@ public:
         HepaDcmMatch m;
         std::memset (&m, 0, sizeof m);
         DcmDataset *d = response->m_dataset;
+        // Names in the archive's character set come back as UTF-8 where DCMTK can convert.
+        if (d->tagExistsWithValue (DCM_SpecificCharacterSet))
+          d->convertToUTF8 ();
         auto get = [d] (const DcmTagKey &tag, char *buf, size_t size) {
           OFString v;
           if (d->findAndGetOFStringArray (tag, v).good ())
@@ -610,6 +613,12 @@ hepa_dcm_net_find (const HepaDcmNode  *node,
         return status;
 
       DcmDataset keys;
+      // Our query values are UTF-8; say so when one is not plain ASCII.
+      for (const char *v : { q (query->patient_name), q (query->patient_id),
+                             q (query->accession_number) })
+        for (const char *c = v; *c != '\0'; c++)
+          if ((unsigned char) *c >= 0x80)
+            keys.putAndInsertString (DCM_SpecificCharacterSet, "ISO_IR 192");
       keys.putAndInsertString (DCM_QueryRetrieveLevel,
                                level == HEPA_DCM_LEVEL_STUDY ? "STUDY" : "SERIES");
       keys.putAndInsertString (DCM_PatientName, q (query->patient_name));

@@ -64,6 +64,14 @@ check "pacs find (study level): one study, 5 images" test -n "$study" -a "$count
 "${cli[@]}" pacs find "${node[@]}" --patient-id NOBODY --json >"$tmp/none.json"
 check "pacs find: no match for an unknown patient" \
   test "$(json 'len(d["matches"])' <"$tmp/none.json")" = 0
+# Character sets: a Latin-1 name is found by its UTF-8 spelling and comes back as UTF-8.
+"${cli[@]}" synth --out "$tmp/latin1" --per-class 1 --seed 3 >/dev/null 2>&1
+dcmodify -nb -m "SpecificCharacterSet=ISO_IR 100" -m "PatientName=$(printf 'M\xfcller^J\xf6rg')" \
+  -m "PatientID=LATIN1" "$tmp/latin1/cyst-0000.dcm" >/dev/null
+"${cli[@]}" pacs send "${node[@]}" "$tmp/latin1/cyst-0000.dcm" >/dev/null 2>&1
+"${cli[@]}" pacs find "${node[@]}" --patient-name 'Müller*' --json >"$tmp/latin1.json"
+check "pacs find: a Latin-1 name, queried and shown in UTF-8" \
+  test "$(json '[m["patient_name"] for m in d["matches"]]' <"$tmp/latin1.json")" = "['Müller^Jörg']"
 "${cli[@]}" pacs find "${node[@]}" --study "$study" --json >"$tmp/series.json"
 check "pacs find --study (series level): 5 US series" \
   test "$(json 'sum(1 for m in d["matches"] if m["modality"] == "US")' <"$tmp/series.json")" = 5
