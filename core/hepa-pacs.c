@@ -367,3 +367,277 @@ hepa_pacs_cache_dir (const char *study_uid)
 {
   return g_build_filename (g_get_user_cache_dir (), "hepascope", "pacs", study_uid, NULL);
 }
+
+/* Asynchronous twins: one job struct for every operation, run with g_task_run_in_thread. */
+typedef enum
+{
+  JOB_ECHO,
+  JOB_FIND,
+  JOB_RETRIEVE,
+  JOB_STORE,
+} JobKind;
+
+typedef struct
+{
+  JobKind               kind;
+  HepaPacsNode         *node;
+  HepaPacsLevel         level;
+  char                 *query[6];     /* name, id, date, accession, modality, study uid */
+  char                 *study_uid;
+  char                 *series_uid;
+  char                 *out_dir;
+  gboolean              move;
+  char                **paths;
+  HepaPacsProgressFunc  progress;
+  gpointer              progress_data;
+  GMainContext         *context;      /* where progress is reported */
+  guint                 count;        /* files received or sent, also on failure */
+} Job;
+
+static void
+job_free (Job *job)
+{
+  hepa_pacs_node_free (job->node);
+  for (guint i = 0; i < G_N_ELEMENTS (job->query); i++)
+    g_free (job->query[i]);
+  g_free (job->study_uid);
+  g_free (job->series_uid);
+  g_free (job->out_dir);
+  g_strfreev (job->paths);
+  g_clear_pointer (&job->context, g_main_context_unref);
+  g_free (job);
+}
+
+static Job *
+job_new (JobKind             kind,
+         const HepaPacsNode *node)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = kind;
+  job->node = hepa_pacs_node_copy (node);
+  job->context = g_main_context_ref_thread_default ();
+  return job;
+}
+
+typedef struct
+{
+  HepaPacsProgressFunc  func;
+  gpointer              data;
+  guint                 done;
+  guint                 total;
+} ProgressEvent;
+
+static gboolean
+progress_event_cb (gpointer user_data)
+{
+  ProgressEvent *event = user_data;
+
+  event->func (event->done, event->total, event->data);
+  return G_SOURCE_REMOVE;
+}
+
+/* On the worker: posts a copy of the counts to the caller's context. */
+static void
+job_progress_cb (guint    done,
+                 guint    total,
+                 gpointer user_data)
+{
+  Job *job = user_data;
+  ProgressEvent *event;
+
+  if (job->progress == NULL)
+    return;
+  event = g_new (ProgressEvent, 1);
+  *event = (ProgressEvent) { job->progress, job->progress_data, done, total };
+  g_main_context_invoke_full (job->context, G_PRIORITY_DEFAULT, progress_event_cb, event, g_free);
+}
+
+static void
+job_thread (GTask        *task,
+            gpointer      source_object,
+            gpointer      task_data,
+            GCancellable *cancellable)
+{
+  Job *job = task_data;
+  GError *error = NULL;
+
+  switch (job->kind)
+    {
+    case JOB_ECHO:
+      if (hepa_pacs_echo (job->node, cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      break;
+    case JOB_FIND:
+      {
+        HepaPacsQuery query = { job->query[0], job->query[1], job->query[2], job->query[3],
+                                job->query[4], job->query[5] };
+        GPtrArray *matches = hepa_pacs_find (job->node, job->level, &query, cancellable, &error);
+
+        if (matches != NULL)
+          g_task_return_pointer (task, matches, (GDestroyNotify) g_ptr_array_unref);
+        else
+          g_task_return_error (task, error);
+      }
+      break;
+    case JOB_RETRIEVE:
+      if (hepa_pacs_retrieve (job->node, job->study_uid, job->series_uid, job->out_dir, job->move,
+                              job_progress_cb, job, &job->count, cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      break;
+    case JOB_STORE:
+      if (hepa_pacs_store (job->node, (const char *const *) job->paths,
+                           g_strv_length (job->paths), job_progress_cb, job, &job->count,
+                           cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+job_run (Job                 *job,
+         gpointer             source_tag,
+         GCancellable        *cancellable,
+         GAsyncReadyCallback  callback,
+         gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_task_data (task, job, (GDestroyNotify) job_free);
+  g_task_run_in_thread (task, job_thread);
+}
+
+void
+hepa_pacs_echo_async (const HepaPacsNode  *node,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_return_if_fail (node != NULL);
+  job_run (job_new (JOB_ECHO, node), hepa_pacs_echo_async, cancellable, callback, user_data);
+}
+
+gboolean
+hepa_pacs_echo_finish (GAsyncResult  *result,
+                       GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+hepa_pacs_find_async (const HepaPacsNode  *node,
+                      HepaPacsLevel        level,
+                      const HepaPacsQuery *query,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  Job *job;
+
+  g_return_if_fail (node != NULL);
+  job = job_new (JOB_FIND, node);
+  job->level = level;
+  if (query != NULL)
+    {
+      job->query[0] = g_strdup (query->patient_name);
+      job->query[1] = g_strdup (query->patient_id);
+      job->query[2] = g_strdup (query->study_date);
+      job->query[3] = g_strdup (query->accession_number);
+      job->query[4] = g_strdup (query->modality);
+      job->query[5] = g_strdup (query->study_uid);
+    }
+  job_run (job, hepa_pacs_find_async, cancellable, callback, user_data);
+}
+
+GPtrArray *
+hepa_pacs_find_finish (GAsyncResult  *result,
+                       GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+hepa_pacs_retrieve_async (const HepaPacsNode   *node,
+                          const char           *study_uid,
+                          const char           *series_uid,
+                          const char           *out_dir,
+                          gboolean              move,
+                          HepaPacsProgressFunc  progress,
+                          gpointer              progress_data,
+                          GCancellable         *cancellable,
+                          GAsyncReadyCallback   callback,
+                          gpointer              user_data)
+{
+  Job *job;
+
+  g_return_if_fail (node != NULL && study_uid != NULL && out_dir != NULL);
+  job = job_new (JOB_RETRIEVE, node);
+  job->study_uid = g_strdup (study_uid);
+  job->series_uid = g_strdup (series_uid);
+  job->out_dir = g_strdup (out_dir);
+  job->move = move;
+  job->progress = progress;
+  job->progress_data = progress_data;
+  job_run (job, hepa_pacs_retrieve_async, cancellable, callback, user_data);
+}
+
+gboolean
+hepa_pacs_retrieve_finish (GAsyncResult  *result,
+                           guint         *n_received,
+                           GError       **error)
+{
+  Job *job;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  job = g_task_get_task_data (G_TASK (result));
+  if (n_received != NULL)
+    *n_received = job->count;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+hepa_pacs_store_async (const HepaPacsNode   *node,
+                       const char *const    *paths,
+                       guint                 n_paths,
+                       HepaPacsProgressFunc  progress,
+                       gpointer              progress_data,
+                       GCancellable         *cancellable,
+                       GAsyncReadyCallback   callback,
+                       gpointer              user_data)
+{
+  Job *job;
+
+  g_return_if_fail (node != NULL && (paths != NULL || n_paths == 0));
+  job = job_new (JOB_STORE, node);
+  job->paths = g_new0 (char *, n_paths + 1);
+  for (guint i = 0; i < n_paths; i++)
+    job->paths[i] = g_strdup (paths[i]);
+  job->progress = progress;
+  job->progress_data = progress_data;
+  job_run (job, hepa_pacs_store_async, cancellable, callback, user_data);
+}
+
+gboolean
+hepa_pacs_store_finish (GAsyncResult  *result,
+                        guint         *n_sent,
+                        GError       **error)
+{
+  Job *job;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  job = g_task_get_task_data (G_TASK (result));
+  if (n_sent != NULL)
+    *n_sent = job->count;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

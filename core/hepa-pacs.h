@@ -115,6 +115,49 @@ gboolean   hepa_pacs_store    (const HepaPacsNode   *node,
                                GCancellable         *cancellable,
                                GError              **error);
 
+/* The same operations on a worker thread, for the workbench. @progress (may be NULL) is called
+ * on the thread-default main context of the caller, as is @callback; cancellation is checked
+ * between DIMSE messages. The _finish functions return what the sync ones do. */
+void       hepa_pacs_echo_async      (const HepaPacsNode   *node,
+                                      GCancellable         *cancellable,
+                                      GAsyncReadyCallback   callback,
+                                      gpointer              user_data);
+gboolean   hepa_pacs_echo_finish     (GAsyncResult         *result,
+                                      GError              **error);
+void       hepa_pacs_find_async      (const HepaPacsNode   *node,
+                                      HepaPacsLevel         level,
+                                      const HepaPacsQuery  *query,
+                                      GCancellable         *cancellable,
+                                      GAsyncReadyCallback   callback,
+                                      gpointer              user_data);
+GPtrArray *hepa_pacs_find_finish     (GAsyncResult         *result,
+                                      GError              **error);
+void       hepa_pacs_retrieve_async  (const HepaPacsNode   *node,
+                                      const char           *study_uid,
+                                      const char           *series_uid,
+                                      const char           *out_dir,
+                                      gboolean              move,
+                                      HepaPacsProgressFunc  progress,
+                                      gpointer              progress_data,
+                                      GCancellable         *cancellable,
+                                      GAsyncReadyCallback   callback,
+                                      gpointer              user_data);
+/* *n_received (may be NULL): the files written, also on failure. */
+gboolean   hepa_pacs_retrieve_finish (GAsyncResult         *result,
+                                      guint                *n_received,
+                                      GError              **error);
+void       hepa_pacs_store_async     (const HepaPacsNode   *node,
+                                      const char *const    *paths,
+                                      guint                 n_paths,
+                                      HepaPacsProgressFunc  progress,
+                                      gpointer              progress_data,
+                                      GCancellable         *cancellable,
+                                      GAsyncReadyCallback   callback,
+                                      gpointer              user_data);
+gboolean   hepa_pacs_store_finish    (GAsyncResult         *result,
+                                      guint                *n_sent,
+                                      GError              **error);
+
 /* The local cache folder for retrieved studies: $XDG_CACHE_HOME/hepascope/pacs/<study UID>
  * (transfer full). */
 char      *hepa_pacs_cache_dir (const char *study_uid);

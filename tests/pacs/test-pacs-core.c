@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* hepa-pacs: node parsing, and cancellation of a retrieval between DIMSE messages. The
- * cancellation cases need an archive holding a study of 5 images: test-pacs.sh runs this binary
+/* hepa-pacs: node parsing, cancellation of a retrieval between DIMSE messages, and the async
+ * twins (results and progress on the caller's thread). The archive cases need an archive holding a study of 5 images: test-pacs.sh runs this binary
  * with HEPASCOPE_TEST_PACS_NODE, _STUDY and _PORT set (our C-MOVE port); alone, they skip. */
 #include "config.h"
 
@@ -171,6 +171,113 @@ test_cancel_move (void)
   cancel_retrieve (TRUE);
 }
 
+typedef struct
+{
+  GMainLoop    *loop;
+  GAsyncResult *result;
+  guint         progress_calls;
+  guint         last_done;
+  GThread      *main_thread;
+} AsyncCtx;
+
+static void
+async_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncCtx *ctx = user_data;
+
+  ctx->result = g_object_ref (result);
+  g_main_loop_quit (ctx->loop);
+}
+
+static void
+async_progress_cb (guint    done,
+                   guint    total,
+                   gpointer user_data)
+{
+  AsyncCtx *ctx = user_data;
+
+  /* Progress arrives on the caller's thread, in order. */
+  g_assert_true (g_thread_self () == ctx->main_thread);
+  g_assert_cmpuint (done, >=, ctx->last_done);
+  g_assert_true (total == 0 || done <= total);   /* 0: not known yet */
+  ctx->last_done = done;
+  ctx->progress_calls++;
+}
+
+static GAsyncResult *
+wait_result (AsyncCtx *ctx)
+{
+  g_main_loop_run (ctx->loop);
+  return ctx->result;
+}
+
+static void
+test_async (void)
+{
+  const char *spec = g_getenv ("HEPASCOPE_TEST_PACS_NODE");
+  const char *study = g_getenv ("HEPASCOPE_TEST_PACS_STUDY");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaPacsNode) node = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GPtrArray) matches = NULL;
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *dir = NULL;
+  g_autoptr(GDir) d = NULL;
+  AsyncCtx ctx = { loop, NULL, 0, 0, g_thread_self () };
+  HepaPacsQuery query = { .study_uid = study };
+  const char *name;
+  guint n = 0;
+
+  if (spec == NULL || study == NULL)
+    {
+      g_test_skip ("needs an archive: run by tests/pacs/test-pacs.sh");
+      return;
+    }
+  node = hepa_pacs_node_parse (spec, NULL, &error);
+  g_assert_no_error (error);
+
+  hepa_pacs_echo_async (node, NULL, async_done_cb, &ctx);
+  g_assert_true (hepa_pacs_echo_finish (wait_result (&ctx), &error));
+  g_assert_no_error (error);
+  g_clear_object (&ctx.result);
+
+  hepa_pacs_find_async (node, HEPA_PACS_LEVEL_SERIES, &query, NULL, async_done_cb, &ctx);
+  matches = hepa_pacs_find_finish (wait_result (&ctx), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (matches->len, >=, 5);
+  g_clear_object (&ctx.result);
+
+  dir = g_dir_make_tmp ("hepa-pacs-async-XXXXXX", &error);
+  g_assert_no_error (error);
+  hepa_pacs_retrieve_async (node, study, NULL, dir, FALSE, async_progress_cb, &ctx, NULL,
+                            async_done_cb, &ctx);
+  g_assert_true (hepa_pacs_retrieve_finish (wait_result (&ctx), &n, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, >=, 5);
+  g_assert_cmpuint (ctx.progress_calls, >=, 1);
+  g_clear_object (&ctx.result);
+
+  d = g_dir_open (dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (files, g_build_filename (dir, name, NULL));
+  g_assert_cmpuint (files->len, ==, n);
+  ctx.progress_calls = ctx.last_done = 0;
+  hepa_pacs_store_async (node, (const char *const *) files->pdata, files->len, async_progress_cb,
+                         &ctx, NULL, async_done_cb, &ctx);
+  g_assert_true (hepa_pacs_store_finish (wait_result (&ctx), &n, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n, ==, files->len);
+  g_assert_cmpuint (ctx.last_done, ==, files->len);
+  g_clear_object (&ctx.result);
+
+  for (guint i = 0; i < files->len; i++)
+    g_unlink (g_ptr_array_index (files, i));
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -180,5 +287,6 @@ main (int    argc,
   g_test_add_func ("/pacs/cancel/before", test_cancelled_before);
   g_test_add_func ("/pacs/cancel/get", test_cancel_get);
   g_test_add_func ("/pacs/cancel/move", test_cancel_move);
+  g_test_add_func ("/pacs/async/echo-find-retrieve-store", test_async);
   return g_test_run ();
 }

@@ -78,7 +78,7 @@ check "pacs find --study (series level): 5 US series" \
 
 # Cancellation between messages (C-GET and C-MOVE), from the core API.
 if [[ -n "${HEPASCOPE_TEST_PACS_CORE:-}" ]]; then
-  check "cancelling a C-GET and a C-MOVE: cancelled error, complete files only, node still fine" \
+  check "core API: cancelling C-GET and C-MOVE (complete files only, node still fine); async echo, find, get, send" \
     env HEPASCOPE_TEST_PACS_NODE="$orthanc_node" HEPASCOPE_TEST_PACS_STUDY="$study" \
     HEPASCOPE_TEST_PACS_PORT="$our_port" "$HEPASCOPE_TEST_PACS_CORE"
 fi
