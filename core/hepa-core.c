@@ -50,7 +50,7 @@ hepa_core_init_threads (int n_threads)
     n = (int) g_get_num_processors ();
   n = CLAMP (n, 1, 1024);
 
-  /* OpenBLAS's threads and libhepa-nn's own (OpenMP) team. */
+  /* libhepa-nn's one team (it keeps OpenBLAS to one thread and splits the GEMMs itself). */
   hepa_nn_set_threads (n);
   threads_in_use = n;
   G_UNLOCK (threads);
@@ -102,7 +102,8 @@ hepa_core_lower_worker_priority (int nice_value)
         if (!g_file_get_contents (comm_path, &comm, NULL, NULL))
           continue;
         g_strchomp (comm);
-        if (strcmp (comm, own_name) != 0 && !g_str_has_prefix (comm, "pool-"))
+        if (strcmp (comm, own_name) != 0 && !g_str_has_prefix (comm, "pool-")
+            && !g_str_has_prefix (comm, "hepa-nn-"))
           continue;   /* a thread another library named and runs its own way */
       }
       if (setpriority (PRIO_PROCESS, (id_t) tid, nice_value) == 0)

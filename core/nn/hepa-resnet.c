@@ -281,6 +281,7 @@ typedef struct
   float          *arena;   /* conv_arena_floats (spec) floats */
   const float    *w;
   const float    *bn[4];
+  int             ok;      /* set by pack_job */
 } ConvJob;
 
 static int
@@ -338,6 +339,17 @@ conv_pack (const ConvJob *job)
     }
   free (scale);
   return 1;
+}
+
+static void
+pack_job (void *data,
+          int   i,
+          int   index)
+{
+  ConvJob *jobs = data;
+
+  (void) index;
+  jobs[i].ok = conv_pack (&jobs[i]);
 }
 
 static int
@@ -435,10 +447,9 @@ hepa_resnet_new (HepaArch        arch,
    * few, so the threads do not queue on the page-fault path as they did with per-conv
    * buffers.) */
   qsort (jobs, t.n_convs, sizeof jobs[0], compare_job_size);
-  HEPA_NN_PRAGMA (omp parallel for schedule (dynamic, 1) num_threads (hepa_nn_team_size ())
-                  reduction (| : failed))
+  hepa_nn_team_run (t.n_convs, pack_job, jobs);
   for (int i = 0; i < t.n_convs; i++)
-    failed |= !conv_pack (&jobs[i]);
+    failed |= !jobs[i].ok;
   if (failed)
     goto fail;
 
