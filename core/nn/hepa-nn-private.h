@@ -33,8 +33,11 @@ void hepa_nn_team_for   (int              n,
                          size_t           work,
                          HepaTeamRangeFn  fn,
                          void            *ctx);
-/* Parallel regions run since the process started (tests). */
-unsigned long hepa_nn_team_regions (void);
+/* For the tests: parallel regions run on several threads since the process started, and the
+ * highest member index that ran a job (since the last call with @reset non-zero, which zeroes
+ * it and returns the old value). */
+unsigned long hepa_nn_team_regions   (void);
+int           hepa_nn_team_max_index (int reset);
 
 /* ---- Kernels chosen at run time ----------------------------------------------------------
  * The hot loops, built once per instruction set (hepa-nn-kern-gemm.c, hepa-nn-kern-winograd.c

@@ -55,6 +55,18 @@ static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
 static int team_size;      /* hepa_nn_set_threads; 0: the CPUs this process may use */
 static __thread int member_index = -1;   /* the team index of a thread inside a region */
 static unsigned long regions_run;        /* statistics for the tests */
+static int max_index_seen;               /* the highest member index that ran a job */
+
+static inline void
+note_index (int index)
+{
+  int seen = __atomic_load_n (&max_index_seen, __ATOMIC_RELAXED);
+
+  while (index > seen
+         && !__atomic_compare_exchange_n (&max_index_seen, &seen, index, 1, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED))
+    ;
+}
 
 static inline void
 cpu_relax (void)
@@ -73,6 +85,7 @@ take_jobs (int index)
   int job;
 
   member_index = index;
+  note_index (index);
   while ((job = __atomic_fetch_add (&team.next, 1, __ATOMIC_RELAXED)) < n)
     fn (ctx, job, index);
   member_index = -1;
@@ -209,6 +222,13 @@ hepa_nn_team_regions (void)
   return __atomic_load_n (&regions_run, __ATOMIC_RELAXED);
 }
 
+int
+hepa_nn_team_max_index (int reset)
+{
+  return reset ? __atomic_exchange_n (&max_index_seen, 0, __ATOMIC_RELAXED)
+               : __atomic_load_n (&max_index_seen, __ATOMIC_RELAXED);
+}
+
 void
 hepa_nn_team_run (int         n_jobs,
                   HepaTeamFn  fn,
@@ -229,6 +249,7 @@ hepa_nn_team_run (int         n_jobs,
       int outer = member_index;
 
       member_index = index;
+      note_index (index);
       for (int job = 0; job < n_jobs; job++)
         fn (ctx, job, index);
       member_index = outer;
