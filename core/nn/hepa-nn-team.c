@@ -383,7 +383,8 @@ typedef struct
   int          ldb;
   float       *c;
   int          ldc;
-  int          width;   /* columns per job, a multiple of 16 */
+  int          by_rows;  /* jobs split the rows of C (else its columns) */
+  int          width;    /* rows or columns per job */
 } SgemmCtx;
 
 static void
@@ -392,15 +393,30 @@ sgemm_job (void *data,
            int   index)
 {
   const SgemmCtx *g = data;
-  int j0 = job * g->width;
-  int cols = g->n - j0 < g->width ? g->n - j0 : g->width;
-  /* Columns j0.. of op (b): row-major b (k, n) starts at column j0; b^T (n, k) at row j0. */
-  const float *b = g->trans_b ? g->b + (size_t) j0 * g->ldb : g->b + j0;
+  int s0 = job * g->width;
+  int len = (g->by_rows ? g->m : g->n) - s0;
+  const float *a = g->a, *b = g->b;
+  float *c = g->c;
 
   (void) index;
+  if (len > g->width)
+    len = g->width;
+  if (g->by_rows)
+    {
+      /* Rows s0.. of op (a): row-major a (m, k) at row s0; a^T (k, m) at column s0. */
+      a = g->trans_a ? g->a + s0 : g->a + (size_t) s0 * g->lda;
+      c = g->c + (size_t) s0 * g->ldc;
+    }
+  else
+    {
+      /* Columns s0.. of op (b): row-major b (k, n) at column s0; b^T (n, k) at row s0. */
+      b = g->trans_b ? g->b + (size_t) s0 * g->ldb : g->b + s0;
+      c = g->c + s0;
+    }
   cblas_sgemm (CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
-               g->trans_b ? CblasTrans : CblasNoTrans, g->m, cols, g->k, g->alpha, g->a,
-               g->lda, b, g->ldb, g->beta, g->c + j0, g->ldc);
+               g->trans_b ? CblasTrans : CblasNoTrans, g->by_rows ? len : g->m,
+               g->by_rows ? g->n : len, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
+               g->ldc);
 }
 
 void hepa_nn_sgemm (int          trans_a,
@@ -433,22 +449,28 @@ hepa_nn_sgemm (int          trans_a,
                int          ldc)
 {
   int size = hepa_nn_team_size ();
-  SgemmCtx g = { trans_a, trans_b, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc, n };
+  SgemmCtx g = { trans_a, trans_b, m, n, k, alpha, beta, a, lda, b, ldb, c, ldc, 0, n };
   int jobs = 1;
 
   HEPA_NN_ASSERT (m > 0 && n > 0 && k > 0 && a != NULL && b != NULL && c != NULL);
-  /* Columns of C in jobs of at least 64 (a multiple of 16), about four per member; each
-   * output element sums over all of k in one call, and the bounds depend on the shape and the
-   * team size only, so which thread runs a job never changes a result. */
-  if (size > 1 && (double) m * n * k > 4e6 && n >= 128)
+  /* Each job reads its slice of one operand and all of the other, so C is split along its
+   * longer side (the operand read by every job is then the smaller one), into two jobs per
+   * member: enough for a descheduled member to hold up only part of its share, few enough
+   * that re-reading stays small beside the multiplies. Every output element sums over all of
+   * k in one call and the bounds depend on the shape and the team size only, so which thread
+   * runs a job never changes a result. */
+  if (size > 1 && (double) m * n * k > 4e6)
     {
-      int width = (n + 4 * size - 1) / (4 * size);
+      int by_rows = m > n;
+      int extent = by_rows ? m : n;
+      int width = (extent + 2 * size - 1) / (2 * size);
 
       width = (width + 15) / 16 * 16;
-      if (width < 64)
-        width = 64;
+      if (width < 32)
+        width = 32;
+      g.by_rows = by_rows;
       g.width = width;
-      jobs = (n + width - 1) / width;
+      jobs = (extent + width - 1) / width;
     }
   hepa_nn_team_run (jobs, sgemm_job, &g);
 }
