@@ -44,6 +44,7 @@ load_cols (const float *p,
   return v;
 }
 
+#if defined(__AVX__)
 /* tile (6, 16) = ap (k, 6)^T * b (k, 16 columns, row stride ldb). */
 static inline __attribute__ ((always_inline)) void
 kernel_6x16 (const float *ap,
@@ -87,6 +88,68 @@ kernel_6x16 (const float *ap,
   tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
   tile[4][0] = c40, tile[4][1] = c41, tile[5][0] = c50, tile[5][1] = c51;
 }
+#else
+/* Without AVX there are 16 vector registers of 4 floats: the same tile as two 6 x 8 halves,
+ * each with 12 accumulators (a 6 x 16 tile at once would spill). Same products, same order
+ * over k: only the grouping into registers differs. */
+typedef float v4f __attribute__ ((vector_size (16), aligned (4)));
+
+static inline __attribute__ ((always_inline)) void
+kernel_6x8 (const float *ap,
+            const float *b,
+            size_t       ldb,
+            int          k,
+            v4f          acc[MR][2])
+{
+  v4f c00 = { 0 }, c01 = { 0 }, c10 = { 0 }, c11 = { 0 }, c20 = { 0 }, c21 = { 0 };
+  v4f c30 = { 0 }, c31 = { 0 }, c40 = { 0 }, c41 = { 0 }, c50 = { 0 }, c51 = { 0 };
+
+  for (int kk = 0; kk < k; kk++, ap += MR, b += ldb)
+    {
+      v4f b0 = *(const v4f *) b;
+      v4f b1 = *(const v4f *) (b + 4);
+
+      c00 += ap[0] * b0;
+      c01 += ap[0] * b1;
+      c10 += ap[1] * b0;
+      c11 += ap[1] * b1;
+      c20 += ap[2] * b0;
+      c21 += ap[2] * b1;
+      c30 += ap[3] * b0;
+      c31 += ap[3] * b1;
+      c40 += ap[4] * b0;
+      c41 += ap[4] * b1;
+      c50 += ap[5] * b0;
+      c51 += ap[5] * b1;
+    }
+  acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
+  acc[2][0] = c20, acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31;
+  acc[4][0] = c40, acc[4][1] = c41, acc[5][0] = c50, acc[5][1] = c51;
+}
+
+/* tile (6, 16) = ap (k, 6)^T * b (k, 16 columns of a zero-padded packed panel). */
+static inline void
+kernel_6x16 (const float *ap,
+             const float *b,
+             size_t       ldb,
+             int          k,
+             int          n_valid,
+             v8f          tile[MR][2])
+{
+  (void) n_valid;   /* the packed panel is always 16 wide */
+  for (int h = 0; h < 2; h++)
+    {
+      v4f acc[MR][2];
+
+      kernel_6x8 (ap, b + 8 * h, ldb, k, acc);
+      for (int r = 0; r < MR; r++)
+        {
+          memcpy ((float *) &tile[r][h], &acc[r][0], sizeof acc[r][0]);
+          memcpy ((float *) &tile[r][h] + 4, &acc[r][1], sizeof acc[r][1]);
+        }
+    }
+}
+#endif
 
 static void
 store_tile (v8f                 tile[MR][2],
@@ -337,6 +400,7 @@ input_block (const float     *x,
 
 /* m (8 rows, 8 lanes) = u (c_in, 8 rows)^T * v (c_in, 8 lanes): 8 accumulators, and per input
  * channel one vector load and eight broadcasts. */
+#if defined(__AVX__)
 static void
 gemm_8x8 (const float *u,
           const float *v,
@@ -368,6 +432,47 @@ gemm_8x8 (const float *u,
   *(v8f *) (m + 6 * LANES) = a6;
   *(v8f *) (m + 7 * LANES) = a7;
 }
+#else
+/* Without AVX: the 8 lanes as two halves of 4, 8 accumulators each (16 registers of 8 lanes'
+ * worth would spill). Same products in the same order over c_in. */
+static void
+gemm_8x8 (const float *u,
+          const float *v,
+          int          c_in,
+          float       *m)
+{
+  typedef float v4f_w __attribute__ ((vector_size (16), aligned (4)));
+
+  for (int h = 0; h < 2; h++)
+    {
+      v4f_w a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
+      v4f_w a4 = { 0 }, a5 = { 0 }, a6 = { 0 }, a7 = { 0 };
+      const float *up = u, *vp = v + 4 * h;
+
+      for (int ci = 0; ci < c_in; ci++, up += LANES, vp += LANES)
+        {
+          v4f_w x = *(const v4f_w *) vp;
+
+          a0 += up[0] * x;
+          a1 += up[1] * x;
+          a2 += up[2] * x;
+          a3 += up[3] * x;
+          a4 += up[4] * x;
+          a5 += up[5] * x;
+          a6 += up[6] * x;
+          a7 += up[7] * x;
+        }
+      *(v4f_w *) (m + 0 * LANES + 4 * h) = a0;
+      *(v4f_w *) (m + 1 * LANES + 4 * h) = a1;
+      *(v4f_w *) (m + 2 * LANES + 4 * h) = a2;
+      *(v4f_w *) (m + 3 * LANES + 4 * h) = a3;
+      *(v4f_w *) (m + 4 * LANES + 4 * h) = a4;
+      *(v4f_w *) (m + 5 * LANES + 4 * h) = a5;
+      *(v4f_w *) (m + 6 * LANES + 4 * h) = a6;
+      *(v4f_w *) (m + 7 * LANES + 4 * h) = a7;
+    }
+}
+#endif
 
 /* A^T m A for one output channel of one block, then bias, residual and ReLU on the way out. */
 static void
