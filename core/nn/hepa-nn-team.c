@@ -192,14 +192,16 @@ hepa_nn_team_size (void)
 
   if (n <= 0)
     {
-      static int once;
+      /* Not set: the CPUs of the affinity mask when first asked (one system call, once). */
+      static int cpus;
 
-      if (!__atomic_load_n (&once, __ATOMIC_ACQUIRE))
+      n = __atomic_load_n (&cpus, __ATOMIC_ACQUIRE);
+      if (n <= 0)
         {
           openblas_set_num_threads (1);
-          __atomic_store_n (&once, 1, __ATOMIC_RELEASE);
+          n = available_cpus ();
+          __atomic_store_n (&cpus, n, __ATOMIC_RELEASE);
         }
-      n = available_cpus ();
     }
   return n < HEPA_NN_MAX_THREADS ? n : HEPA_NN_MAX_THREADS;
 }
