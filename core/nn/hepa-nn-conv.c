@@ -6,17 +6,6 @@
 #include <cblas.h>
 #include <string.h>
 
-int
-hepa_nn_out_size (int in,
-                  int k,
-                  int stride,
-                  int pad)
-{
-  HEPA_NN_ASSERT (in > 0 && k > 0 && stride > 0 && pad >= 0);
-  HEPA_NN_ASSERT (in + 2 * pad >= k);
-  return (in + 2 * pad - k) / stride + 1;
-}
-
 static void
 check_desc (const HepaConvDesc *d)
 {

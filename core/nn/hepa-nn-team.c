@@ -288,6 +288,21 @@ hepa_nn_team_run (int         n_jobs,
   pthread_mutex_unlock (&call_lock);
 }
 
+/* ---- Shapes ------------------------------------------------------------------------------
+ * Here, beside the team, because every kernel file needs it: conv, gemm and ops then call
+ * only into this file and the kernels, never each other in a circle. */
+
+int
+hepa_nn_out_size (int in,
+                  int k,
+                  int stride,
+                  int pad)
+{
+  HEPA_NN_ASSERT (in > 0 && k > 0 && stride > 0 && pad >= 0);
+  HEPA_NN_ASSERT (in + 2 * pad >= k);
+  return (in + 2 * pad - k) / stride + 1;
+}
+
 /* ---- Ranges ------------------------------------------------------------------------------ */
 
 typedef struct
