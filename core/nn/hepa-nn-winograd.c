@@ -188,5 +188,12 @@ hepa_nn_conv3x3_winograd (const float        *u,
     g.co_parts = g.co_blocks;
   if (g.co_parts < 1 || threads == 1)
     g.co_parts = 1;
+  /* A small layer runs on the calling thread: no wake-up, no barrier. */
+  if ((double) blocks * LANES * TT * c_in * c_out < 2e5)
+    {
+      for (int job = 0; job < blocks * g.co_parts; job++)
+        wino_team_job (&g, job, hepa_nn_team_index ());
+      return;
+    }
   hepa_nn_team_run (blocks * g.co_parts, wino_team_job, &g);
 }
