@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "hepa-core.h"
+
 #include "hepa-nn.h"
 #include "hepa-nn-private.h"
 #include "hepa-nn-train.h"
@@ -328,6 +330,25 @@ test_oversubscribed_trap (void)
   g_test_trap_assert_passed ();
 }
 
+/* A container's CPU quota caps the default team (issue 26: fewer cores really available). */
+static void
+test_cpu_quota (void)
+{
+  int quota = hepa_core_cpu_quota ();
+
+  g_assert_cmpint (hepa_core_parse_cpu_max ("max 100000\n"), ==, 0);
+  g_assert_cmpint (hepa_core_parse_cpu_max ("200000 100000\n"), ==, 2);
+  g_assert_cmpint (hepa_core_parse_cpu_max ("150000 100000"), ==, 2);
+  g_assert_cmpint (hepa_core_parse_cpu_max ("50000 100000"), ==, 1);
+  g_assert_cmpint (hepa_core_parse_cpu_max (""), ==, 0);
+  g_assert_cmpint (hepa_core_parse_cpu_max ("12x 100000"), ==, 0);
+  g_assert_cmpint (hepa_core_parse_cpu_max ("100000"), ==, 0);
+  g_assert_cmpint (hepa_core_parse_cpu_max (NULL), ==, 0);
+  g_test_message ("this machine: quota %d CPUs (0: none), %u processors", quota,
+                  g_get_num_processors ());
+  g_assert_cmpint (quota, >=, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -337,5 +358,6 @@ main (int   argc,
   g_test_add_func ("/core/nn/team/stalled-member", test_stalled_member);
   g_test_add_func ("/core/nn/team/nested", test_nested);
   g_test_add_func ("/core/nn/team/oversubscribed", test_oversubscribed_trap);
+  g_test_add_func ("/core/nn/team/cpu-quota", test_cpu_quota);
   return g_test_run ();
 }
