@@ -29,6 +29,7 @@ struct _HepaDocument
   guint         saved_serial;      /* the change that is on disk */
   GPtrArray    *save_waiting;      /* (element-type GTask) callers of the next write */
   GPtrArray    *save_in_flight;    /* (element-type GTask) callers of the running write */
+  char         *save_error;        /* why the last write failed */
 };
 
 G_DEFINE_FINAL_TYPE (HepaDocument, hepa_document, G_TYPE_OBJECT)
@@ -365,6 +366,7 @@ save_cb (GObject      *source,
       /* Edits made since the write began are still to be written. */
       if (g_strcmp0 (job->path, self->sidecar_path) == 0)
         self->saved_serial = job->serial;
+      g_clear_pointer (&self->save_error, g_free);
     }
   else
     {
@@ -372,6 +374,8 @@ save_cb (GObject      *source,
                                                 "are kept in memory and saved again at the "
                                                 "next edit."), job->path, error->message);
 
+      g_free (self->save_error);
+      self->save_error = g_strdup (error->message);
       notice (self, HEPA_NOTICE_ERROR, msg);
     }
   complete_waiters (self->save_in_flight, error);
@@ -444,6 +448,32 @@ hepa_document_save_async (HepaDocument        *self,
   g_ptr_array_add (self->save_waiting, task);
   if (!self->saving)
     start_save (self);
+}
+
+void
+hepa_document_save_to_async (HepaDocument        *self,
+                             const char          *sidecar_path,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (HEPA_IS_DOCUMENT (self));
+  g_return_if_fail (sidecar_path != NULL);
+
+  if (g_strcmp0 (self->sidecar_path, sidecar_path) != 0)
+    {
+      g_free (self->sidecar_path);
+      self->sidecar_path = g_strdup (sidecar_path);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIDECAR_PATH]);
+    }
+  hepa_document_save_async (self, cancellable, callback, user_data);
+}
+
+const char *
+hepa_document_get_save_error (HepaDocument *self)
+{
+  g_return_val_if_fail (HEPA_IS_DOCUMENT (self), NULL);
+  return self->save_error;
 }
 
 gboolean
@@ -585,6 +615,7 @@ hepa_document_finalize (GObject *object)
   g_free (self->path);
   g_free (self->sidecar_path);
   g_free (self->sop_uid_sha256);
+  g_free (self->save_error);
   g_ptr_array_unref (self->save_waiting);
   g_ptr_array_unref (self->save_in_flight);
 

@@ -69,6 +69,16 @@ gboolean      hepa_document_save_finish      (HepaDocument        *self,
                                               GAsyncResult        *result,
                                               GError             **error);
 
+/* Writes the regions to @sidecar_path (the workspace folder, or a place the user chose when the
+ * usual one cannot be written) and keeps writing there from now on. */
+void          hepa_document_save_to_async    (HepaDocument        *self,
+                                              const char          *sidecar_path,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+/* Why the last write failed, or NULL when it succeeded. */
+const char   *hepa_document_get_save_error   (HepaDocument        *self);
+
 /* Where sidecars go when the image's folder cannot be written (transfer full). */
 char         *hepa_document_workspace_dir    (void);
 /* The sidecar an open of @image_path would read (transfer full). */

@@ -9,6 +9,7 @@
 #include "hepa-core.h"
 #include "hepa-debug.h"
 #include "hepa-demo.h"
+#include "hepa-save-dialog.h"
 
 #include <glib/gi18n.h>
 
@@ -865,9 +866,39 @@ realize_cb (HepaWindow *self)
 }
 
 static void
+unsaved_answered (HepaSaveDialogOutcome outcome,
+                  gpointer              user_data)
+{
+  g_autoptr(HepaWindow) self = user_data;
+
+  self->asking = FALSE;
+  if (outcome == HEPA_SAVE_DIALOG_CANCELLED)
+    return;
+  self->may_close = TRUE;
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+/* Regions that could not be written are not dropped by closing: ask what to do with them. */
+static void
+ask_unsaved (HepaWindow *self)
+{
+  if (self->asking)
+    return;
+  self->asking = TRUE;
+  gtk_widget_set_visible (GTK_WIDGET (self), TRUE);
+  hepa_save_dialog_ask (GTK_WINDOW (self), self->document, unsaved_answered,
+                        g_object_ref (self));
+}
+
+static void
 document_saving_cb (HepaWindow *self)
 {
-  if (self->close_after_save && !hepa_document_get_saving (self->document))
+  if (!self->close_after_save || hepa_document_get_saving (self->document))
+    return;
+  self->close_after_save = FALSE;
+  if (hepa_document_get_modified (self->document))
+    ask_unsaved (self);
+  else
     gtk_window_destroy (GTK_WINDOW (self));
 }
 
@@ -876,7 +907,7 @@ hepa_window_close_request (GtkWindow *window)
 {
   HepaWindow *self = HEPA_WINDOW (window);
 
-  if (self->settings != NULL && !self->close_after_save)
+  if (self->settings != NULL && !self->close_after_save && !self->may_close)
     {
       int width, height;
 
@@ -887,11 +918,17 @@ hepa_window_close_request (GtkWindow *window)
                               gtk_window_is_maximized (window));
     }
 
-  /* Nothing a user drew is lost: wait for the last save before closing. */
+  /* Nothing a user drew is lost: wait for the last save before closing, and ask when it
+   * failed. */
   if (hepa_document_get_saving (self->document))
     {
       self->close_after_save = TRUE;
       gtk_widget_set_visible (GTK_WIDGET (self), FALSE);
+      return TRUE;
+    }
+  if (hepa_document_get_modified (self->document) && !self->may_close)
+    {
+      ask_unsaved (self);
       return TRUE;
     }
   return GTK_WINDOW_CLASS (hepa_window_parent_class)->close_request (window);

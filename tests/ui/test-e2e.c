@@ -8,6 +8,7 @@
  * screenshot of the first run. */
 #include "config.h"
 
+#include "hepa-annotations.h"
 #include "hepa-test-utils.h"
 #include "hepa-dicom-writer.h"
 #include "hepa-ui-fixtures.h"
@@ -834,6 +835,62 @@ test_model_error (void)
   run_files_clear (&r);
 }
 
+/* Issue 19 item 7: regions that cannot be written (the sidecar's place is taken, as on a full
+ * disk) are not dropped by Ctrl+Q: the app asks, and Return saves them in the workspace folder
+ * before it quits. (The old app quit at once and lost them.) */
+static void
+test_unsaved_on_quit (void)
+{
+  RunFiles r = run_files_make ("unsaved.png");
+  g_autofree char *wid = NULL;
+  g_autofree char *dialog = NULL;
+  g_autofree char *focus = NULL;
+  g_autofree char *ws = NULL;
+  g_autofree char *saved = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonArray *rois;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  /* A folder where the sidecar goes: every write of it fails. */
+  g_assert_cmpint (g_mkdir_with_parents (r.sidecar, 0755), ==, 0);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^unsaved\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("key n");
+  wait_log (r.log_path, "hepascope-info: Could not save the regions", 30);
+
+  xdotool ("key ctrl+q");
+  wait_log (r.log_path, "hepascope-view: asking about unsaved regions of unsaved.png", 30);
+  /* Still running: it did not quit with the regions unsaved. */
+  g_assert_nonnull (g_subprocess_get_identifier (app));
+  dialog = wait_window ("^Unsaved Regions$");
+  focus = g_strdup_printf ("windowfocus --sync %s", dialog);
+  xdotool (focus);
+  xdotool ("key Return");
+  g_assert_true (g_subprocess_wait (app, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (app));
+  g_assert_cmpint (g_subprocess_get_exit_status (app), ==, 0);
+
+  ws = g_build_filename (r.data_home, "hepascope", "workspace", NULL);
+  saved = hepa_annotations_sidecar_path (r.image, ws);
+  g_assert_true (json_parser_load_from_file (parser, saved, &error));
+  g_assert_no_error (error);
+  rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                       "rois");
+  g_assert_cmpuint (json_array_get_length (rois), ==, 1);
+  run_files_clear (&r);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -858,6 +915,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/cine-frames", test_cine_frames);
   g_test_add_func ("/ui/e2e/export", test_export);
   g_test_add_func ("/ui/e2e/model-error", test_model_error);
+  g_test_add_func ("/ui/e2e/unsaved-on-quit", test_unsaved_on_quit);
   status = g_test_run ();
   if (bus != NULL)
     {
