@@ -1478,9 +1478,11 @@ key_pressed_cb (HepaCanvas            *self,
       return FALSE;
     }
 
-  /* Arrows move the selected ROI; with Ctrl they resize it. Without a selection they fall
-   * through to the window (frame stepping). */
-  if (roi == NULL || self->store == NULL || hepa_roi_store_in_edit (self->store))
+  /* Alt+arrows move the selected ROI, Alt+Ctrl+arrows resize it, as in other annotation
+   * tools; plain arrows always fall through to the window (frame stepping), so a stray arrow
+   * never rewrites a region. */
+  if ((state & GDK_ALT_MASK) == 0 || roi == NULL || self->store == NULL
+      || hepa_roi_store_in_edit (self->store))
     return FALSE;
   r = roi->rect;
   if (ctrl)

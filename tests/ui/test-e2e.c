@@ -835,6 +835,90 @@ test_model_error (void)
   run_files_clear (&r);
 }
 
+/* Writes a 4-frame 320x240 cine to @path. */
+static void
+write_cine (const char *path)
+{
+  g_autofree guint8 *pixels = g_malloc (4 * 320 * 240);
+  g_autoptr(GError) error = NULL;
+  HepaDicomUsParams params = { 0 };
+
+  for (int f = 0; f < 4; f++)
+    for (int i = 0; i < 320 * 240; i++)
+      pixels[(gsize) f * 320 * 240 + i] = (guint8) ((i % 320 + i / 320 + f * 40) & 0xff);
+  params.width = 320;
+  params.height = 240;
+  params.n_frames = 4;
+  params.pixels = pixels;
+  params.frame_time_ms = 40;
+  g_assert_true (hepa_dicom_write_us (path, &params, &error));
+  g_assert_no_error (error);
+}
+
+/* The x of the first region in @sidecar. */
+static gint64
+first_roi_x (const char *sidecar)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonArray *rois;
+
+  if (!json_parser_load_from_file (parser, sidecar, NULL))
+    return -1;
+  rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                       "rois");
+  return json_object_get_int_member (json_array_get_object_element (rois, 0), "x");
+}
+
+/* Issue 20 item 2: a file opens with its first region selected, and plain arrows still step
+ * frames without touching it; Alt+arrows move it. (The old canvas moved the region with plain
+ * arrows, rewriting the sidecar.) */
+static void
+test_arrows_step_frames (void)
+{
+  RunFiles r = run_files_make ("arrows.dcm");
+  g_autofree char *wid = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaAnnotations) ann = hepa_annotations_new ("arrows.dcm");
+  HepaRect rect = { 40, 40, 80, 60 };
+  gint64 deadline;
+
+  if (!can_drive_app (&r))
+    return;
+  write_cine (r.image);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  g_ptr_array_add (ann->rois, hepa_roi_new (0, &rect, "cyst", "t"));
+  g_assert_true (hepa_annotations_save (ann, r.sidecar, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (r.sidecar, &before, NULL, NULL));
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^arrows\\.dcm$");
+  wait_log (r.log_path, "hepascope-view: opened with 1 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+
+  xdotool ("key Right");
+  wait_frame_shown (r.log_path, 1);
+  xdotool ("key Left");
+  wait_frame_shown (r.log_path, 0);
+  pump_sleep (500);
+  g_assert_true (g_file_get_contents (r.sidecar, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, before);
+
+  xdotool ("key alt+Right");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (first_roi_x (r.sidecar) != 41)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 /* Issue 19 item 7: regions that cannot be written (the sidecar's place is taken, as on a full
  * disk) are not dropped by Ctrl+Q: the app asks, and Return saves them in the workspace folder
  * before it quits. (The old app quit at once and lost them.) */
@@ -916,6 +1000,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/export", test_export);
   g_test_add_func ("/ui/e2e/model-error", test_model_error);
   g_test_add_func ("/ui/e2e/unsaved-on-quit", test_unsaved_on_quit);
+  g_test_add_func ("/ui/e2e/arrows-step-frames", test_arrows_step_frames);
   status = g_test_run ();
   if (bus != NULL)
     {
