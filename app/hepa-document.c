@@ -303,6 +303,26 @@ hepa_document_open_finish (HepaDocument  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+void
+hepa_document_close (HepaDocument *self)
+{
+  g_return_if_fail (HEPA_IS_DOCUMENT (self));
+
+  if (self->image == NULL && self->path == NULL)
+    return;
+  g_clear_pointer (&self->image, hepa_image_unref);
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->sidecar_path, g_free);
+  g_clear_pointer (&self->sop_uid_sha256, g_free);
+  self->save_queued = FALSE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIDECAR_PATH]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE]);
+  hepa_roi_store_clear (self->store);
+  self->saved_serial = self->edit_serial;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODIFIED]);
+}
+
 /* ---- Saving --------------------------------------------------------------------------- */
 
 typedef struct

@@ -60,6 +60,10 @@ gboolean      hepa_document_open_finish      (HepaDocument        *self,
                                               GAsyncResult        *result,
                                               GError             **error);
 
+/* No file: drops the image and the regions (a study stepped onto a file that cannot be read, so
+ * that nothing drawn is credited to the file before it). A write in flight still finishes. */
+void          hepa_document_close            (HepaDocument        *self);
+
 /* Writes the regions as they are now to the sidecar (after the write in flight, if any). */
 void          hepa_document_save_async       (HepaDocument        *self,
                                               GCancellable        *cancellable,

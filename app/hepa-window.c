@@ -68,12 +68,15 @@ document_notice_cb (HepaWindow     *self,
   self->info_about_file = TRUE;
 }
 
+/* The title names the study's current file even while it opens or when it cannot be read, so
+ * title, index, list selection and the regions shown always agree. */
 static void
 update_title (HepaWindow *self)
 {
-  const char *path = hepa_document_get_path (self->document);
-  g_autofree char *base = path ? g_path_get_basename (path) : NULL;
   int index = hepa_study_get_index (self->study);
+  const char *path = index >= 0 ? hepa_study_get_path (self->study, index)
+                                : hepa_document_get_path (self->document);
+  g_autofree char *base = path ? g_path_get_basename (path) : NULL;
 
   gtk_label_set_text (GTK_LABEL (self->title_label), base ? base : "Hepascope");
   gtk_window_set_title (GTK_WINDOW (self), base ? base : "Hepascope");
@@ -426,7 +429,7 @@ static void
 document_image_cb (HepaWindow *self)
 {
   HepaImage *image = hepa_document_get_image (self->document);
-  guint n = hepa_image_get_n_frames (image);
+  guint n = image ? hepa_image_get_n_frames (image) : 0;
 
   hepa_classifier_set_image (self->classifier, image);
   g_clear_pointer (&self->pred_pending_id, g_free);
@@ -440,7 +443,8 @@ document_image_cb (HepaWindow *self)
   self->decoding_frame = G_MAXUINT;
   hepa_side_panel_set_image (self->side_panel, image);
   hepa_canvas_set_image (self->canvas, image, 0);
-  hepa_frame_bar_set_n_frames (self->frame_bar, n, hepa_image_get_info (image)->frame_time_ms);
+  if (image != NULL)
+    hepa_frame_bar_set_n_frames (self->frame_bar, n, hepa_image_get_info (image)->frame_time_ms);
   gtk_widget_set_visible (GTK_WIDGET (self->frame_bar), n > 1);
 }
 
@@ -468,6 +472,7 @@ open_cb (GObject      *source,
   HepaWindow *self = request->window;
   const char *path = request->path;
   g_autoptr(GError) error = NULL;
+  int index;
 
   if (!hepa_document_open_finish (HEPA_DOCUMENT (source), res, &error))
     {
@@ -477,10 +482,27 @@ open_cb (GObject      *source,
         return;
       gtk_spinner_stop (GTK_SPINNER (self->loading_spinner));
       msg = g_strdup_printf (_("Could not open %s: %s"), path, error->message);
+      index = hepa_study_get_index (self->study);
+      if (index >= 0 && g_strcmp0 (hepa_study_get_path (self->study, index), path) == 0)
+        {
+          g_autofree char *base = g_path_get_basename (path);
+          g_autofree char *page = g_strdup_printf (_("%s cannot be read."), base);
+
+          /* Stepped onto a file that cannot be read: show that file as unreadable, not the
+           * one before under its name, and mark it in the list. */
+          hepa_document_close (self->document);
+          hepa_study_set_count (self->study, index, _("cannot be read"));
+          gtk_label_set_text (GTK_LABEL (self->loading_label), page);
+          gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack), "loading");
+          update_title (self);
+        }
+      else
+        gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack),
+                                          hepa_document_get_image (self->document)
+                                            ? "image" : "welcome");
       hepa_window_show_info (self, GTK_MESSAGE_ERROR, msg);
-      gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack),
-                                        hepa_document_get_image (self->document) ? "image"
-                                                                                 : "welcome");
+      /* A later file that opens takes the message away. */
+      self->info_about_file = TRUE;
       return;
     }
 

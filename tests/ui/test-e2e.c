@@ -869,6 +869,50 @@ first_roi_x (const char *sidecar)
   return json_object_get_int_member (json_array_get_object_element (rois, 0), "x");
 }
 
+/* Issue 20 item 1: Page Down onto a file that cannot be read shows that file (title, index)
+ * as unreadable, and a region added then is not credited to the file before it. (The old window
+ * kept the previous image under the previous title, and N added a region to its sidecar.) */
+static void
+test_unreadable_in_study (void)
+{
+  RunFiles r = run_files_make ("a.png");
+  g_autofree char *bad = g_build_filename (r.dir, "b.png", NULL);
+  g_autofree char *good = g_build_filename (r.dir, "c.png", NULL);
+  g_autofree char *wid = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 4, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_phantom (good, "hcc", 5, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (bad, "not an image", -1, NULL));
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+
+  /* The folder opens as a study; the model file and the log are not images. */
+  app = launch_app (r.dir, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^a\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+
+  xdotool ("key Next");
+  wait_log (r.log_path, "hepascope-info: Could not open", 30);
+  g_free (wid);
+  wid = wait_window ("^b\\.png$");
+  xdotool ("key n");
+  pump_sleep (1000);
+  g_assert_false (g_file_test (r.sidecar, G_FILE_TEST_EXISTS));
+
+  xdotool ("key Next");
+  g_free (wid);
+  wid = wait_window ("^c\\.png$");
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 /* Issue 20 item 2: a file opens with its first region selected, and plain arrows still step
  * frames without touching it; Alt+arrows move it. (The old canvas moved the region with plain
  * arrows, rewriting the sidecar.) */
@@ -1001,6 +1045,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/model-error", test_model_error);
   g_test_add_func ("/ui/e2e/unsaved-on-quit", test_unsaved_on_quit);
   g_test_add_func ("/ui/e2e/arrows-step-frames", test_arrows_step_frames);
+  g_test_add_func ("/ui/e2e/unreadable-in-study", test_unreadable_in_study);
   status = g_test_run ();
   if (bus != NULL)
     {
