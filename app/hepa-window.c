@@ -172,12 +172,40 @@ prob_panel (HepaWindow *self)
   return hepa_side_panel_get_prob_panel (self->side_panel);
 }
 
+/* The frame bar marks the frames that carry regions. */
+static void
+refresh_frame_marks (HepaWindow *self)
+{
+  GPtrArray *rois = hepa_roi_store_get_rois (self->store);
+  g_autoptr(GArray) frames = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < rois->len; i++)
+    {
+      guint frame = ((const HepaRoi *) g_ptr_array_index (rois, i))->frame;
+      gboolean seen = FALSE;
+
+      for (guint j = 0; j < frames->len && !seen; j++)
+        seen = g_array_index (frames, guint, j) == frame;
+      if (!seen)
+        {
+          g_array_append_val (frames, frame);
+          g_string_append_printf (text, " %u", frame + 1);
+        }
+    }
+  hepa_frame_bar_set_marks (self->frame_bar, (const guint *) (gpointer) frames->data,
+                            frames->len);
+  if (hepa_debug_enabled (HEPA_DEBUG_VIEW))
+    g_printerr ("hepascope-view: frames with regions:%s\n", text->str);
+}
+
 static void
 refresh_roi_list (HepaWindow *self)
 {
   int index = hepa_study_get_index (self->study);
 
   hepa_side_panel_refresh_rois (self->side_panel);
+  refresh_frame_marks (self);
   if (index >= 0)
     {
       g_autofree char *count = hepa_study_count_text (hepa_roi_store_get_rois (self->store)->len,
@@ -620,6 +648,21 @@ frame_changed_cb (HepaWindow   *self,
   hepa_frame_cache_request (cache, frame);
 }
 
+/* Drawing while a cine plays: a press on the image pauses it on the frame on screen, so the
+ * region lands on the frame it was drawn on and stays in view. */
+static void
+canvas_pressed_cb (HepaWindow *self)
+{
+  guint shown = hepa_canvas_get_frame (self->canvas);
+
+  if (!hepa_frame_bar_get_playing (self->frame_bar))
+    return;
+  hepa_frame_bar_set_playing (self->frame_bar, FALSE);
+  self->decoding_frame = G_MAXUINT;
+  self->wanted_frame = shown;
+  hepa_frame_bar_set_frame (self->frame_bar, shown);
+}
+
 static void
 playing_changed_cb (HepaWindow   *self,
                     GParamSpec   *pspec,
@@ -1050,6 +1093,7 @@ static void
 hepa_window_init (HepaWindow *self)
 {
   GtkDropTarget *drop;
+  GtkGesture *press;
   HepaFrameCache *cache;
 
   self->decoding_frame = G_MAXUINT;
@@ -1088,6 +1132,11 @@ hepa_window_init (HepaWindow *self)
   g_signal_connect_object (cache, "failed", G_CALLBACK (frame_failed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect (self, "realize", G_CALLBACK (realize_cb), NULL);
+
+  press = gtk_gesture_click_new ();
+  gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (press), GTK_PHASE_CAPTURE);
+  g_signal_connect_swapped (press, "pressed", G_CALLBACK (canvas_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->canvas), GTK_EVENT_CONTROLLER (press));
 
   drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect_swapped (drop, "drop", G_CALLBACK (drop_cb), self);

@@ -65,7 +65,7 @@ pump_sleep (guint ms)
   g_usleep (ms * 1000);
 }
 
-/* The last "hepascope-view:" line of the app's stderr. */
+/* The last "hepascope-view: origin" line of the app's stderr. */
 static gboolean
 read_view (const char *log_path,
            double     *ox,
@@ -77,7 +77,8 @@ read_view (const char *log_path,
 
   if (!g_file_get_contents (log_path, &log, NULL, NULL))
     return FALSE;
-  for (line = strstr (log, "hepascope-view:"); line; line = strstr (line + 1, "hepascope-view:"))
+  for (line = strstr (log, "hepascope-view: origin"); line;
+       line = strstr (line + 1, "hepascope-view: origin"))
     last = line;
   return last != NULL && sscanf (last, "hepascope-view: origin %lf %lf zoom %lf", ox, oy, zoom) == 3;
 }
@@ -869,6 +870,100 @@ first_roi_x (const char *sidecar)
   return json_object_get_int_member (json_array_get_object_element (rois, 0), "x");
 }
 
+/* Issue 20 item 3: pressing on the image while a cine plays pauses it, so the region drawn
+ * lands on the frame on screen and stays in view; the frame bar marks that frame. (The old
+ * window kept playing: the region went to the frame under the release and left the view.) */
+static void
+test_draw_while_playing (void)
+{
+  RunFiles r = run_files_make ("playing.dcm");
+  g_autofree char *wid = NULL;
+  g_autofree char *geometry = NULL;
+  g_autofree char *marks = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) before = NULL;
+  g_autoptr(GArray) after = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  char **lines;
+  double ox, oy, zoom;
+  int wx = 0, wy = 0, x0, y0;
+  guint frame;
+  gsize mark;
+  gint64 deadline;
+
+  if (!can_drive_app (&r))
+    return;
+  write_cine (r.image);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^playing\\.dcm$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("mousemove 5 5");
+  pump_sleep (500);
+  g_assert_true (read_view (r.log_path, &ox, &oy, &zoom));
+  geometry = run_capture ((const char *const[]) { "xdotool", "getwindowgeometry", "--shell",
+                                                  wid, NULL });
+  lines = g_strsplit (geometry, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      sscanf (*l, "X=%d", &wx);
+      sscanf (*l, "Y=%d", &wy);
+    }
+  g_strfreev (lines);
+
+  xdotool ("key p");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  do
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+      g_clear_pointer (&before, g_array_unref);
+      before = shown_frames (r.log_path, 0);
+    }
+  while (before->len < 6);
+
+  x0 = (int) lround (wx + ox + 60 * zoom);
+  y0 = (int) lround (wy + oy + 50 * zoom);
+  {
+    g_autofree char *a = g_strdup_printf ("mousemove %d %d", x0, y0);
+    g_autofree char *b = g_strdup_printf ("mousemove %d %d", x0 + 40, y0 + 30);
+    g_autofree char *c = g_strdup_printf ("mousemove %d %d", x0 + 90, y0 + 70);
+
+    xdotool (a);
+    xdotool ("mousedown 1");
+    pump_sleep (300);
+    xdotool (b);
+    pump_sleep (300);
+    xdotool (c);
+    pump_sleep (300);
+    xdotool ("mouseup 1");
+  }
+  wait_file (r.sidecar, 30);
+  pump_sleep (300);
+  g_clear_pointer (&before, g_array_unref);
+  before = shown_frames (r.log_path, 0);
+  frame = g_array_index (before, guint, before->len - 1);
+  mark = log_length (r.log_path);
+  pump_sleep (1500);
+  /* Paused: no frame shown since. */
+  after = shown_frames (r.log_path, mark);
+  g_assert_cmpuint (after->len, ==, 0);
+  /* The region is on the frame on screen, and that frame is marked. */
+  g_assert_true (json_parser_load_from_file (parser, r.sidecar, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (
+                     json_object_get_array_member (json_node_get_object (
+                       json_parser_get_root (parser)), "rois"), 0), "frame"), ==, frame);
+  marks = g_strdup_printf ("hepascope-view: frames with regions: %u\n", frame + 1);
+  wait_log (r.log_path, marks, 10);
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 /* Issue 20 item 1: Page Down onto a file that cannot be read shows that file (title, index)
  * as unreadable, and a region added then is not credited to the file before it. (The old window
  * kept the previous image under the previous title, and N added a region to its sidecar.) */
@@ -1046,6 +1141,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/unsaved-on-quit", test_unsaved_on_quit);
   g_test_add_func ("/ui/e2e/arrows-step-frames", test_arrows_step_frames);
   g_test_add_func ("/ui/e2e/unreadable-in-study", test_unreadable_in_study);
+  g_test_add_func ("/ui/e2e/draw-while-playing", test_draw_while_playing);
   status = g_test_run ();
   if (bus != NULL)
     {
