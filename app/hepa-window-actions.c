@@ -322,6 +322,19 @@ zoom_one_action (GSimpleAction *action,
 }
 
 static void
+window_preset_action (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  const char *preset = g_variant_get_string (param, NULL);
+
+  hepa_canvas_apply_window_preset (HEPA_WINDOW (user_data)->canvas,
+                                   g_str_equal (preset, "full")    ? HEPA_WINDOW_FULL_RANGE
+                                   : g_str_equal (preset, "frame") ? HEPA_WINDOW_FRAME_RANGE
+                                                                   : HEPA_WINDOW_DEFAULT);
+}
+
+static void
 frame_step_action (GSimpleAction *action,
                    GVariant      *param,
                    gpointer       user_data)
@@ -624,6 +637,7 @@ static const GActionEntry win_actions[] = {
   { "zoom-fit", zoom_fit_action },
   { "zoom-one", zoom_one_action },
   { "frame-step", frame_step_action, "i" },
+  { "window-preset", window_preset_action, "s" },
   { "play", play_action },
   { "about-model", about_model_action },
   { "export", export_action },

@@ -815,6 +815,19 @@ view_changed_cb (HepaWindow *self,
     }
 }
 
+static void
+window_level_changed_cb (HepaWindow *self,
+                         HepaCanvas *canvas)
+{
+  double center, width;
+
+  hepa_canvas_get_window_level (canvas, &center, &width);
+  hepa_status_bar_set_window_level (self->status_bar, hepa_canvas_has_window_level (canvas),
+                                    center, width);
+  if (hepa_debug_enabled (HEPA_DEBUG_VIEW) && hepa_canvas_has_window_level (canvas))
+    g_printerr ("hepascope-view: window %.1f level %.1f\n", width, center);
+}
+
 /* ---- Saliency controls and settings --------------------------------------------------- */
 
 static void
@@ -1085,6 +1098,7 @@ hepa_window_class_init (HepaWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, saliency_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, pointer_moved_cb);
   gtk_widget_class_bind_template_callback (widget_class, view_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, window_level_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, frame_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, playing_changed_cb);
 }

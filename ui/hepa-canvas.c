@@ -122,6 +122,7 @@ static GParamSpec *properties[N_PROPS];
 enum {
   SIGNAL_POINTER_MOVED,
   SIGNAL_VIEW_CHANGED,
+  SIGNAL_WINDOW_LEVEL_CHANGED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -432,6 +433,7 @@ hepa_canvas_set_image (HepaCanvas *self,
       /* A new image starts at its own default window. */
       self->wl_center = self->frame ? self->frame->window_center : 0.0;
       self->wl_width = self->frame ? self->frame->window_width : 0.0;
+      g_signal_emit (self, signals[SIGNAL_WINDOW_LEVEL_CHANGED], 0);
     }
   render_frame (self);
 
@@ -524,6 +526,57 @@ hepa_canvas_set_window_level (HepaCanvas *self,
   self->wl_width = width;
   render_frame (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_signal_emit (self, signals[SIGNAL_WINDOW_LEVEL_CHANGED], 0);
+}
+
+gboolean
+hepa_canvas_has_window_level (HepaCanvas *self)
+{
+  g_return_val_if_fail (HEPA_IS_CANVAS (self), FALSE);
+  return self->frame != NULL && self->frame->format == HEPA_PIXEL_GRAY16;
+}
+
+void
+hepa_canvas_apply_window_preset (HepaCanvas       *self,
+                                 HepaWindowPreset  preset)
+{
+  const HepaFrame *f = self->frame;
+
+  g_return_if_fail (HEPA_IS_CANVAS (self));
+
+  if (!hepa_canvas_has_window_level (self))
+    return;
+  if (preset == HEPA_WINDOW_FULL_RANGE)
+    {
+      double range = (double) (1u << CLAMP (f->bits_stored, 8, 16));
+
+      hepa_canvas_set_window_level (self, range / 2.0, range);
+    }
+  else if (preset == HEPA_WINDOW_FRAME_RANGE)
+    {
+      guint16 lo = G_MAXUINT16, hi = 0;
+
+      for (int y = 0; y < f->height; y++)
+        {
+          const guint16 *row = (const guint16 *) (gconstpointer) (f->data + y * f->stride);
+
+          for (int x = 0; x < f->width; x++)
+            {
+              lo = MIN (lo, row[x]);
+              hi = MAX (hi, row[x]);
+            }
+        }
+      hepa_canvas_set_window_level (self, (lo + hi + 1) / 2.0, MAX (1.0, hi - lo + 1.0));
+    }
+  else
+    hepa_canvas_set_window_level (self, 0, 0);
+}
+
+double
+hepa_canvas_get_window_drag_step (HepaCanvas *self)
+{
+  g_return_val_if_fail (HEPA_IS_CANVAS (self), 1.0);
+  return MAX (self->wl_width, 16.0) / 300.0;
 }
 
 void
@@ -1308,8 +1361,9 @@ drag_update_cb (HepaCanvas     *self,
 
     case DRAG_WINDOW:
       {
-        double range = (double) (1 << MAX (self->frame->bits_stored, 8));
-        double scale = range / 600.0;
+        /* Scaled from the window at the start of the drag, not from 2^bits_stored: 16-bit
+         * data with a narrow window moved about 100 times too fast. */
+        double scale = MAX (self->drag_wl_width0, 16.0) / 300.0;
 
         hepa_canvas_set_window_level (self, self->drag_wl_center0 - dy * scale,
                                       MAX (1.0, self->drag_wl_width0 + dx * scale));
@@ -1632,6 +1686,15 @@ hepa_canvas_class_init (HepaCanvasClass *klass)
   signals[SIGNAL_VIEW_CHANGED] =
     g_signal_new ("view-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
+
+  /**
+   * HepaCanvas::window-level-changed:
+   *
+   * The window/level of GRAY16 frames changed (a drag, a preset, a new image).
+   */
+  signals[SIGNAL_WINDOW_LEVEL_CHANGED] =
+    g_signal_new ("window-level-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
 
   gtk_widget_class_set_css_name (widget_class, "hepacanvas");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);
