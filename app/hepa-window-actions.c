@@ -158,12 +158,12 @@ open_demo_action (GSimpleAction *action,
                   gpointer       user_data)
 {
   HepaWindow *self = HEPA_WINDOW (user_data);
-  g_autofree char *demo = hepa_demo_find_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *demo = hepa_demo_copy_to_user_dir (&error);
 
   if (demo == NULL)
     {
-      hepa_window_show_info (self, GTK_MESSAGE_WARNING,
-                             _("The demo study is not installed (data/samples)."));
+      hepa_window_show_info (self, GTK_MESSAGE_WARNING, error->message);
       return;
     }
   hepa_window_open_folder (self, demo);
