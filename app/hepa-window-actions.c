@@ -5,6 +5,7 @@
 
 #include "hepa-window-private.h"
 
+#include "hepa-debug.h"
 #include "hepa-demo.h"
 #include "hepa-export.h"
 #include "hepa-model-card-dialog.h"
@@ -491,6 +492,7 @@ export_done_cb (GObject      *source,
   g_autoptr(HepaExportSummary) summary = g_task_propagate_pointer (G_TASK (res), &error);
   GtkWidget *dialog;
   g_autoptr(GString) details = g_string_new (NULL);
+  guint n_problems = 0, n_without = 0;
 
   if (summary == NULL)
     {
@@ -518,21 +520,46 @@ export_done_cb (GObject      *source,
       if (summary->n_unlabeled > 0)
         g_string_append_printf (details, "\n%s",
                                 _("Unlabeled regions are not exported."));
-      for (guint i = 0; i < summary->problems->len && i < 8; i++)
+      /* A study's files without regions are normal: counted, not listed as problems. */
+      for (guint i = 0; i < summary->problems->len; i++)
         {
           HepaExportProblem *p = g_ptr_array_index (summary->problems, i);
-          g_autofree char *base = g_path_get_basename (p->path);
 
-          g_string_append_printf (details, "\n• %s: %s", base, p->message);
+          if (p->reason == HEPA_EXPORT_SKIP_NO_SIDECAR)
+            n_without++;
+          else
+            n_problems++;
         }
-      if (summary->problems->len > 8)
+      if (n_without > 0)
+        {
+          g_string_append_c (details, '\n');
+          g_string_append_printf (details, g_dngettext (GETTEXT_PACKAGE,
+                                                        "%u file has no regions.",
+                                                        "%u files have no regions.", n_without),
+                                  n_without);
+        }
+      for (guint i = 0, listed = 0; i < summary->problems->len && listed < 8; i++)
+        {
+          HepaExportProblem *p = g_ptr_array_index (summary->problems, i);
+          g_autofree char *base = NULL;
+
+          if (p->reason == HEPA_EXPORT_SKIP_NO_SIDECAR)
+            continue;
+          base = g_path_get_basename (p->path);
+          g_string_append_printf (details, "\n• %s: %s", base, p->message);
+          listed++;
+        }
+      if (n_problems > 8)
         g_string_append_printf (details, "\n%s", _("…and more; see the manifest."));
       dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                       summary->n_skipped ? GTK_MESSAGE_WARNING : GTK_MESSAGE_INFO,
+                                       n_problems ? GTK_MESSAGE_WARNING : GTK_MESSAGE_INFO,
                                        GTK_BUTTONS_CLOSE, "%s",
-                                       summary->n_skipped ? _("Export finished with problems")
-                                                          : _("Export finished"));
+                                       n_problems ? _("Export finished with problems")
+                                                  : _("Export finished"));
       gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", details->str);
+      if (hepa_debug_enabled (HEPA_DEBUG_VIEW))
+        g_printerr ("hepascope-view: export finished: %u problems, %u without regions\n",
+                    n_problems, n_without);
       hepa_window_set_status (self, _("Export finished"));
     }
   g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);

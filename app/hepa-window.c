@@ -12,6 +12,7 @@
 #include "hepa-save-dialog.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 G_DEFINE_FINAL_TYPE (HepaWindow, hepa_window, GTK_TYPE_APPLICATION_WINDOW)
 
@@ -476,6 +477,28 @@ document_image_cb (HepaWindow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->frame_bar), n > 1);
 }
 
+/* The reason of a failed open in words for the user: without the path the reader put in front
+ * (the message names it once) and without the decoder's own condition text at the end. */
+static const char *
+open_error_text (GError     *error,
+                 const char *path)
+{
+  char *text = error->message;
+  gsize n;
+
+  if (g_str_has_prefix (text, path) && g_str_has_prefix (text + strlen (path), ": "))
+    text += strlen (path) + 2;
+  n = strlen (text);
+  if (n > 0 && text[n - 1] == ')')
+    {
+      char *open = strrchr (text, '(');
+
+      if (open != NULL && open > text && open[-1] == ' ')
+        open[-1] = '\0';
+    }
+  return text;
+}
+
 typedef struct
 {
   HepaWindow *window;  /* (owned) */
@@ -509,7 +532,7 @@ open_cb (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       gtk_spinner_stop (GTK_SPINNER (self->loading_spinner));
-      msg = g_strdup_printf (_("Could not open %s: %s"), path, error->message);
+      msg = g_strdup_printf (_("Could not open %s: %s"), path, open_error_text (error, path));
       index = hepa_study_get_index (self->study);
       if (index >= 0 && g_strcmp0 (hepa_study_get_path (self->study, index), path) == 0)
         {

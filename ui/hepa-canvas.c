@@ -9,7 +9,7 @@
 #include <math.h>
 
 #define HANDLE_SIZE   9.0   /* widget pixels */
-#define HANDLE_GRAB  12.0   /* pointer slop around a handle */
+#define HANDLE_GRAB  16.0   /* pointer slop around a handle */
 #define DRAG_START    4.0   /* widget pixels before a press becomes a new ROI */
 #define ZOOM_STEP     1.25
 #define KEY_ROI_SIZE  64
@@ -1127,24 +1127,60 @@ selected_roi (HepaCanvas *self)
   return roi;
 }
 
+/* The handle under (@wx, @wy): the selected region's eight, then the corners of the other
+ * regions on this frame, so that pressing on an unselected region's corner resizes it instead
+ * of drawing a new region. The region is stored in @out_roi. */
 static guint
-hit_handle (HepaCanvas *self,
-            double      wx,
-            double      wy)
+hit_handle (HepaCanvas     *self,
+            double          wx,
+            double          wy,
+            const HepaRoi **out_roi)
 {
-  const HepaRoi *roi = selected_roi (self);
+  const HepaRoi *sel = selected_roi (self);
+  GPtrArray *rois;
   double x, y, w, h;
 
-  if (roi == NULL)
+  if (out_roi != NULL)
+    *out_roi = NULL;
+  if (self->store == NULL)
     return 0;
-  rect_to_widget (self, &roi->rect, &x, &y, &w, &h);
-  for (guint i = 0; i < G_N_ELEMENTS (handle_edges); i++)
+  if (sel != NULL)
     {
-      double hx, hy;
+      rect_to_widget (self, &sel->rect, &x, &y, &w, &h);
+      for (guint i = 0; i < G_N_ELEMENTS (handle_edges); i++)
+        {
+          double hx, hy;
 
-      handle_position (x, y, w, h, handle_edges[i], &hx, &hy);
-      if (fabs (wx - hx) <= HANDLE_GRAB / 2 && fabs (wy - hy) <= HANDLE_GRAB / 2)
-        return handle_edges[i];
+          handle_position (x, y, w, h, handle_edges[i], &hx, &hy);
+          if (fabs (wx - hx) <= HANDLE_GRAB / 2 && fabs (wy - hy) <= HANDLE_GRAB / 2)
+            {
+              if (out_roi != NULL)
+                *out_roi = sel;
+              return handle_edges[i];
+            }
+        }
+    }
+  rois = hepa_roi_store_get_rois (self->store);
+  for (guint i = rois->len; i > 0; i--)
+    {
+      const HepaRoi *roi = g_ptr_array_index (rois, i - 1);
+
+      if (roi == sel || roi->frame != self->frame_index)
+        continue;
+      rect_to_widget (self, &roi->rect, &x, &y, &w, &h);
+      for (guint k = 0; k < G_N_ELEMENTS (handle_edges); k += 2)
+        {
+          double hx, hy;
+
+          /* Corners only: the even entries of handle_edges. */
+          handle_position (x, y, w, h, handle_edges[k], &hx, &hy);
+          if (fabs (wx - hx) <= HANDLE_GRAB / 2 && fabs (wy - hy) <= HANDLE_GRAB / 2)
+            {
+              if (out_roi != NULL)
+                *out_roi = roi;
+              return handle_edges[k];
+            }
+        }
     }
   return 0;
 }
@@ -1219,7 +1255,7 @@ update_cursor (HepaCanvas *self)
     name = cursor_for_edges (self->drag_edges);
   else if (self->drag_mode == DRAG_NONE && self->pointer_inside)
     {
-      edges = hit_handle (self, self->pointer_x, self->pointer_y);
+      edges = hit_handle (self, self->pointer_x, self->pointer_y, NULL);
       if (edges != 0)
         name = cursor_for_edges (edges);
       else if (hit_roi (self, self->pointer_x, self->pointer_y) != NULL)
@@ -1315,11 +1351,12 @@ drag_begin_cb (HepaCanvas     *self,
     }
   else if (button == GDK_BUTTON_PRIMARY && self->store != NULL)
     {
-      guint edges = hit_handle (self, x, y);
+      const HepaRoi *grabbed = NULL;
+      guint edges = hit_handle (self, x, y, &grabbed);
 
       if (edges != 0)
         {
-          roi = selected_roi (self);
+          roi = grabbed;
           self->drag_mode = DRAG_RESIZE;
           self->drag_edges = edges;
         }

@@ -731,6 +731,7 @@ test_export (void)
   g_autofree char *out = g_build_filename (r.dir, "export", NULL);
   g_autofree char *manifest = g_build_filename (out, "manifest.csv", NULL);
   g_autofree char *class_dir = g_build_filename (out, "non_fll", NULL);
+  g_autofree char *none = g_build_filename (r.dir, "zz-none.png", NULL);
   g_autofree char *manifest_text = NULL;
   g_autofree char *typed = NULL;
   g_autofree char *wid = NULL;
@@ -744,6 +745,9 @@ test_export (void)
   if (!can_drive_app (&r))
     return;
   g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 11, NULL, &error));
+  g_assert_no_error (error);
+  /* A second file of the study, without regions: normal, not a problem (issue 20 item 5). */
+  g_assert_true (hepa_ui_fixture_write_phantom (none, "hcc", 12, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
   g_assert_no_error (error);
@@ -759,7 +763,7 @@ test_export (void)
                                             saved != NULL ? ":" : "", "detect_leaks=0", NULL);
 
     g_setenv ("ASAN_OPTIONS", options, TRUE);
-    app = launch_app (r.image, r.model, r.log_path, r.data_home);
+    app = launch_app (r.dir, r.model, r.log_path, r.data_home);
     if (saved != NULL)
       g_setenv ("ASAN_OPTIONS", saved, TRUE);
     else
@@ -782,6 +786,7 @@ test_export (void)
   pump_sleep (1000);
   xdotool ("key Return");
   wait_file (manifest, 60);
+  wait_log (r.log_path, "hepascope-view: export finished: 0 problems, 1 without regions", 60);
   g_assert_true (g_file_get_contents (manifest, &manifest_text, NULL, &error));
   g_assert_no_error (error);
   g_assert_nonnull (strstr (manifest_text, ",non_fll,"));
@@ -964,6 +969,90 @@ test_draw_while_playing (void)
   run_files_clear (&r);
 }
 
+/* Issue 20 item 5: pressing on an unselected region's corner resizes that region instead of
+ * drawing a new one. */
+static void
+test_grab_unselected_corner (void)
+{
+  RunFiles r = run_files_make ("corners.png");
+  g_autofree char *wid = NULL;
+  g_autofree char *geometry = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaAnnotations) ann = hepa_annotations_new ("corners.png");
+  HepaRect a = { 50, 50, 100, 80 }, b = { 300, 200, 120, 90 };
+  char **lines;
+  double ox, oy, zoom;
+  int wx = 0, wy = 0, x0, y0;
+  gint64 deadline;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 6, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  g_ptr_array_add (ann->rois, hepa_roi_new (0, &a, "cyst", "t"));
+  g_ptr_array_add (ann->rois, hepa_roi_new (0, &b, "hcc", "t"));
+  g_assert_true (hepa_annotations_save (ann, r.sidecar, &error));
+  g_assert_no_error (error);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^corners\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 2 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("mousemove 5 5");
+  pump_sleep (500);
+  g_assert_true (read_view (r.log_path, &ox, &oy, &zoom));
+  geometry = run_capture ((const char *const[]) { "xdotool", "getwindowgeometry", "--shell",
+                                                  wid, NULL });
+  lines = g_strsplit (geometry, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      sscanf (*l, "X=%d", &wx);
+      sscanf (*l, "Y=%d", &wy);
+    }
+  g_strfreev (lines);
+
+  /* Just outside b's bottom-right corner (b is not selected: a is, as the first region). */
+  x0 = (int) lround (wx + ox + (b.x + b.width) * zoom) + 3;
+  y0 = (int) lround (wy + oy + (b.y + b.height) * zoom) + 3;
+  {
+    g_autofree char *m0 = g_strdup_printf ("mousemove %d %d", x0, y0);
+    g_autofree char *m1 = g_strdup_printf ("mousemove %d %d", x0 + 20, y0 + 15);
+    g_autofree char *m2 = g_strdup_printf ("mousemove %d %d", x0 + 40, y0 + 30);
+
+    xdotool (m0);
+    xdotool ("mousedown 1");
+    pump_sleep (100);
+    xdotool (m1);
+    pump_sleep (100);
+    xdotool (m2);
+    pump_sleep (100);
+    xdotool ("mouseup 1");
+  }
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonArray *rois;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (200);
+      if (!json_parser_load_from_file (parser, r.sidecar, NULL))
+        continue;
+      rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                           "rois");
+      if (json_array_get_length (rois) != 2)
+        g_error ("a new region was drawn: %u regions", json_array_get_length (rois));
+      if (json_object_get_int_member (json_array_get_object_element (rois, 1), "width")
+          > b.width + 20)
+        break;
+    }
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 /* Issue 20 item 1: Page Down onto a file that cannot be read shows that file (title, index)
  * as unreadable, and a region added then is not credited to the file before it. (The old window
  * kept the previous image under the previous title, and N added a region to its sidecar.) */
@@ -995,6 +1084,15 @@ test_unreadable_in_study (void)
 
   xdotool ("key Next");
   wait_log (r.log_path, "hepascope-info: Could not open", 30);
+  /* One clear line: the path once, no decoder jargon (issue 20 item 5). */
+  {
+    g_autofree char *log = NULL;
+    g_autofree char *line = g_strdup_printf ("hepascope-info: Could not open %s: not a", bad);
+
+    g_assert_true (g_file_get_contents (r.log_path, &log, NULL, NULL));
+    g_assert_nonnull (strstr (log, line));
+    g_assert_null (strstr (log, "I/O suspension"));
+  }
   g_free (wid);
   wid = wait_window ("^b\\.png$");
   xdotool ("key n");
@@ -1142,6 +1240,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/arrows-step-frames", test_arrows_step_frames);
   g_test_add_func ("/ui/e2e/unreadable-in-study", test_unreadable_in_study);
   g_test_add_func ("/ui/e2e/draw-while-playing", test_draw_while_playing);
+  g_test_add_func ("/ui/e2e/grab-unselected-corner", test_grab_unselected_corner);
   status = g_test_run ();
   if (bus != NULL)
     {
