@@ -323,6 +323,28 @@ hepa_document_close (HepaDocument *self)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODIFIED]);
 }
 
+/* The reason of a failed open in words for the user: without the path the reader put in front
+ * (the message names it once) and without the decoder's own condition text at the end. */
+const char *
+hepa_document_open_error_text (const GError *error,
+                               const char   *path)
+{
+  char *text = error->message;  /* trimmed in place: the message is for the user */
+  gsize n;
+
+  if (g_str_has_prefix (text, path) && g_str_has_prefix (text + strlen (path), ": "))
+    text += strlen (path) + 2;
+  n = strlen (text);
+  if (n > 0 && text[n - 1] == ')')
+    {
+      char *open = strrchr (text, '(');
+
+      if (open != NULL && open > text && open[-1] == ' ')
+        open[-1] = '\0';
+    }
+  return text;
+}
+
 /* ---- Saving --------------------------------------------------------------------------- */
 
 typedef struct

@@ -60,6 +60,11 @@ gboolean      hepa_document_open_finish      (HepaDocument        *self,
                                               GAsyncResult        *result,
                                               GError             **error);
 
+/* @error of a failed open in words for the user: without the path in front (the caller names
+ * it once) and without the decoder's condition text at the end. Trims @error's message. */
+const char   *hepa_document_open_error_text  (const GError        *error,
+                                              const char          *path);
+
 /* No file: drops the image and the regions (a study stepped onto a file that cannot be read, so
  * that nothing drawn is credited to the file before it). A write in flight still finishes. */
 void          hepa_document_close            (HepaDocument        *self);

@@ -639,6 +639,65 @@ export_action (GSimpleAction *action,
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
+/* ---- Drag and drop -------------------------------------------------------------------- */
+
+static gboolean
+drop_cb (HepaWindow    *self,
+         const GValue  *value,
+         double         x,
+         double         y,
+         GtkDropTarget *target)
+{
+  GSList *list;
+  g_autofree GFile **files = NULL;
+  guint n, i = 0;
+
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+  list = g_value_get_boxed (value);
+  n = g_slist_length (list);
+  if (n == 0)
+    return FALSE;
+  files = g_new0 (GFile *, n);
+  for (GSList *l = list; l != NULL; l = l->next)
+    files[i++] = l->data;
+  hepa_window_open_files (self, files, (int) n);
+  return TRUE;
+}
+
+/* ---- Settings ------------------------------------------------------------------------- */
+
+/* Preferences changed elsewhere (the Preferences window, another window, gsettings) take effect
+ * at once. The setters compare first: the controls write the same keys back. */
+static void
+settings_changed_cb (HepaWindow *self,
+                     const char *key,
+                     GSettings  *settings)
+{
+  if (g_str_equal (key, "rater-name"))
+    {
+      g_autofree char *rater = g_settings_get_string (settings, key);
+
+      hepa_roi_store_set_rater (self->store, *rater ? rater : g_get_user_name ());
+    }
+  else if (g_str_equal (key, "overlay-visible"))
+    {
+      g_autoptr(GVariant) state = g_action_group_get_action_state (G_ACTION_GROUP (self),
+                                                                   "saliency");
+      gboolean visible = g_settings_get_boolean (settings, key);
+
+      if (state != NULL && g_variant_get_boolean (state) != visible)
+        g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
+                                            g_variant_new_boolean (visible));
+    }
+  else if (g_str_equal (key, "overlay-opacity") || g_str_equal (key, "colormap")
+           || g_str_equal (key, "overlay-scaling"))
+    hepa_side_panel_set_saliency (self->side_panel,
+                                  g_settings_get_double (settings, "overlay-opacity"),
+                                  (guint) g_settings_get_enum (settings, "colormap"),
+                                  (guint) g_settings_get_enum (settings, "overlay-scaling"));
+}
+
 static void
 none_action (GSimpleAction *action,
              GVariant      *param,
@@ -691,6 +750,7 @@ hepa_window_actions_attach (HepaWindow *self)
 {
   GtkEventController *controller;
   GtkShortcutController *sc;
+  GtkDropTarget *drop;
   GAction *none;
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
@@ -743,4 +803,11 @@ hepa_window_actions_attach (HepaWindow *self)
   g_signal_connect_object (self->classifier, "notify::model", G_CALLBACK (update_actions), self,
                            G_CONNECT_SWAPPED);
   update_actions (self);
+
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect_swapped (drop, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+  if (self->settings != NULL)
+    g_signal_connect_object (self->settings, "changed", G_CALLBACK (settings_changed_cb), self,
+                             G_CONNECT_SWAPPED);
 }

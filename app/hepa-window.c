@@ -477,51 +477,14 @@ document_image_cb (HepaWindow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->frame_bar), n > 1);
 }
 
-/* The reason of a failed open in words for the user: without the path the reader put in front
- * (the message names it once) and without the decoder's own condition text at the end. */
-static const char *
-open_error_text (GError     *error,
-                 const char *path)
-{
-  char *text = error->message;
-  gsize n;
-
-  if (g_str_has_prefix (text, path) && g_str_has_prefix (text + strlen (path), ": "))
-    text += strlen (path) + 2;
-  n = strlen (text);
-  if (n > 0 && text[n - 1] == ')')
-    {
-      char *open = strrchr (text, '(');
-
-      if (open != NULL && open > text && open[-1] == ' ')
-        open[-1] = '\0';
-    }
-  return text;
-}
-
-typedef struct
-{
-  HepaWindow *window;  /* (owned) */
-  char       *path;
-} OpenRequest;
-
-static void
-open_request_free (OpenRequest *request)
-{
-  g_object_unref (request->window);
-  g_free (request->path);
-  g_free (request);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OpenRequest, open_request_free)
-
 static void
 open_cb (GObject      *source,
          GAsyncResult *res,
          gpointer      user_data)
 {
-  g_autoptr(OpenRequest) request = user_data;
-  HepaWindow *self = request->window;
-  const char *path = request->path;
+  g_autoptr(HepaWindow) self = user_data;
+  /* Only the newest open can fail other than by being cancelled: it is this one. */
+  const char *path = self->opening;
   g_autoptr(GError) error = NULL;
   int index;
 
@@ -532,7 +495,7 @@ open_cb (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       gtk_spinner_stop (GTK_SPINNER (self->loading_spinner));
-      msg = g_strdup_printf (_("Could not open %s: %s"), path, open_error_text (error, path));
+      msg = g_strdup_printf (_("Could not open %s: %s"), path, hepa_document_open_error_text (error, path));
       index = hepa_study_get_index (self->study);
       if (index >= 0 && g_strcmp0 (hepa_study_get_path (self->study, index), path) == 0)
         {
@@ -569,11 +532,9 @@ open_cb (GObject      *source,
 }
 
 static void
-open_path (HepaWindow *self,
-           const char *path)
+really_open (HepaWindow *self,
+             const char *path)
 {
-  OpenRequest *request;
-
   /* Keep the current image on screen for quick study stepping; show the spinner only when
    * there is nothing to look at. */
   if (hepa_document_get_image (self->document) == NULL)
@@ -585,10 +546,30 @@ open_path (HepaWindow *self,
       gtk_spinner_start (GTK_SPINNER (self->loading_spinner));
       gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack), "loading");
     }
-  request = g_new0 (OpenRequest, 1);
-  request->window = g_object_ref (self);
-  request->path = g_strdup (path);
-  hepa_document_open_async (self->document, path, NULL, open_cb, request);
+  g_free (self->opening);
+  self->opening = g_strdup (path);
+  hepa_document_open_async (self->document, path, NULL, open_cb, g_object_ref (self));
+}
+
+static void ask_unsaved (HepaWindow *self);
+
+/* Another file replaces the open one only once its regions are on disk: after the write in
+ * flight, and after asking when a write failed. */
+static void
+open_path (HepaWindow *self,
+           const char *path)
+{
+  if (hepa_document_get_saving (self->document)
+      || (hepa_document_get_modified (self->document)
+          && hepa_document_get_image (self->document) != NULL))
+    {
+      g_free (self->pending_open);
+      self->pending_open = g_strdup (path);
+      if (!hepa_document_get_saving (self->document))
+        ask_unsaved (self);
+      return;
+    }
+  really_open (self, path);
 }
 
 /* ---- Frames --------------------------------------------------------------------------- */
@@ -741,7 +722,9 @@ study_index_changed_cb (HepaWindow *self)
 
   if (index < 0)
     return;
-  open_path (self, hepa_study_get_path (self->study, index));
+  if (g_strcmp0 (hepa_study_get_path (self->study, index),
+                 hepa_document_get_path (self->document)) != 0)
+    open_path (self, hepa_study_get_path (self->study, index));
   update_title (self);
 }
 
@@ -875,63 +858,6 @@ saliency_changed_cb (HepaWindow *self)
     }
 }
 
-/* Preferences changed elsewhere (the Preferences window, another window, gsettings) take effect
- * at once. The setters compare first: the controls write the same keys back. */
-static void
-settings_changed_cb (HepaWindow *self,
-                     const char *key,
-                     GSettings  *settings)
-{
-  if (g_str_equal (key, "rater-name"))
-    {
-      g_autofree char *rater = g_settings_get_string (settings, key);
-
-      hepa_roi_store_set_rater (self->store, *rater ? rater : g_get_user_name ());
-    }
-  else if (g_str_equal (key, "overlay-visible"))
-    {
-      g_autoptr(GVariant) state = g_action_group_get_action_state (G_ACTION_GROUP (self),
-                                                                   "saliency");
-      gboolean visible = g_settings_get_boolean (settings, key);
-
-      if (state != NULL && g_variant_get_boolean (state) != visible)
-        g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
-                                            g_variant_new_boolean (visible));
-    }
-  else if (g_str_equal (key, "overlay-opacity") || g_str_equal (key, "colormap")
-           || g_str_equal (key, "overlay-scaling"))
-    hepa_side_panel_set_saliency (self->side_panel,
-                                  g_settings_get_double (settings, "overlay-opacity"),
-                                  (guint) g_settings_get_enum (settings, "colormap"),
-                                  (guint) g_settings_get_enum (settings, "overlay-scaling"));
-}
-
-/* ---- Drag and drop -------------------------------------------------------------------- */
-
-static gboolean
-drop_cb (HepaWindow    *self,
-         const GValue  *value,
-         double         x,
-         double         y,
-         GtkDropTarget *target)
-{
-  GSList *list;
-  g_autofree GFile **files = NULL;
-  guint n, i = 0;
-
-  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
-    return FALSE;
-  list = g_value_get_boxed (value);
-  n = g_slist_length (list);
-  if (n == 0)
-    return FALSE;
-  files = g_new0 (GFile *, n);
-  for (GSList *l = list; l != NULL; l = l->next)
-    files[i++] = l->data;
-  hepa_window_open_files (self, files, (int) n);
-  return TRUE;
-}
-
 /* ---- Lifecycle ------------------------------------------------------------------------ */
 
 /* What the timing watch counts as work in flight. */
@@ -971,8 +897,22 @@ unsaved_answered (HepaSaveDialogOutcome outcome,
                   gpointer              user_data)
 {
   g_autoptr(HepaWindow) self = user_data;
+  g_autofree char *pending = g_steal_pointer (&self->pending_open);
 
   self->asking = FALSE;
+  if (pending != NULL)
+    {
+      const char *open_now = hepa_document_get_path (self->document);
+
+      /* Asked before another file: stay on this one (and its place in the study), or go. */
+      if (outcome != HEPA_SAVE_DIALOG_CANCELLED)
+        really_open (self, pending);
+      else
+        for (guint i = 0; i < hepa_study_get_n_files (self->study); i++)
+          if (g_strcmp0 (hepa_study_get_path (self->study, i), open_now) == 0)
+            hepa_study_set_index (self->study, (int) i);
+      return;
+    }
   if (outcome == HEPA_SAVE_DIALOG_CANCELLED)
     return;
   self->may_close = TRUE;
@@ -994,7 +934,22 @@ ask_unsaved (HepaWindow *self)
 static void
 document_saving_cb (HepaWindow *self)
 {
-  if (!self->close_after_save || hepa_document_get_saving (self->document))
+  if (hepa_document_get_saving (self->document))
+    return;
+  if (self->pending_open != NULL && !self->close_after_save)
+    {
+      g_autofree char *pending = NULL;
+
+      if (hepa_document_get_modified (self->document))
+        ask_unsaved (self);
+      else
+        {
+          pending = g_steal_pointer (&self->pending_open);
+          really_open (self, pending);
+        }
+      return;
+    }
+  if (!self->close_after_save)
     return;
   self->close_after_save = FALSE;
   if (hepa_document_get_modified (self->document))
@@ -1075,6 +1030,8 @@ hepa_window_finalize (GObject *object)
   g_clear_pointer (&self->classes, g_strfreev);
   g_clear_pointer (&self->pred_pending_id, g_free);
   g_clear_pointer (&self->model_error, g_free);
+  g_clear_pointer (&self->pending_open, g_free);
+  g_clear_pointer (&self->opening, g_free);
 
   G_OBJECT_CLASS (hepa_window_parent_class)->finalize (object);
 }
@@ -1129,7 +1086,6 @@ hepa_window_class_init (HepaWindowClass *klass)
 static void
 hepa_window_init (HepaWindow *self)
 {
-  GtkDropTarget *drop;
   GtkGesture *press;
   HepaFrameCache *cache;
 
@@ -1175,10 +1131,6 @@ hepa_window_init (HepaWindow *self)
   g_signal_connect_swapped (press, "pressed", G_CALLBACK (canvas_pressed_cb), self);
   gtk_widget_add_controller (GTK_WIDGET (self->canvas), GTK_EVENT_CONTROLLER (press));
 
-  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
-  g_signal_connect_swapped (drop, "drop", G_CALLBACK (drop_cb), self);
-  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
-
   self->recent = gtk_recent_manager_get_default ();
 }
 
@@ -1206,9 +1158,6 @@ hepa_window_new (GtkApplication *app,
                                     (guint) g_settings_get_enum (settings, "overlay-scaling"));
     }
   saliency_changed_cb (self);
-  if (settings != NULL)
-    g_signal_connect_object (settings, "changed", G_CALLBACK (settings_changed_cb), self,
-                             G_CONNECT_SWAPPED);
   gtk_widget_set_visible (self->demo_button, demo != NULL);
 
   update_model_state (self);

@@ -1156,6 +1156,60 @@ test_arrows_step_frames (void)
   run_files_clear (&r);
 }
 
+/* Issue 19 item 7, the other way to lose regions: Page Down with regions that could not be
+ * written asks first; Return saves them in the workspace, then the next file opens. (The old
+ * window opened the next file and the region was gone.) */
+static void
+test_unsaved_on_step (void)
+{
+  RunFiles r = run_files_make ("a.png");
+  g_autofree char *next = g_build_filename (r.dir, "b.png", NULL);
+  g_autofree char *wid = NULL;
+  g_autofree char *dialog = NULL;
+  g_autofree char *focus = NULL;
+  g_autofree char *ws = NULL;
+  g_autofree char *saved = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_phantom (next, "hcc", 4, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (r.sidecar, 0755), ==, 0);
+
+  app = launch_app (r.dir, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^a\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("key n");
+  wait_log (r.log_path, "hepascope-info: Could not save the regions", 30);
+
+  xdotool ("key Next");
+  wait_log (r.log_path, "hepascope-view: asking about unsaved regions of a.png", 30);
+  dialog = wait_window ("^Unsaved Regions$");
+  focus = g_strdup_printf ("windowfocus --sync %s", dialog);
+  xdotool (focus);
+  xdotool ("key Return");
+  g_free (wid);
+  wid = wait_window ("^b\\.png$");
+
+  ws = g_build_filename (r.data_home, "hepascope", "workspace", NULL);
+  saved = hepa_annotations_sidecar_path (r.image, ws);
+  wait_file (saved, 30);
+  g_assert_true (json_parser_load_from_file (parser, saved, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (json_parser_get_root (parser)), "rois")), ==, 1);
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 /* Issue 19 item 7: regions that cannot be written (the sidecar's place is taken, as on a full
  * disk) are not dropped by Ctrl+Q: the app asks, and Return saves them in the workspace folder
  * before it quits. (The old app quit at once and lost them.) */
@@ -1237,6 +1291,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/export", test_export);
   g_test_add_func ("/ui/e2e/model-error", test_model_error);
   g_test_add_func ("/ui/e2e/unsaved-on-quit", test_unsaved_on_quit);
+  g_test_add_func ("/ui/e2e/unsaved-on-step", test_unsaved_on_step);
   g_test_add_func ("/ui/e2e/arrows-step-frames", test_arrows_step_frames);
   g_test_add_func ("/ui/e2e/unreadable-in-study", test_unreadable_in_study);
   g_test_add_func ("/ui/e2e/draw-while-playing", test_draw_while_playing);
