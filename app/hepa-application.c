@@ -3,6 +3,7 @@
 
 #include "hepa-application.h"
 #include "hepa-debug.h"
+#include "hepa-style.h"
 #include "hepa-preferences.h"
 #include "hepa-window.h"
 
@@ -395,6 +396,8 @@ hepa_application_startup (GApplication *app)
     gtk_application_set_accels_for_action (GTK_APPLICATION (self), accels[i].action,
                                            accels[i].accels);
 
+  /* Dark and high contrast as the desktop says (issue 20 item 10). */
+  hepa_style_follow_desktop (gtk_settings_get_default ());
   gtk_css_provider_load_from_resource (css, "/org/hepascope/Hepascope/style.css");
   gtk_style_context_add_provider_for_display (gdk_display_get_default (),
                                               GTK_STYLE_PROVIDER (css),

@@ -6,11 +6,44 @@
 
 #include "hepa-core.h"
 #include "hepa-model.h"
+#include "hepa-nn.h"
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The CPU's model name ("AMD EPYC 7B13"), or "unknown". */
+static char *
+cpu_model (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/cpuinfo", &text, NULL, NULL))
+    return g_strdup ("unknown");
+  lines = g_strsplit (text, "\n", -1);
+  for (int i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "model name") && strchr (lines[i], ':') != NULL)
+      return g_strstrip (g_strdup (strchr (lines[i], ':') + 1));
+  return g_strdup ("unknown");
+}
+
+/* The 1, 5 and 15 minute load averages, or "?": every figure is printed with the load. */
+static char *
+load_average (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return g_strdup ("?");
+  fields = g_strsplit (text, " ", 4);
+  if (g_strv_length (fields) < 3)
+    return g_strdup ("?");
+  return g_strdup_printf ("%s %s %s", fields[0], fields[1], fields[2]);
+}
 
 static int
 compare_doubles (const void *a,
@@ -63,6 +96,8 @@ hepa_cli_bench (int    argc,
   HepaArch arch = HEPA_ARCH_RESNET50;
   double load_ms = 0;
   double median, gflop;
+  g_autofree char *cpu = NULL;
+  g_autofree char *load = NULL;
   int status = 0;
   int n_threads;
 
@@ -139,6 +174,8 @@ hepa_cli_bench (int    argc,
   median = runs % 2 ? times[runs / 2] : (times[runs / 2 - 1] + times[runs / 2]) / 2;
   /* One multiply-add is two floating-point operations. */
   gflop = 2.0 * hepa_resnet_macs (net, size) * batch / 1e9;
+  cpu = cpu_model ();
+  load = load_average ();
 
   if (json)
     {
@@ -172,6 +209,12 @@ hepa_cli_bench (int    argc,
       json_builder_add_double_value (b, gflop / (median / 1000.0));
       json_builder_set_member_name (b, "gflop_per_pass");
       json_builder_add_double_value (b, gflop);
+      json_builder_set_member_name (b, "isa");
+      json_builder_add_string_value (b, hepa_nn_isa ());
+      json_builder_set_member_name (b, "cpu");
+      json_builder_add_string_value (b, cpu);
+      json_builder_set_member_name (b, "loadavg");
+      json_builder_add_string_value (b, load);
       if (model_path != NULL)
         {
           json_builder_set_member_name (b, "load_ms");
@@ -191,6 +234,7 @@ hepa_cli_bench (int    argc,
       printf (_("  median %.2f ms (min %.2f, max %.2f)\n"), median, times[0], times[runs - 1]);
       printf (_("  %.2f img/s, %.1f GFLOP/s (%.2f GFLOP per pass)\n"),
               batch / (median / 1000.0), gflop / (median / 1000.0), gflop);
+      printf (_("  kernels %s, CPU %s, load %s\n"), hepa_nn_isa (), cpu, load);
       if (model_path != NULL)
         printf (_("  model load %.1f ms\n"), load_ms);
     }

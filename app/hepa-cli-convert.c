@@ -11,6 +11,8 @@
 #include "hepa-json.h"
 #include "hepa-model.h"
 #include "hepa-weights.h"
+#include "hepa-safetensors.h"
+#include "hepa-model-file.h"
 #include "nn/hepa-resnet.h"
 
 #include <glib/gi18n.h>
@@ -390,7 +392,7 @@ hepa_cli_convert (int    argc,
   if (extra_path != NULL && (extra = load_card_extra (extra_path, &error)) == NULL)
     return hepa_cli_fail (NULL, error);
 
-  in = hepa_weights_load (in_path, &error);
+  in = hepa_model_file_load (in_path, &error);
   if (in == NULL)
     return hepa_cli_fail (in_path, error);
   in_card = input_card (in);
@@ -529,7 +531,7 @@ hepa_cli_convert (int    argc,
   check = hepa_model_new_from_weights (out, NULL, &error);
   if (check == NULL)
     return hepa_cli_fail (in_path, error);
-  if (!hepa_weights_save_safetensors (out, out_path, dtype, &error))
+  if (!hepa_safetensors_save (out, out_path, dtype, &error))
     return hepa_cli_fail (NULL, error);
   return 0;
 }

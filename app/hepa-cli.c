@@ -28,6 +28,8 @@ static const Subcommand subcommands[] = {
   { "train", hepa_cli_train, N_("Retrain and cross-validate a model on an export tree") },
   { "eval", hepa_cli_eval, N_("Metrics of a model on a held-out export tree") },
   { "model", hepa_cli_model, N_("Show a model and its card (default: the default model)") },
+  { "pacs", hepa_cli_pacs, N_("Query, retrieve from and send to a PACS (DICOM node)") },
+  { "results", hepa_cli_results, N_("Write a study's results as DICOM SR, maps, views and PDF") },
   { NULL, NULL, NULL },
 };
 

@@ -29,6 +29,7 @@ struct _HepaDocument
   guint         saved_serial;      /* the change that is on disk */
   GPtrArray    *save_waiting;      /* (element-type GTask) callers of the next write */
   GPtrArray    *save_in_flight;    /* (element-type GTask) callers of the running write */
+  char         *save_error;        /* why the last write failed */
 };
 
 G_DEFINE_FINAL_TYPE (HepaDocument, hepa_document, G_TYPE_OBJECT)
@@ -303,6 +304,48 @@ hepa_document_open_finish (HepaDocument  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+void
+hepa_document_close (HepaDocument *self)
+{
+  g_return_if_fail (HEPA_IS_DOCUMENT (self));
+
+  if (self->image == NULL && self->path == NULL)
+    return;
+  g_clear_pointer (&self->image, hepa_image_unref);
+  g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->sidecar_path, g_free);
+  g_clear_pointer (&self->sop_uid_sha256, g_free);
+  self->save_queued = FALSE;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PATH]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIDECAR_PATH]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IMAGE]);
+  hepa_roi_store_clear (self->store);
+  self->saved_serial = self->edit_serial;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODIFIED]);
+}
+
+/* The reason of a failed open in words for the user: without the path the reader put in front
+ * (the message names it once) and without the decoder's own condition text at the end. */
+const char *
+hepa_document_open_error_text (const GError *error,
+                               const char   *path)
+{
+  char *text = error->message;  /* trimmed in place: the message is for the user */
+  gsize n;
+
+  if (g_str_has_prefix (text, path) && g_str_has_prefix (text + strlen (path), ": "))
+    text += strlen (path) + 2;
+  n = strlen (text);
+  if (n > 0 && text[n - 1] == ')')
+    {
+      char *open = strrchr (text, '(');
+
+      if (open != NULL && open > text && open[-1] == ' ')
+        open[-1] = '\0';
+    }
+  return text;
+}
+
 /* ---- Saving --------------------------------------------------------------------------- */
 
 typedef struct
@@ -366,6 +409,7 @@ save_cb (GObject      *source,
       /* Edits made since the write began are still to be written. */
       if (g_strcmp0 (job->path, self->sidecar_path) == 0)
         self->saved_serial = job->serial;
+      g_clear_pointer (&self->save_error, g_free);
     }
   else
     {
@@ -373,6 +417,8 @@ save_cb (GObject      *source,
                                                 "are kept in memory and saved again at the "
                                                 "next edit."), job->path, error->message);
 
+      g_free (self->save_error);
+      self->save_error = g_strdup (error->message);
       notice (self, HEPA_NOTICE_ERROR, msg);
     }
   complete_waiters (self->save_in_flight, error);
@@ -445,6 +491,32 @@ hepa_document_save_async (HepaDocument        *self,
   g_ptr_array_add (self->save_waiting, task);
   if (!self->saving)
     start_save (self);
+}
+
+void
+hepa_document_save_to_async (HepaDocument        *self,
+                             const char          *sidecar_path,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (HEPA_IS_DOCUMENT (self));
+  g_return_if_fail (sidecar_path != NULL);
+
+  if (g_strcmp0 (self->sidecar_path, sidecar_path) != 0)
+    {
+      g_free (self->sidecar_path);
+      self->sidecar_path = g_strdup (sidecar_path);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIDECAR_PATH]);
+    }
+  hepa_document_save_async (self, cancellable, callback, user_data);
+}
+
+const char *
+hepa_document_get_save_error (HepaDocument *self)
+{
+  g_return_val_if_fail (HEPA_IS_DOCUMENT (self), NULL);
+  return self->save_error;
 }
 
 gboolean
@@ -586,6 +658,7 @@ hepa_document_finalize (GObject *object)
   g_free (self->path);
   g_free (self->sidecar_path);
   g_free (self->sop_uid_sha256);
+  g_free (self->save_error);
   g_ptr_array_unref (self->save_waiting);
   g_ptr_array_unref (self->save_in_flight);
 

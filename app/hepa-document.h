@@ -60,6 +60,15 @@ gboolean      hepa_document_open_finish      (HepaDocument        *self,
                                               GAsyncResult        *result,
                                               GError             **error);
 
+/* @error of a failed open in words for the user: without the path in front (the caller names
+ * it once) and without the decoder's condition text at the end. Trims @error's message. */
+const char   *hepa_document_open_error_text  (const GError        *error,
+                                              const char          *path);
+
+/* No file: drops the image and the regions (a study stepped onto a file that cannot be read, so
+ * that nothing drawn is credited to the file before it). A write in flight still finishes. */
+void          hepa_document_close            (HepaDocument        *self);
+
 /* Writes the regions as they are now to the sidecar (after the write in flight, if any). */
 void          hepa_document_save_async       (HepaDocument        *self,
                                               GCancellable        *cancellable,
@@ -68,6 +77,16 @@ void          hepa_document_save_async       (HepaDocument        *self,
 gboolean      hepa_document_save_finish      (HepaDocument        *self,
                                               GAsyncResult        *result,
                                               GError             **error);
+
+/* Writes the regions to @sidecar_path (the workspace folder, or a place the user chose when the
+ * usual one cannot be written) and keeps writing there from now on. */
+void          hepa_document_save_to_async    (HepaDocument        *self,
+                                              const char          *sidecar_path,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+/* Why the last write failed, or NULL when it succeeded. */
+const char   *hepa_document_get_save_error   (HepaDocument        *self);
 
 /* Where sidecars go when the image's folder cannot be written (transfer full). */
 char         *hepa_document_workspace_dir    (void);

@@ -331,6 +331,8 @@ hepa_model_card_dialog_class_init (HepaModelCardDialogClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = hepa_model_card_dialog_dispose;
+  /* Escape closes it, like the Preferences (issue 20 item 5). */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/hepascope/Hepascope/hepa-model-card-dialog.ui");
   gtk_widget_class_bind_template_child (widget_class, HepaModelCardDialog, facts_grid);

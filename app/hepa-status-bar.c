@@ -15,6 +15,7 @@ struct _HepaStatusBar
   GtkWidget *status_message;
   GtkWidget *status_pointer;
   GtkWidget *status_zoom;
+  GtkWidget *window_button;
 };
 
 G_DEFINE_FINAL_TYPE (HepaStatusBar, hepa_status_bar, GTK_TYPE_BOX)
@@ -96,6 +97,27 @@ hepa_status_bar_set_pointer (HepaStatusBar *self,
 }
 
 void
+hepa_status_bar_set_window_level (HepaStatusBar *self,
+                                  gboolean       shown,
+                                  double         center,
+                                  double         width)
+{
+  g_return_if_fail (HEPA_IS_STATUS_BAR (self));
+
+  gtk_widget_set_visible (self->window_button, shown);
+  if (shown)
+    {
+      /* Translators: window width and level (centre) of a grey image, e.g. "W 400 · L 40" */
+      g_autofree char *text = g_strdup_printf (_("W %.0f · L %.0f"), width, center);
+      g_autofree char *accessible = g_strdup_printf (_("Window %.0f, level %.0f"), width, center);
+
+      gtk_menu_button_set_label (GTK_MENU_BUTTON (self->window_button), text);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->window_button),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
+    }
+}
+
+void
 hepa_status_bar_set_zoom (HepaStatusBar *self,
                           double         zoom)
 {
@@ -127,6 +149,7 @@ hepa_status_bar_class_init (HepaStatusBarClass *klass)
   gtk_widget_class_bind_template_child (widget_class, HepaStatusBar, status_message);
   gtk_widget_class_bind_template_child (widget_class, HepaStatusBar, status_pointer);
   gtk_widget_class_bind_template_child (widget_class, HepaStatusBar, status_zoom);
+  gtk_widget_class_bind_template_child (widget_class, HepaStatusBar, window_button);
 }
 
 static void

@@ -27,6 +27,12 @@ void hepa_status_bar_set_pointer   (HepaStatusBar *self,
                                     double         x,
                                     double         y,
                                     gboolean       inside);
+/* The window and level of a GRAY16 frame, with presets and a reset; hidden when @shown is
+ * FALSE (colour or 8-bit frames). */
+void hepa_status_bar_set_window_level (HepaStatusBar *self,
+                                       gboolean       shown,
+                                       double         center,
+                                       double         width);
 void hepa_status_bar_set_zoom      (HepaStatusBar *self,
                                     double         zoom);
 

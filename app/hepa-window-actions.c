@@ -5,6 +5,7 @@
 
 #include "hepa-window-private.h"
 
+#include "hepa-debug.h"
 #include "hepa-demo.h"
 #include "hepa-export.h"
 #include "hepa-model-card-dialog.h"
@@ -158,12 +159,12 @@ open_demo_action (GSimpleAction *action,
                   gpointer       user_data)
 {
   HepaWindow *self = HEPA_WINDOW (user_data);
-  g_autofree char *demo = hepa_demo_find_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *demo = hepa_demo_copy_to_user_dir (&error);
 
   if (demo == NULL)
     {
-      hepa_window_show_info (self, GTK_MESSAGE_WARNING,
-                             _("The demo study is not installed (data/samples)."));
+      hepa_window_show_info (self, GTK_MESSAGE_WARNING, error->message);
       return;
     }
   hepa_window_open_folder (self, demo);
@@ -319,6 +320,19 @@ zoom_one_action (GSimpleAction *action,
 
   hepa_canvas_set_zoom (canvas, 1.0, gtk_widget_get_width (GTK_WIDGET (canvas)) / 2.0,
                         gtk_widget_get_height (GTK_WIDGET (canvas)) / 2.0);
+}
+
+static void
+window_preset_action (GSimpleAction *action,
+                      GVariant      *param,
+                      gpointer       user_data)
+{
+  const char *preset = g_variant_get_string (param, NULL);
+
+  hepa_canvas_apply_window_preset (HEPA_WINDOW (user_data)->canvas,
+                                   g_str_equal (preset, "full")    ? HEPA_WINDOW_FULL_RANGE
+                                   : g_str_equal (preset, "frame") ? HEPA_WINDOW_FRAME_RANGE
+                                                                   : HEPA_WINDOW_DEFAULT);
 }
 
 static void
@@ -478,6 +492,7 @@ export_done_cb (GObject      *source,
   g_autoptr(HepaExportSummary) summary = g_task_propagate_pointer (G_TASK (res), &error);
   GtkWidget *dialog;
   g_autoptr(GString) details = g_string_new (NULL);
+  guint n_problems = 0, n_without = 0;
 
   if (summary == NULL)
     {
@@ -505,21 +520,46 @@ export_done_cb (GObject      *source,
       if (summary->n_unlabeled > 0)
         g_string_append_printf (details, "\n%s",
                                 _("Unlabeled regions are not exported."));
-      for (guint i = 0; i < summary->problems->len && i < 8; i++)
+      /* A study's files without regions are normal: counted, not listed as problems. */
+      for (guint i = 0; i < summary->problems->len; i++)
         {
           HepaExportProblem *p = g_ptr_array_index (summary->problems, i);
-          g_autofree char *base = g_path_get_basename (p->path);
 
-          g_string_append_printf (details, "\n• %s: %s", base, p->message);
+          if (p->reason == HEPA_EXPORT_SKIP_NO_SIDECAR)
+            n_without++;
+          else
+            n_problems++;
         }
-      if (summary->problems->len > 8)
+      if (n_without > 0)
+        {
+          g_string_append_c (details, '\n');
+          g_string_append_printf (details, g_dngettext (GETTEXT_PACKAGE,
+                                                        "%u file has no regions.",
+                                                        "%u files have no regions.", n_without),
+                                  n_without);
+        }
+      for (guint i = 0, listed = 0; i < summary->problems->len && listed < 8; i++)
+        {
+          HepaExportProblem *p = g_ptr_array_index (summary->problems, i);
+          g_autofree char *base = NULL;
+
+          if (p->reason == HEPA_EXPORT_SKIP_NO_SIDECAR)
+            continue;
+          base = g_path_get_basename (p->path);
+          g_string_append_printf (details, "\n• %s: %s", base, p->message);
+          listed++;
+        }
+      if (n_problems > 8)
         g_string_append_printf (details, "\n%s", _("…and more; see the manifest."));
       dialog = gtk_message_dialog_new (GTK_WINDOW (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
-                                       summary->n_skipped ? GTK_MESSAGE_WARNING : GTK_MESSAGE_INFO,
+                                       n_problems ? GTK_MESSAGE_WARNING : GTK_MESSAGE_INFO,
                                        GTK_BUTTONS_CLOSE, "%s",
-                                       summary->n_skipped ? _("Export finished with problems")
-                                                          : _("Export finished"));
+                                       n_problems ? _("Export finished with problems")
+                                                  : _("Export finished"));
       gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (dialog), "%s", details->str);
+      if (hepa_debug_enabled (HEPA_DEBUG_VIEW))
+        g_printerr ("hepascope-view: export finished: %u problems, %u without regions\n",
+                    n_problems, n_without);
       hepa_window_set_status (self, _("Export finished"));
     }
   g_signal_connect (dialog, "response", G_CALLBACK (gtk_window_destroy), NULL);
@@ -599,6 +639,65 @@ export_action (GSimpleAction *action,
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
 
+/* ---- Drag and drop -------------------------------------------------------------------- */
+
+static gboolean
+drop_cb (HepaWindow    *self,
+         const GValue  *value,
+         double         x,
+         double         y,
+         GtkDropTarget *target)
+{
+  GSList *list;
+  g_autofree GFile **files = NULL;
+  guint n, i = 0;
+
+  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    return FALSE;
+  list = g_value_get_boxed (value);
+  n = g_slist_length (list);
+  if (n == 0)
+    return FALSE;
+  files = g_new0 (GFile *, n);
+  for (GSList *l = list; l != NULL; l = l->next)
+    files[i++] = l->data;
+  hepa_window_open_files (self, files, (int) n);
+  return TRUE;
+}
+
+/* ---- Settings ------------------------------------------------------------------------- */
+
+/* Preferences changed elsewhere (the Preferences window, another window, gsettings) take effect
+ * at once. The setters compare first: the controls write the same keys back. */
+static void
+settings_changed_cb (HepaWindow *self,
+                     const char *key,
+                     GSettings  *settings)
+{
+  if (g_str_equal (key, "rater-name"))
+    {
+      g_autofree char *rater = g_settings_get_string (settings, key);
+
+      hepa_roi_store_set_rater (self->store, *rater ? rater : g_get_user_name ());
+    }
+  else if (g_str_equal (key, "overlay-visible"))
+    {
+      g_autoptr(GVariant) state = g_action_group_get_action_state (G_ACTION_GROUP (self),
+                                                                   "saliency");
+      gboolean visible = g_settings_get_boolean (settings, key);
+
+      if (state != NULL && g_variant_get_boolean (state) != visible)
+        g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
+                                            g_variant_new_boolean (visible));
+    }
+  else if (g_str_equal (key, "overlay-opacity") || g_str_equal (key, "colormap")
+           || g_str_equal (key, "overlay-scaling"))
+    hepa_side_panel_set_saliency (self->side_panel,
+                                  g_settings_get_double (settings, "overlay-opacity"),
+                                  (guint) g_settings_get_enum (settings, "colormap"),
+                                  (guint) g_settings_get_enum (settings, "overlay-scaling"));
+}
+
 static void
 none_action (GSimpleAction *action,
              GVariant      *param,
@@ -624,6 +723,7 @@ static const GActionEntry win_actions[] = {
   { "zoom-fit", zoom_fit_action },
   { "zoom-one", zoom_one_action },
   { "frame-step", frame_step_action, "i" },
+  { "window-preset", window_preset_action, "s" },
   { "play", play_action },
   { "about-model", about_model_action },
   { "export", export_action },
@@ -650,6 +750,7 @@ hepa_window_actions_attach (HepaWindow *self)
 {
   GtkEventController *controller;
   GtkShortcutController *sc;
+  GtkDropTarget *drop;
   GAction *none;
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
@@ -702,4 +803,11 @@ hepa_window_actions_attach (HepaWindow *self)
   g_signal_connect_object (self->classifier, "notify::model", G_CALLBACK (update_actions), self,
                            G_CONNECT_SWAPPED);
   update_actions (self);
+
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect_swapped (drop, "drop", G_CALLBACK (drop_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+  if (self->settings != NULL)
+    g_signal_connect_object (self->settings, "changed", G_CALLBACK (settings_changed_cb), self,
+                             G_CONNECT_SWAPPED);
 }

@@ -55,6 +55,10 @@ struct _HepaWindow
   guint             decoding_frame;  /* G_MAXUINT when no frame decode is in flight */
   guint             wanted_frame;
   gboolean          close_after_save;
+  gboolean          asking;          /* the unsaved-regions question is on screen */
+  gboolean          may_close;       /* saved elsewhere or given up: close now */
+  char             *pending_open;    /* a file to open once the regions are on disk */
+  char             *opening;         /* the file the newest open reads */
   gboolean          info_about_file; /* the info bar speaks of the open file */
   GtkRecentManager *recent;
   GMenu            *recent_menu;

@@ -9,8 +9,10 @@
 #include "hepa-core.h"
 #include "hepa-debug.h"
 #include "hepa-demo.h"
+#include "hepa-save-dialog.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 G_DEFINE_FINAL_TYPE (HepaWindow, hepa_window, GTK_TYPE_APPLICATION_WINDOW)
 
@@ -67,12 +69,15 @@ document_notice_cb (HepaWindow     *self,
   self->info_about_file = TRUE;
 }
 
+/* The title names the study's current file even while it opens or when it cannot be read, so
+ * title, index, list selection and the regions shown always agree. */
 static void
 update_title (HepaWindow *self)
 {
-  const char *path = hepa_document_get_path (self->document);
-  g_autofree char *base = path ? g_path_get_basename (path) : NULL;
   int index = hepa_study_get_index (self->study);
+  const char *path = index >= 0 ? hepa_study_get_path (self->study, index)
+                                : hepa_document_get_path (self->document);
+  g_autofree char *base = path ? g_path_get_basename (path) : NULL;
 
   gtk_label_set_text (GTK_LABEL (self->title_label), base ? base : "Hepascope");
   gtk_window_set_title (GTK_WINDOW (self), base ? base : "Hepascope");
@@ -168,12 +173,40 @@ prob_panel (HepaWindow *self)
   return hepa_side_panel_get_prob_panel (self->side_panel);
 }
 
+/* The frame bar marks the frames that carry regions. */
+static void
+refresh_frame_marks (HepaWindow *self)
+{
+  GPtrArray *rois = hepa_roi_store_get_rois (self->store);
+  g_autoptr(GArray) frames = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < rois->len; i++)
+    {
+      guint frame = ((const HepaRoi *) g_ptr_array_index (rois, i))->frame;
+      gboolean seen = FALSE;
+
+      for (guint j = 0; j < frames->len && !seen; j++)
+        seen = g_array_index (frames, guint, j) == frame;
+      if (!seen)
+        {
+          g_array_append_val (frames, frame);
+          g_string_append_printf (text, " %u", frame + 1);
+        }
+    }
+  hepa_frame_bar_set_marks (self->frame_bar, (const guint *) (gpointer) frames->data,
+                            frames->len);
+  if (hepa_debug_enabled (HEPA_DEBUG_VIEW))
+    g_printerr ("hepascope-view: frames with regions:%s\n", text->str);
+}
+
 static void
 refresh_roi_list (HepaWindow *self)
 {
   int index = hepa_study_get_index (self->study);
 
   hepa_side_panel_refresh_rois (self->side_panel);
+  refresh_frame_marks (self);
   if (index >= 0)
     {
       g_autofree char *count = hepa_study_count_text (hepa_roi_store_get_rois (self->store)->len,
@@ -425,7 +458,7 @@ static void
 document_image_cb (HepaWindow *self)
 {
   HepaImage *image = hepa_document_get_image (self->document);
-  guint n = hepa_image_get_n_frames (image);
+  guint n = image ? hepa_image_get_n_frames (image) : 0;
 
   hepa_classifier_set_image (self->classifier, image);
   g_clear_pointer (&self->pred_pending_id, g_free);
@@ -439,34 +472,21 @@ document_image_cb (HepaWindow *self)
   self->decoding_frame = G_MAXUINT;
   hepa_side_panel_set_image (self->side_panel, image);
   hepa_canvas_set_image (self->canvas, image, 0);
-  hepa_frame_bar_set_n_frames (self->frame_bar, n, hepa_image_get_info (image)->frame_time_ms);
+  if (image != NULL)
+    hepa_frame_bar_set_n_frames (self->frame_bar, n, hepa_image_get_info (image)->frame_time_ms);
   gtk_widget_set_visible (GTK_WIDGET (self->frame_bar), n > 1);
 }
-
-typedef struct
-{
-  HepaWindow *window;  /* (owned) */
-  char       *path;
-} OpenRequest;
-
-static void
-open_request_free (OpenRequest *request)
-{
-  g_object_unref (request->window);
-  g_free (request->path);
-  g_free (request);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (OpenRequest, open_request_free)
 
 static void
 open_cb (GObject      *source,
          GAsyncResult *res,
          gpointer      user_data)
 {
-  g_autoptr(OpenRequest) request = user_data;
-  HepaWindow *self = request->window;
-  const char *path = request->path;
+  g_autoptr(HepaWindow) self = user_data;
+  /* Only the newest open can fail other than by being cancelled: it is this one. */
+  const char *path = self->opening;
   g_autoptr(GError) error = NULL;
+  int index;
 
   if (!hepa_document_open_finish (HEPA_DOCUMENT (source), res, &error))
     {
@@ -475,11 +495,28 @@ open_cb (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       gtk_spinner_stop (GTK_SPINNER (self->loading_spinner));
-      msg = g_strdup_printf (_("Could not open %s: %s"), path, error->message);
+      msg = g_strdup_printf (_("Could not open %s: %s"), path, hepa_document_open_error_text (error, path));
+      index = hepa_study_get_index (self->study);
+      if (index >= 0 && g_strcmp0 (hepa_study_get_path (self->study, index), path) == 0)
+        {
+          g_autofree char *base = g_path_get_basename (path);
+          g_autofree char *page = g_strdup_printf (_("%s cannot be read."), base);
+
+          /* Stepped onto a file that cannot be read: show that file as unreadable, not the
+           * one before under its name, and mark it in the list. */
+          hepa_document_close (self->document);
+          hepa_study_set_count (self->study, index, _("cannot be read"));
+          gtk_label_set_text (GTK_LABEL (self->loading_label), page);
+          gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack), "loading");
+          update_title (self);
+        }
+      else
+        gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack),
+                                          hepa_document_get_image (self->document)
+                                            ? "image" : "welcome");
       hepa_window_show_info (self, GTK_MESSAGE_ERROR, msg);
-      gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack),
-                                        hepa_document_get_image (self->document) ? "image"
-                                                                                 : "welcome");
+      /* A later file that opens takes the message away. */
+      self->info_about_file = TRUE;
       return;
     }
 
@@ -495,11 +532,9 @@ open_cb (GObject      *source,
 }
 
 static void
-open_path (HepaWindow *self,
-           const char *path)
+really_open (HepaWindow *self,
+             const char *path)
 {
-  OpenRequest *request;
-
   /* Keep the current image on screen for quick study stepping; show the spinner only when
    * there is nothing to look at. */
   if (hepa_document_get_image (self->document) == NULL)
@@ -511,10 +546,30 @@ open_path (HepaWindow *self,
       gtk_spinner_start (GTK_SPINNER (self->loading_spinner));
       gtk_stack_set_visible_child_name (GTK_STACK (self->main_stack), "loading");
     }
-  request = g_new0 (OpenRequest, 1);
-  request->window = g_object_ref (self);
-  request->path = g_strdup (path);
-  hepa_document_open_async (self->document, path, NULL, open_cb, request);
+  g_free (self->opening);
+  self->opening = g_strdup (path);
+  hepa_document_open_async (self->document, path, NULL, open_cb, g_object_ref (self));
+}
+
+static void ask_unsaved (HepaWindow *self);
+
+/* Another file replaces the open one only once its regions are on disk: after the write in
+ * flight, and after asking when a write failed. */
+static void
+open_path (HepaWindow *self,
+           const char *path)
+{
+  if (hepa_document_get_saving (self->document)
+      || (hepa_document_get_modified (self->document)
+          && hepa_document_get_image (self->document) != NULL))
+    {
+      g_free (self->pending_open);
+      self->pending_open = g_strdup (path);
+      if (!hepa_document_get_saving (self->document))
+        ask_unsaved (self);
+      return;
+    }
+  really_open (self, path);
 }
 
 /* ---- Frames --------------------------------------------------------------------------- */
@@ -597,6 +652,21 @@ frame_changed_cb (HepaWindow   *self,
   hepa_frame_cache_request (cache, frame);
 }
 
+/* Drawing while a cine plays: a press on the image pauses it on the frame on screen, so the
+ * region lands on the frame it was drawn on and stays in view. */
+static void
+canvas_pressed_cb (HepaWindow *self)
+{
+  guint shown = hepa_canvas_get_frame (self->canvas);
+
+  if (!hepa_frame_bar_get_playing (self->frame_bar))
+    return;
+  hepa_frame_bar_set_playing (self->frame_bar, FALSE);
+  self->decoding_frame = G_MAXUINT;
+  self->wanted_frame = shown;
+  hepa_frame_bar_set_frame (self->frame_bar, shown);
+}
+
 static void
 playing_changed_cb (HepaWindow   *self,
                     GParamSpec   *pspec,
@@ -652,7 +722,9 @@ study_index_changed_cb (HepaWindow *self)
 
   if (index < 0)
     return;
-  open_path (self, hepa_study_get_path (self->study, index));
+  if (g_strcmp0 (hepa_study_get_path (self->study, index),
+                 hepa_document_get_path (self->document)) != 0)
+    open_path (self, hepa_study_get_path (self->study, index));
   update_title (self);
 }
 
@@ -749,6 +821,19 @@ view_changed_cb (HepaWindow *self,
     }
 }
 
+static void
+window_level_changed_cb (HepaWindow *self,
+                         HepaCanvas *canvas)
+{
+  double center, width;
+
+  hepa_canvas_get_window_level (canvas, &center, &width);
+  hepa_status_bar_set_window_level (self->status_bar, hepa_canvas_has_window_level (canvas),
+                                    center, width);
+  if (hepa_debug_enabled (HEPA_DEBUG_VIEW) && hepa_canvas_has_window_level (canvas))
+    g_printerr ("hepascope-view: window %.1f level %.1f\n", width, center);
+}
+
 /* ---- Saliency controls and settings --------------------------------------------------- */
 
 static void
@@ -771,63 +856,6 @@ saliency_changed_cb (HepaWindow *self)
       g_settings_set_enum (self->settings, "colormap", (int) cmap);
       g_settings_set_enum (self->settings, "overlay-scaling", (int) scale);
     }
-}
-
-/* Preferences changed elsewhere (the Preferences window, another window, gsettings) take effect
- * at once. The setters compare first: the controls write the same keys back. */
-static void
-settings_changed_cb (HepaWindow *self,
-                     const char *key,
-                     GSettings  *settings)
-{
-  if (g_str_equal (key, "rater-name"))
-    {
-      g_autofree char *rater = g_settings_get_string (settings, key);
-
-      hepa_roi_store_set_rater (self->store, *rater ? rater : g_get_user_name ());
-    }
-  else if (g_str_equal (key, "overlay-visible"))
-    {
-      g_autoptr(GVariant) state = g_action_group_get_action_state (G_ACTION_GROUP (self),
-                                                                   "saliency");
-      gboolean visible = g_settings_get_boolean (settings, key);
-
-      if (state != NULL && g_variant_get_boolean (state) != visible)
-        g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
-                                            g_variant_new_boolean (visible));
-    }
-  else if (g_str_equal (key, "overlay-opacity") || g_str_equal (key, "colormap")
-           || g_str_equal (key, "overlay-scaling"))
-    hepa_side_panel_set_saliency (self->side_panel,
-                                  g_settings_get_double (settings, "overlay-opacity"),
-                                  (guint) g_settings_get_enum (settings, "colormap"),
-                                  (guint) g_settings_get_enum (settings, "overlay-scaling"));
-}
-
-/* ---- Drag and drop -------------------------------------------------------------------- */
-
-static gboolean
-drop_cb (HepaWindow    *self,
-         const GValue  *value,
-         double         x,
-         double         y,
-         GtkDropTarget *target)
-{
-  GSList *list;
-  g_autofree GFile **files = NULL;
-  guint n, i = 0;
-
-  if (!G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
-    return FALSE;
-  list = g_value_get_boxed (value);
-  n = g_slist_length (list);
-  if (n == 0)
-    return FALSE;
-  files = g_new0 (GFile *, n);
-  for (GSList *l = list; l != NULL; l = l->next)
-    files[i++] = l->data;
-  hepa_window_open_files (self, files, (int) n);
-  return TRUE;
 }
 
 /* ---- Lifecycle ------------------------------------------------------------------------ */
@@ -865,9 +893,68 @@ realize_cb (HepaWindow *self)
 }
 
 static void
+unsaved_answered (HepaSaveDialogOutcome outcome,
+                  gpointer              user_data)
+{
+  g_autoptr(HepaWindow) self = user_data;
+  g_autofree char *pending = g_steal_pointer (&self->pending_open);
+
+  self->asking = FALSE;
+  if (pending != NULL)
+    {
+      const char *open_now = hepa_document_get_path (self->document);
+
+      /* Asked before another file: stay on this one (and its place in the study), or go. */
+      if (outcome != HEPA_SAVE_DIALOG_CANCELLED)
+        really_open (self, pending);
+      else
+        for (guint i = 0; i < hepa_study_get_n_files (self->study); i++)
+          if (g_strcmp0 (hepa_study_get_path (self->study, i), open_now) == 0)
+            hepa_study_set_index (self->study, (int) i);
+      return;
+    }
+  if (outcome == HEPA_SAVE_DIALOG_CANCELLED)
+    return;
+  self->may_close = TRUE;
+  gtk_window_close (GTK_WINDOW (self));
+}
+
+/* Regions that could not be written are not dropped by closing: ask what to do with them. */
+static void
+ask_unsaved (HepaWindow *self)
+{
+  if (self->asking)
+    return;
+  self->asking = TRUE;
+  gtk_widget_set_visible (GTK_WIDGET (self), TRUE);
+  hepa_save_dialog_ask (GTK_WINDOW (self), self->document, unsaved_answered,
+                        g_object_ref (self));
+}
+
+static void
 document_saving_cb (HepaWindow *self)
 {
-  if (self->close_after_save && !hepa_document_get_saving (self->document))
+  if (hepa_document_get_saving (self->document))
+    return;
+  if (self->pending_open != NULL && !self->close_after_save)
+    {
+      g_autofree char *pending = NULL;
+
+      if (hepa_document_get_modified (self->document))
+        ask_unsaved (self);
+      else
+        {
+          pending = g_steal_pointer (&self->pending_open);
+          really_open (self, pending);
+        }
+      return;
+    }
+  if (!self->close_after_save)
+    return;
+  self->close_after_save = FALSE;
+  if (hepa_document_get_modified (self->document))
+    ask_unsaved (self);
+  else
     gtk_window_destroy (GTK_WINDOW (self));
 }
 
@@ -876,7 +963,7 @@ hepa_window_close_request (GtkWindow *window)
 {
   HepaWindow *self = HEPA_WINDOW (window);
 
-  if (self->settings != NULL && !self->close_after_save)
+  if (self->settings != NULL && !self->close_after_save && !self->may_close)
     {
       int width, height;
 
@@ -887,11 +974,17 @@ hepa_window_close_request (GtkWindow *window)
                               gtk_window_is_maximized (window));
     }
 
-  /* Nothing a user drew is lost: wait for the last save before closing. */
+  /* Nothing a user drew is lost: wait for the last save before closing, and ask when it
+   * failed. */
   if (hepa_document_get_saving (self->document))
     {
       self->close_after_save = TRUE;
       gtk_widget_set_visible (GTK_WIDGET (self), FALSE);
+      return TRUE;
+    }
+  if (hepa_document_get_modified (self->document) && !self->may_close)
+    {
+      ask_unsaved (self);
       return TRUE;
     }
   return GTK_WINDOW_CLASS (hepa_window_parent_class)->close_request (window);
@@ -937,6 +1030,8 @@ hepa_window_finalize (GObject *object)
   g_clear_pointer (&self->classes, g_strfreev);
   g_clear_pointer (&self->pred_pending_id, g_free);
   g_clear_pointer (&self->model_error, g_free);
+  g_clear_pointer (&self->pending_open, g_free);
+  g_clear_pointer (&self->opening, g_free);
 
   G_OBJECT_CLASS (hepa_window_parent_class)->finalize (object);
 }
@@ -983,6 +1078,7 @@ hepa_window_class_init (HepaWindowClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, saliency_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, pointer_moved_cb);
   gtk_widget_class_bind_template_callback (widget_class, view_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, window_level_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, frame_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, playing_changed_cb);
 }
@@ -990,7 +1086,7 @@ hepa_window_class_init (HepaWindowClass *klass)
 static void
 hepa_window_init (HepaWindow *self)
 {
-  GtkDropTarget *drop;
+  GtkGesture *press;
   HepaFrameCache *cache;
 
   self->decoding_frame = G_MAXUINT;
@@ -1030,9 +1126,10 @@ hepa_window_init (HepaWindow *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect (self, "realize", G_CALLBACK (realize_cb), NULL);
 
-  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
-  g_signal_connect_swapped (drop, "drop", G_CALLBACK (drop_cb), self);
-  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+  press = gtk_gesture_click_new ();
+  gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (press), GTK_PHASE_CAPTURE);
+  g_signal_connect_swapped (press, "pressed", G_CALLBACK (canvas_pressed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->canvas), GTK_EVENT_CONTROLLER (press));
 
   self->recent = gtk_recent_manager_get_default ();
 }
@@ -1061,9 +1158,6 @@ hepa_window_new (GtkApplication *app,
                                     (guint) g_settings_get_enum (settings, "overlay-scaling"));
     }
   saliency_changed_cb (self);
-  if (settings != NULL)
-    g_signal_connect_object (settings, "changed", G_CALLBACK (settings_changed_cb), self,
-                             G_CONNECT_SWAPPED);
   gtk_widget_set_visible (self->demo_button, demo != NULL);
 
   update_model_state (self);

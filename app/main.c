@@ -13,7 +13,9 @@ main (int    argc,
   g_autoptr(HepaApplication) app = NULL;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* Uninstalled (meson devenv, build-aux/run.sh): the catalogues compiled into the build. */
+  bindtextdomain (GETTEXT_PACKAGE, g_getenv ("HEPASCOPE_LOCALEDIR") ? g_getenv ("HEPASCOPE_LOCALEDIR")
+                                                                     : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

@@ -5,6 +5,8 @@
 
 #include "nn/hepa-nn.h"
 
+#include <string.h>
+
 #ifdef __linux__
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +32,76 @@ hepa_core_threads_from_env (const char *name)
   return n >= 1 && n <= 1024 ? (int) n : 0;
 }
 
+static int
+quota_cpus (gint64 quota,
+            gint64 period)
+{
+  if (quota <= 0 || period <= 0)
+    return 0;
+  return (int) MIN ((quota + period - 1) / period, 1024);
+}
+
+int
+hepa_core_parse_cpu_max (const char *text)
+{
+  g_autofree char *line = NULL;
+  g_auto(GStrv) fields = NULL;
+  char *end = NULL;
+  gint64 quota, period;
+
+  if (text == NULL)
+    return 0;
+  line = g_strstrip (g_strdup (text));
+  fields = g_strsplit_set (line, " \t", -1);
+  if (g_strv_length (fields) != 2 || strcmp (fields[0], "max") == 0)
+    goto none;
+  quota = g_ascii_strtoll (fields[0], &end, 10);
+  if (end == fields[0] || *end != '\0')
+    goto none;
+  period = g_ascii_strtoll (fields[1], &end, 10);
+  if (end == fields[1] || *end != '\0')
+    goto none;
+  return quota_cpus (quota, period);
+none:
+  return 0;
+}
+
+/* The first line of @path as an integer, or @fallback. */
+static gint64
+read_integer (const char *path,
+              gint64      fallback)
+{
+  g_autofree char *text = NULL;
+  char *end = NULL;
+  gint64 v;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return fallback;
+  v = g_ascii_strtoll (text, &end, 10);
+  return end == text ? fallback : v;
+}
+
+int
+hepa_core_cpu_quota (void)
+{
+  static const char *v1_dirs[] = { "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct" };
+  g_autofree char *text = NULL;
+
+  /* cgroup v2 (in a container, its namespace's root is the container's own group). */
+  if (g_file_get_contents ("/sys/fs/cgroup/cpu.max", &text, NULL, NULL))
+    return hepa_core_parse_cpu_max (text);
+  for (gsize i = 0; i < G_N_ELEMENTS (v1_dirs); i++)
+    {
+      g_autofree char *q = g_build_filename (v1_dirs[i], "cpu.cfs_quota_us", NULL);
+      g_autofree char *p = g_build_filename (v1_dirs[i], "cpu.cfs_period_us", NULL);
+      gint64 quota = read_integer (q, -2);
+
+      if (quota != -2)
+        return quota_cpus (quota, read_integer (p, 0));
+    }
+  return 0;
+}
+
 int
 hepa_core_init_threads (int n_threads)
 {
@@ -47,10 +119,18 @@ hepa_core_init_threads (int n_threads)
   if (n <= 0)
     n = hepa_core_threads_from_env ("OPENBLAS_NUM_THREADS");
   if (n <= 0)
-    n = (int) g_get_num_processors ();
+    {
+      /* The affinity mask's CPUs (GLib reads it), then a container's quota: a team larger than
+       * the CPU time it may use only queues behind itself. */
+      int quota = hepa_core_cpu_quota ();
+
+      n = (int) g_get_num_processors ();
+      if (quota > 0 && quota < n)
+        n = quota;
+    }
   n = CLAMP (n, 1, 1024);
 
-  /* OpenBLAS's threads and libhepa-nn's own (OpenMP) team. */
+  /* libhepa-nn's one team (it keeps OpenBLAS to one thread and splits the GEMMs itself). */
   hepa_nn_set_threads (n);
   threads_in_use = n;
   G_UNLOCK (threads);
@@ -102,7 +182,8 @@ hepa_core_lower_worker_priority (int nice_value)
         if (!g_file_get_contents (comm_path, &comm, NULL, NULL))
           continue;
         g_strchomp (comm);
-        if (strcmp (comm, own_name) != 0 && !g_str_has_prefix (comm, "pool-"))
+        if (strcmp (comm, own_name) != 0 && !g_str_has_prefix (comm, "pool-")
+            && !g_str_has_prefix (comm, "hepa-nn-"))
           continue;   /* a thread another library named and runs its own way */
       }
       if (setpriority (PRIO_PROCESS, (id_t) tid, nice_value) == 0)

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Times the libhepa-nn ResNet forward pass on seeded random weights (a benchmark, not a test).
  *   bench-nn [--arch 50|18] [--batch B] [--size S] [--threads T] [--runs R] [--json]
+ *            [--layers [--peak GFLOPS]]
+ * Prints the CPU, the kernel instruction set in use (HEPASCOPE_ISA forces one) and the load;
+ * --layers adds a per-layer table (median ms, GFLOP/s, share of the FP32 FMA peak: by default
+ * 16 FLOP x 2 FMA units x 2.8 GHz per thread for AVX2, 32 x 2 x 2.8 for AVX-512, 4 x 2 x 2.8
+ * for baseline SSE; pass the measured one, ../shared/peers/fma_peak.c, with --peak).
  * tests/bench-nn-vs-torch.sh runs it side by side with ../shared/peers/bench_torch.py. */
 #include "config.h"
 
@@ -9,6 +14,7 @@
 
 #include <glib.h>
 #include <math.h>
+#include <string.h>
 
 /* Same recipe as tests/gen-resnet-ref.py; the values only need to be realistic in scale. */
 static float *
@@ -50,6 +56,42 @@ lookup (void       *user,
   return g_hash_table_lookup (user, name);
 }
 
+/* "AMD EPYC 7B13" from /proc/cpuinfo, or "unknown". */
+static char *
+cpu_model (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/cpuinfo", &text, NULL, NULL))
+    return g_strdup ("unknown");
+  lines = g_strsplit (text, "\n", -1);
+  for (int i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "model name"))
+      {
+        const char *colon = strchr (lines[i], ':');
+
+        if (colon != NULL)
+          return g_strstrip (g_strdup (colon + 1));
+      }
+  return g_strdup ("unknown");
+}
+
+static char *
+load_average (void)
+{
+  g_autofree char *text = NULL;
+
+  g_auto(GStrv) fields = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return g_strdup ("?");
+  fields = g_strsplit (text, " ", 4);
+  if (g_strv_length (fields) < 3)
+    return g_strdup ("?");
+  return g_strdup_printf ("%s %s %s", fields[0], fields[1], fields[2]);
+}
+
 static int
 cmp_double (const void *a,
             const void *b)
@@ -64,8 +106,11 @@ main (int   argc,
       char *argv[])
 {
   int arch = 50, batch = 1, size = 224, threads = 2, runs = 20, classes = 5;
-  gboolean json = FALSE;
+  gboolean json = FALSE, layers = FALSE;
+  double peak = 0;
   GOptionEntry entries[] = {
+    { "layers", 0, 0, G_OPTION_ARG_NONE, &layers, "Per-layer table", NULL },
+    { "peak", 0, 0, G_OPTION_ARG_DOUBLE, &peak, "FP32 FMA peak of the threads, GFLOP/s", "G" },
     { "arch", 0, 0, G_OPTION_ARG_INT, &arch, "18 or 50", "A" },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, "Batch size", "B" },
     { "size", 0, 0, G_OPTION_ARG_INT, &size, "Input size", "S" },
@@ -156,6 +201,67 @@ main (int   argc,
              "%.2f img/s, %.1f GFLOP/s; build (fold + pack) %.1f ms\n",
              arch, batch, size, size, threads, median, ms[0], ms[runs - 1],
              batch / (median / 1e3), 2 * gmac / (median / 1e3), load_ms);
+
+  {
+    g_autofree char *cpu = cpu_model ();
+    g_autofree char *load = load_average ();
+
+    if (peak <= 0)
+      peak = threads * 2.8 * 2 * (strcmp (hepa_nn_isa (), "avx512") == 0 ? 32
+                                  : strcmp (hepa_nn_isa (), "avx2") == 0 ? 16 : 8);
+    g_print ("%scpu \"%s\", kernels %s, %d threads, load %s, peak %.0f GFLOP/s%s\n",
+             json ? "# " : "", cpu, hepa_nn_isa (), threads, load, peak,
+             json ? "" : " (share of peak below)");
+  }
+  if (layers)
+    {
+      enum { MAX_LAYERS = 80 };
+      HepaLayerTime *lt = g_new0 (HepaLayerTime, (gsize) MAX_LAYERS * runs);
+      double *col = g_new (double, runs);
+      int n = 0;
+      double total = 0;
+
+      for (int r = 0; r < runs; r++)
+        n = hepa_resnet_forward_timed (net, ws, input, batch, logits, lt + r * MAX_LAYERS,
+                                       MAX_LAYERS);
+      g_print ("%-24s %-12s %8s %9s %6s %6s\n", "layer", "method", "ms", "GFLOP/s", "peak",
+               "time");
+      for (int i = 0; i < n; i++)
+        {
+          for (int r = 0; r < runs; r++)
+            col[r] = lt[r * MAX_LAYERS + i].ms;
+          qsort (col, runs, sizeof (double), cmp_double);
+          lt[i].ms = runs % 2 ? col[runs / 2] : 0.5 * (col[runs / 2 - 1] + col[runs / 2]);
+          total += lt[i].ms;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          double gf = 2 * lt[i].macs / 1e9 / (lt[i].ms / 1e3);
+
+          g_print ("%-24s %-12s %8.3f %9.1f %5.0f%% %5.1f%%\n", lt[i].name, lt[i].method,
+                   lt[i].ms, gf, 100 * gf / peak, 100 * lt[i].ms / total);
+        }
+      /* Sums per method: where the time goes. */
+      {
+        static const char *methods[] = { "winograd", "gemm", "im2col+gemm", "other" };
+
+        for (gsize m = 0; m < G_N_ELEMENTS (methods); m++)
+          {
+            double ms_sum = 0, macs = 0;
+
+            for (int i = 0; i < n; i++)
+              if (strcmp (lt[i].method, methods[m]) == 0)
+                ms_sum += lt[i].ms, macs += lt[i].macs;
+            g_print ("%-24s %-12s %8.3f %9.1f %5.0f%% %5.1f%%\n", "all", methods[m], ms_sum,
+                     ms_sum > 0 ? 2 * macs / 1e6 / ms_sum : 0,
+                     ms_sum > 0 ? 100 * 2 * macs / 1e6 / ms_sum / peak : 0,
+                     100 * ms_sum / total);
+          }
+        g_print ("%-24s %-12s %8.3f (sum of per-layer medians)\n", "total", "", total);
+      }
+      g_free (col);
+      g_free (lt);
+    }
 
   hepa_resnet_workspace_free (ws);
   hepa_resnet_free (net);

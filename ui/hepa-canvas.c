@@ -9,7 +9,7 @@
 #include <math.h>
 
 #define HANDLE_SIZE   9.0   /* widget pixels */
-#define HANDLE_GRAB  12.0   /* pointer slop around a handle */
+#define HANDLE_GRAB  16.0   /* pointer slop around a handle */
 #define DRAG_START    4.0   /* widget pixels before a press becomes a new ROI */
 #define ZOOM_STEP     1.25
 #define KEY_ROI_SIZE  64
@@ -122,6 +122,7 @@ static GParamSpec *properties[N_PROPS];
 enum {
   SIGNAL_POINTER_MOVED,
   SIGNAL_VIEW_CHANGED,
+  SIGNAL_WINDOW_LEVEL_CHANGED,
   N_SIGNALS,
 };
 static guint signals[N_SIGNALS];
@@ -432,6 +433,7 @@ hepa_canvas_set_image (HepaCanvas *self,
       /* A new image starts at its own default window. */
       self->wl_center = self->frame ? self->frame->window_center : 0.0;
       self->wl_width = self->frame ? self->frame->window_width : 0.0;
+      g_signal_emit (self, signals[SIGNAL_WINDOW_LEVEL_CHANGED], 0);
     }
   render_frame (self);
 
@@ -524,6 +526,57 @@ hepa_canvas_set_window_level (HepaCanvas *self,
   self->wl_width = width;
   render_frame (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_signal_emit (self, signals[SIGNAL_WINDOW_LEVEL_CHANGED], 0);
+}
+
+gboolean
+hepa_canvas_has_window_level (HepaCanvas *self)
+{
+  g_return_val_if_fail (HEPA_IS_CANVAS (self), FALSE);
+  return self->frame != NULL && self->frame->format == HEPA_PIXEL_GRAY16;
+}
+
+void
+hepa_canvas_apply_window_preset (HepaCanvas       *self,
+                                 HepaWindowPreset  preset)
+{
+  const HepaFrame *f = self->frame;
+
+  g_return_if_fail (HEPA_IS_CANVAS (self));
+
+  if (!hepa_canvas_has_window_level (self))
+    return;
+  if (preset == HEPA_WINDOW_FULL_RANGE)
+    {
+      double range = (double) (1u << CLAMP (f->bits_stored, 8, 16));
+
+      hepa_canvas_set_window_level (self, range / 2.0, range);
+    }
+  else if (preset == HEPA_WINDOW_FRAME_RANGE)
+    {
+      guint16 lo = G_MAXUINT16, hi = 0;
+
+      for (int y = 0; y < f->height; y++)
+        {
+          const guint16 *row = (const guint16 *) (gconstpointer) (f->data + y * f->stride);
+
+          for (int x = 0; x < f->width; x++)
+            {
+              lo = MIN (lo, row[x]);
+              hi = MAX (hi, row[x]);
+            }
+        }
+      hepa_canvas_set_window_level (self, (lo + hi + 1) / 2.0, MAX (1.0, hi - lo + 1.0));
+    }
+  else
+    hepa_canvas_set_window_level (self, 0, 0);
+}
+
+double
+hepa_canvas_get_window_drag_step (HepaCanvas *self)
+{
+  g_return_val_if_fail (HEPA_IS_CANVAS (self), 1.0);
+  return MAX (self->wl_width, 16.0) / 300.0;
 }
 
 void
@@ -1074,24 +1127,60 @@ selected_roi (HepaCanvas *self)
   return roi;
 }
 
+/* The handle under (@wx, @wy): the selected region's eight, then the corners of the other
+ * regions on this frame, so that pressing on an unselected region's corner resizes it instead
+ * of drawing a new region. The region is stored in @out_roi. */
 static guint
-hit_handle (HepaCanvas *self,
-            double      wx,
-            double      wy)
+hit_handle (HepaCanvas     *self,
+            double          wx,
+            double          wy,
+            const HepaRoi **out_roi)
 {
-  const HepaRoi *roi = selected_roi (self);
+  const HepaRoi *sel = selected_roi (self);
+  GPtrArray *rois;
   double x, y, w, h;
 
-  if (roi == NULL)
+  if (out_roi != NULL)
+    *out_roi = NULL;
+  if (self->store == NULL)
     return 0;
-  rect_to_widget (self, &roi->rect, &x, &y, &w, &h);
-  for (guint i = 0; i < G_N_ELEMENTS (handle_edges); i++)
+  if (sel != NULL)
     {
-      double hx, hy;
+      rect_to_widget (self, &sel->rect, &x, &y, &w, &h);
+      for (guint i = 0; i < G_N_ELEMENTS (handle_edges); i++)
+        {
+          double hx, hy;
 
-      handle_position (x, y, w, h, handle_edges[i], &hx, &hy);
-      if (fabs (wx - hx) <= HANDLE_GRAB / 2 && fabs (wy - hy) <= HANDLE_GRAB / 2)
-        return handle_edges[i];
+          handle_position (x, y, w, h, handle_edges[i], &hx, &hy);
+          if (fabs (wx - hx) <= HANDLE_GRAB / 2 && fabs (wy - hy) <= HANDLE_GRAB / 2)
+            {
+              if (out_roi != NULL)
+                *out_roi = sel;
+              return handle_edges[i];
+            }
+        }
+    }
+  rois = hepa_roi_store_get_rois (self->store);
+  for (guint i = rois->len; i > 0; i--)
+    {
+      const HepaRoi *roi = g_ptr_array_index (rois, i - 1);
+
+      if (roi == sel || roi->frame != self->frame_index)
+        continue;
+      rect_to_widget (self, &roi->rect, &x, &y, &w, &h);
+      for (guint k = 0; k < G_N_ELEMENTS (handle_edges); k += 2)
+        {
+          double hx, hy;
+
+          /* Corners only: the even entries of handle_edges. */
+          handle_position (x, y, w, h, handle_edges[k], &hx, &hy);
+          if (fabs (wx - hx) <= HANDLE_GRAB / 2 && fabs (wy - hy) <= HANDLE_GRAB / 2)
+            {
+              if (out_roi != NULL)
+                *out_roi = roi;
+              return handle_edges[k];
+            }
+        }
     }
   return 0;
 }
@@ -1166,7 +1255,7 @@ update_cursor (HepaCanvas *self)
     name = cursor_for_edges (self->drag_edges);
   else if (self->drag_mode == DRAG_NONE && self->pointer_inside)
     {
-      edges = hit_handle (self, self->pointer_x, self->pointer_y);
+      edges = hit_handle (self, self->pointer_x, self->pointer_y, NULL);
       if (edges != 0)
         name = cursor_for_edges (edges);
       else if (hit_roi (self, self->pointer_x, self->pointer_y) != NULL)
@@ -1262,11 +1351,12 @@ drag_begin_cb (HepaCanvas     *self,
     }
   else if (button == GDK_BUTTON_PRIMARY && self->store != NULL)
     {
-      guint edges = hit_handle (self, x, y);
+      const HepaRoi *grabbed = NULL;
+      guint edges = hit_handle (self, x, y, &grabbed);
 
       if (edges != 0)
         {
-          roi = selected_roi (self);
+          roi = grabbed;
           self->drag_mode = DRAG_RESIZE;
           self->drag_edges = edges;
         }
@@ -1308,8 +1398,9 @@ drag_update_cb (HepaCanvas     *self,
 
     case DRAG_WINDOW:
       {
-        double range = (double) (1 << MAX (self->frame->bits_stored, 8));
-        double scale = range / 600.0;
+        /* Scaled from the window at the start of the drag, not from 2^bits_stored: 16-bit
+         * data with a narrow window moved about 100 times too fast. */
+        double scale = MAX (self->drag_wl_width0, 16.0) / 300.0;
 
         hepa_canvas_set_window_level (self, self->drag_wl_center0 - dy * scale,
                                       MAX (1.0, self->drag_wl_width0 + dx * scale));
@@ -1478,9 +1569,11 @@ key_pressed_cb (HepaCanvas            *self,
       return FALSE;
     }
 
-  /* Arrows move the selected ROI; with Ctrl they resize it. Without a selection they fall
-   * through to the window (frame stepping). */
-  if (roi == NULL || self->store == NULL || hepa_roi_store_in_edit (self->store))
+  /* Alt+arrows move the selected ROI, Alt+Ctrl+arrows resize it, as in other annotation
+   * tools; plain arrows always fall through to the window (frame stepping), so a stray arrow
+   * never rewrites a region. */
+  if ((state & GDK_ALT_MASK) == 0 || roi == NULL || self->store == NULL
+      || hepa_roi_store_in_edit (self->store))
     return FALSE;
   r = roi->rect;
   if (ctrl)
@@ -1630,6 +1723,15 @@ hepa_canvas_class_init (HepaCanvasClass *klass)
   signals[SIGNAL_VIEW_CHANGED] =
     g_signal_new ("view-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
+
+  /**
+   * HepaCanvas::window-level-changed:
+   *
+   * The window/level of GRAY16 frames changed (a drag, a preset, a new image).
+   */
+  signals[SIGNAL_WINDOW_LEVEL_CHANGED] =
+    g_signal_new ("window-level-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 0);
 
   gtk_widget_class_set_css_name (widget_class, "hepacanvas");
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_IMG);

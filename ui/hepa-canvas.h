@@ -68,6 +68,21 @@ void          hepa_canvas_image_to_widget    (HepaCanvas       *self,
 void          hepa_canvas_set_window_level   (HepaCanvas       *self,
                                               double            center,
                                               double            width);
+/* Window presets of GRAY16 frames. */
+typedef enum
+{
+  HEPA_WINDOW_DEFAULT,      /* the window the image reader gave the frame (the VOI of a DICOM) */
+  HEPA_WINDOW_FULL_RANGE,   /* 0 .. 2^bits_stored */
+  HEPA_WINDOW_FRAME_RANGE,  /* the darkest to the brightest pixel of the frame on screen */
+} HepaWindowPreset;
+
+/* TRUE when the frame on screen has a window/level (GRAY16). */
+gboolean      hepa_canvas_has_window_level   (HepaCanvas       *self);
+void          hepa_canvas_apply_window_preset (HepaCanvas      *self,
+                                              HepaWindowPreset  preset);
+/* How many GRAY16 units one pixel of a right-drag changes the window by: a 300-pixel drag
+ * changes it by about its own width (at least 16 units), however many bits the data has. */
+double        hepa_canvas_get_window_drag_step (HepaCanvas     *self);
 void          hepa_canvas_get_window_level   (HepaCanvas       *self,
                                               double           *center,
                                               double           *width);

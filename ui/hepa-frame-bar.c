@@ -141,6 +141,18 @@ hepa_frame_bar_get_playing (HepaFrameBar *self)
   return self->tick_id != 0;
 }
 
+void
+hepa_frame_bar_set_marks (HepaFrameBar *self,
+                          const guint  *frames,
+                          guint         n_marks)
+{
+  g_return_if_fail (HEPA_IS_FRAME_BAR (self));
+
+  gtk_scale_clear_marks (GTK_SCALE (self->scale));
+  for (guint i = 0; i < n_marks; i++)
+    gtk_scale_add_mark (GTK_SCALE (self->scale), frames[i], GTK_POS_BOTTOM, NULL);
+}
+
 double
 hepa_frame_bar_get_interval_ms (HepaFrameBar *self)
 {

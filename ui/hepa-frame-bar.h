@@ -25,5 +25,9 @@ void       hepa_frame_bar_set_playing    (HepaFrameBar *self,
                                           gboolean      playing);
 gboolean   hepa_frame_bar_get_playing    (HepaFrameBar *self);
 double     hepa_frame_bar_get_interval_ms (HepaFrameBar *self);
+/* Marks @n_marks frames under the slider (the frames that carry regions). */
+void       hepa_frame_bar_set_marks      (HepaFrameBar *self,
+                                          const guint  *frames,
+                                          guint         n_marks);
 
 G_END_DECLS

@@ -6,17 +6,6 @@
 #include <cblas.h>
 #include <string.h>
 
-int
-hepa_nn_out_size (int in,
-                  int k,
-                  int stride,
-                  int pad)
-{
-  HEPA_NN_ASSERT (in > 0 && k > 0 && stride > 0 && pad >= 0);
-  HEPA_NN_ASSERT (in + 2 * pad >= k);
-  return (in + 2 * pad - k) / stride + 1;
-}
-
 static void
 check_desc (const HepaConvDesc *d)
 {
@@ -45,23 +34,30 @@ hepa_nn_conv2d_scratch_size (const HepaConvDesc *d,
 
 /* x (c, h, w) -> col (c * k * k, oh * ow): row (c, ky, kx) holds the input pixel each output
  * pixel sees through that tap, zero where the tap falls in the padding. */
-static void
-im2col (const HepaConvDesc *d,
-        const float        *x,
-        int                 h,
-        int                 w,
-        int                 oh,
-        int                 ow,
-        float              *col)
+typedef struct
 {
-  const int k = d->k, s = d->stride, p = d->pad;
+  const HepaConvDesc *d;
+  const float        *x;
+  int                 h, w, oh, ow;
+  float              *col;
+} Im2colCtx;
 
-  HEPA_NN_PARALLEL_FOR (d->c_in * k * k > 64)
-  for (int row = 0; row < d->c_in * k * k; row++)
+static void
+im2col_rows (void *data,
+             int   begin,
+             int   end,
+             int   index)
+{
+  const Im2colCtx *a = data;
+  const int k = a->d->k, s = a->d->stride, p = a->d->pad;
+  const int h = a->h, w = a->w, oh = a->oh, ow = a->ow;
+
+  (void) index;
+  for (int row = begin; row < end; row++)
     {
       int c = row / (k * k), ky = (row / k) % k, kx = row % k;
-      const float *xc = x + (size_t) c * h * w;
-      float *dst = col + (size_t) row * oh * ow;
+      const float *xc = a->x + (size_t) c * h * w;
+      float *dst = a->col + (size_t) row * oh * ow;
       /* Output columns whose tap lands inside the image: 0 <= ox * s - p + kx < w. */
       int ox0 = p - kx > 0 ? (p - kx + s - 1) / s : 0;
       int ox1 = (w - 1 + p - kx) >= 0 ? (w - 1 + p - kx) / s + 1 : 0;
@@ -91,6 +87,21 @@ im2col (const HepaConvDesc *d,
             dst[ox] = 0.f;
         }
     }
+}
+
+static void
+im2col (const HepaConvDesc *d,
+        const float        *x,
+        int                 h,
+        int                 w,
+        int                 oh,
+        int                 ow,
+        float              *col)
+{
+  Im2colCtx a = { d, x, h, w, oh, ow, col };
+  const int rows = d->c_in * d->k * d->k;
+
+  hepa_nn_team_for (rows, (size_t) rows * oh * ow, im2col_rows, &a);
 }
 
 void
@@ -250,6 +261,32 @@ hepa_nn_conv2d_ref (const HepaConvDesc *d,
     hepa_nn_epilogue_ref (y, n, d->c_out, oh * ow, epi);
 }
 
+typedef struct
+{
+  float              *y;
+  int                 c, hw;
+  const HepaEpilogue *epi;
+} EpilogueCtx;
+
+static void
+epilogue_rows (void *data,
+               int   begin,
+               int   end,
+               int   index)
+{
+  const EpilogueCtx *a = data;
+  const HepaEpilogue *epi = a->epi;
+
+  (void) index;
+  for (int nc = begin; nc < end; nc++)
+    {
+      float *row = a->y + (size_t) nc * a->hw;
+      const float *res = epi->residual ? epi->residual + (size_t) nc * a->hw : NULL;
+
+      hepa_nn_epilogue_row (row, a->hw, epi->bias ? epi->bias[nc % a->c] : 0.f, res, epi->relu);
+    }
+}
+
 void
 hepa_nn_epilogue (float              *y,
                   int                 n,
@@ -260,14 +297,9 @@ hepa_nn_epilogue (float              *y,
   HEPA_NN_ASSERT (y != NULL && epi != NULL && n > 0 && c > 0 && hw > 0);
   HEPA_NN_ASSERT (epi->residual != y);
 
-  HEPA_NN_PARALLEL_FOR ((size_t) n * c * hw > 16384)
-  for (int nc = 0; nc < n * c; nc++)
-    {
-      float *row = y + (size_t) nc * hw;
-      const float *res = epi->residual ? epi->residual + (size_t) nc * hw : NULL;
+  EpilogueCtx a = { y, c, hw, epi };
 
-      hepa_nn_epilogue_row (row, hw, epi->bias ? epi->bias[nc % c] : 0.f, res, epi->relu);
-    }
+  hepa_nn_team_for (n * c, (size_t) n * c * hw, epilogue_rows, &a);
 }
 
 void

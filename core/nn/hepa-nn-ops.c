@@ -95,6 +95,32 @@ maxpool_row (const float *x,
     }
 }
 
+typedef struct
+{
+  const float *x;
+  int          h, w, oh, ow;
+  float       *y;
+} MaxpoolCtx;
+
+static void
+maxpool_planes (void *data,
+                int   begin,
+                int   end,
+                int   index)
+{
+  const MaxpoolCtx *a = data;
+
+  (void) index;
+  for (int nc = begin; nc < end; nc++)
+    {
+      const float *xp = a->x + (size_t) nc * a->h * a->w;
+      float *yp = a->y + (size_t) nc * a->oh * a->ow;
+
+      for (int oy = 0; oy < a->oh; oy++)
+        maxpool_row (xp, a->h, a->w, oy, a->ow, yp + (size_t) oy * a->ow);
+    }
+}
+
 void
 hepa_nn_maxpool3x3s2 (const float *x,
                       int          n,
@@ -106,15 +132,9 @@ hepa_nn_maxpool3x3s2 (const float *x,
   HEPA_NN_ASSERT (x != NULL && y != NULL && x != y && n > 0 && c > 0);
   const int oh = hepa_nn_out_size (h, 3, 2, 1), ow = hepa_nn_out_size (w, 3, 2, 1);
 
-  HEPA_NN_PARALLEL_FOR (n * c > 4)
-  for (int nc = 0; nc < n * c; nc++)
-    {
-      const float *xp = x + (size_t) nc * h * w;
-      float *yp = y + (size_t) nc * oh * ow;
+  MaxpoolCtx a = { x, h, w, oh, ow, y };
 
-      for (int oy = 0; oy < oh; oy++)
-        maxpool_row (xp, h, w, oy, ow, yp + (size_t) oy * ow);
-    }
+  hepa_nn_team_for (n * c, (size_t) n * c * h * w, maxpool_planes, &a);
 }
 
 void
@@ -332,32 +352,4 @@ hepa_nn_cam_ref (const float *feat,
           acc += (double) fc_weight[(size_t) k * c + ch] * feat[(size_t) ch * hw + i];
         cam[(size_t) k * hw + i] = (float) acc;
       }
-}
-
-static volatile int team_size;   /* 0: OpenMP's default */
-
-void
-hepa_nn_set_threads (int n)
-{
-  HEPA_NN_ASSERT (n > 0);
-  openblas_set_num_threads (n);
-  __atomic_store_n (&team_size, n, __ATOMIC_RELAXED);
-}
-
-int
-hepa_nn_team_size (void)
-{
-  int n = __atomic_load_n (&team_size, __ATOMIC_RELAXED);
-
-#ifdef _OPENMP
-  return n > 0 ? n : omp_get_max_threads ();
-#else
-  return n > 0 ? n : 1;
-#endif
-}
-
-int
-hepa_nn_get_threads (void)
-{
-  return hepa_nn_team_size ();
 }

@@ -1,25 +1,89 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Helpers shared by the libhepa-nn kernels. */
+/* Helpers shared by the libhepa-nn kernels: the thread team (hepa-nn-team.c) and the
+ * run-time choice of kernel instruction set (hepa-nn-isa.c). */
 #pragma once
 
 #include "hepa-nn.h"
 
-/* The kernels' own loops (im2col, Winograd transforms, epilogues) run on OpenMP threads when the
- * library is built with OpenMP; the GEMMs use OpenBLAS's threads. @cond keeps tiny loops serial. */
-/* The team size every parallel region uses: what hepa_nn_set_threads set, else OpenMP's
- * default. A global rather than omp_set_num_threads, whose setting belongs to the calling thread
- * only, while inference runs on worker threads. */
-int hepa_nn_team_size (void);
+/* ---- The team ---------------------------------------------------------------------------
+ * Every parallel loop of libhepa-nn, inference and training, runs on this one team; its size is
+ * what hepa_nn_set_threads set, else the CPUs this process may run on, at most
+ * HEPA_NN_MAX_THREADS. Jobs are taken dynamically; a member's index (0 for the caller) is
+ * below hepa_nn_team_size () and picks its per-thread scratch. */
+typedef void (*HepaTeamFn)      (void *ctx,
+                                 int   job,
+                                 int   index);
+typedef void (*HepaTeamRangeFn) (void *ctx,
+                                 int   begin,
+                                 int   end,
+                                 int   index);
 
-#ifdef _OPENMP
-#include <omp.h>
-#define HEPA_NN_PRAGMA(x) _Pragma (#x)
-#define HEPA_NN_PARALLEL_FOR(cond) \
-  HEPA_NN_PRAGMA (omp parallel for schedule (static) num_threads (hepa_nn_team_size ()) if (cond))
-#else
-#define HEPA_NN_PRAGMA(x)
-#define HEPA_NN_PARALLEL_FOR(cond)
-#endif
+int  hepa_nn_team_size  (void);
+/* The calling thread's member index inside a job, else 0. */
+int  hepa_nn_team_index (void);
+/* Runs fn (ctx, job, index) for job in [0, n_jobs) on the team and returns when all are done.
+ * One job, a team of one, or a call from inside a job: on the calling thread. */
+void hepa_nn_team_run   (int         n_jobs,
+                         HepaTeamFn  fn,
+                         void       *ctx);
+/* fn (ctx, begin, end, index) over [0, n) in about four chunks per member; @work (elements
+ * touched) under HEPA_NN_TEAM_MIN_WORK runs as one chunk on the calling thread. */
+#define HEPA_NN_TEAM_MIN_WORK 32768
+void hepa_nn_team_for   (int              n,
+                         size_t           work,
+                         HepaTeamRangeFn  fn,
+                         void            *ctx);
+/* For the tests: parallel regions run on several threads since the process started, and the
+ * highest member index that ran a job (since the last call with @reset non-zero, which zeroes
+ * it and returns the old value). */
+unsigned long hepa_nn_team_regions   (void);
+int           hepa_nn_team_max_index (int reset);
+
+/* ---- Kernels chosen at run time ----------------------------------------------------------
+ * The hot loops, built once per instruction set (hepa-nn-kern-gemm.c, hepa-nn-kern-winograd.c
+ * compiled for x86-64, x86-64-v3 and x86-64-v4); the rest of libhepa-nn is plain x86-64. */
+typedef struct
+{
+  const char *name;
+  /* hepa-nn-gemm.c: rows mb0 .. mb1 (in blocks of 6) x columns n0 .. n0 + nc of one image. */
+  void (*gemm_job) (const float        *packed,
+                    int                 m,
+                    int                 k,
+                    const float        *b,
+                    int                 ldb,
+                    int                 n,
+                    int                 n0,
+                    int                 nc,
+                    int                 mb0,
+                    int                 mb1,
+                    const HepaEpilogue *epi,
+                    float              *y,
+                    float              *bp);
+  /* hepa-nn-winograd.c: block @blk of 8 tiles, output channel blocks cb0 .. cb1. */
+  void (*winograd_job) (const float        *u,
+                        int                 c_in,
+                        int                 c_out,
+                        const float        *x,
+                        int                 n,
+                        int                 h,
+                        int                 w,
+                        int                 blk,
+                        int                 cb0,
+                        int                 cb1,
+                        const HepaEpilogue *epi,
+                        float              *y,
+                        float              *v,
+                        float              *m);
+} HepaNnKernels;
+
+/* The kernels in use (chosen on first use; see hepa_nn_set_isa). */
+const HepaNnKernels *hepa_nn_kernels (void);
+
+#define HEPA_NN_GEMM_MR 6
+#define HEPA_NN_GEMM_NR 16
+#define HEPA_NN_WINO_LANES 8
+#define HEPA_NN_WINO_TT 36
+#define HEPA_NN_WINO_TILE 4
 
 /* row (hw) = act (row + bias + res) */
 static inline void

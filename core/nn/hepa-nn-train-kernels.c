@@ -228,8 +228,8 @@ hepa_nn_train_conv_forward (const float *in,
       col = scratch;
     }
   /* out (c_out, n) = W (c_out, kdim) x col (kdim, n) */
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, c_out, n, kdim,
-               1.0f, weight, kdim, col, n, 0.0f, out, n);
+  hepa_nn_sgemm (0, 0, c_out, n, kdim,
+                 1.0f, weight, kdim, col, n, 0.0f, out, n);
 }
 
 void
@@ -264,20 +264,20 @@ hepa_nn_train_conv_backward (const float *in,
     }
   /* dW (c_out, kdim) += dY (c_out, n) x col^T (n, kdim) */
   if (weight_grad != NULL)
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c_out, kdim, n,
-                 1.0f, out_grad, n, col, n, 1.0f, weight_grad, kdim);
+    hepa_nn_sgemm (0, 1, c_out, kdim, n,
+                   1.0f, out_grad, n, col, n, 1.0f, weight_grad, kdim);
   if (in_grad == NULL)
     return;
   if (pointwise)
     {
       /* dX (c_in, n) (+)= W^T (c_in, c_out) x dY (c_out, n) */
-      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, kdim, n, c_out,
-                   1.0f, weight, kdim, out_grad, n, accumulate ? 1.0f : 0.0f, in_grad, n);
+      hepa_nn_sgemm (1, 0, kdim, n, c_out,
+                     1.0f, weight, kdim, out_grad, n, accumulate ? 1.0f : 0.0f, in_grad, n);
       return;
     }
   /* dcol (kdim, n) = W^T x dY, reusing the scratch, then folded back. */
-  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, kdim, n, c_out,
-               1.0f, weight, kdim, out_grad, n, 0.0f, scratch, n);
+  hepa_nn_sgemm (1, 0, kdim, n, c_out,
+                 1.0f, weight, kdim, out_grad, n, 0.0f, scratch, n);
   if (!accumulate)
     memset (in_grad, 0, sizeof (float) * (size_t) c_in * b * h * w);
   hepa_nn_train_col2im_add (scratch, c_in, b, h, w, k, stride, pad, in_grad);
@@ -800,8 +800,8 @@ hepa_nn_train_linear_forward (const float *x,
   for (int i = 0; i < b; i++)
     memcpy (y + (size_t) i * n_out, bias, sizeof (float) * n_out);
   /* y (b, n_out) += x (b, n_in) x W^T (n_in, n_out) */
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, b, n_out, n_in,
-               1.0f, x, n_in, weight, n_in, 1.0f, y, n_out);
+  hepa_nn_sgemm (0, 1, b, n_out, n_in,
+                 1.0f, x, n_in, weight, n_in, 1.0f, y, n_out);
 }
 
 void
@@ -816,15 +816,15 @@ hepa_nn_train_linear_backward (const float *x,
                                float       *x_grad)
 {
   /* dW (n_out, n_in) += dY^T (n_out, b) x X (b, n_in) */
-  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, b,
-               1.0f, y_grad, n_out, x, n_in, 1.0f, weight_grad, n_in);
+  hepa_nn_sgemm (1, 0, n_out, n_in, b,
+                 1.0f, y_grad, n_out, x, n_in, 1.0f, weight_grad, n_in);
   for (int i = 0; i < b; i++)
     for (int o = 0; o < n_out; o++)
       bias_grad[o] += y_grad[(size_t) i * n_out + o];
   /* dX (b, n_in) = dY (b, n_out) x W (n_out, n_in) */
   if (x_grad != NULL)
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, b, n_in, n_out,
-                 1.0f, y_grad, n_out, weight, n_in, 0.0f, x_grad, n_in);
+    hepa_nn_sgemm (0, 0, b, n_in, n_out,
+                   1.0f, y_grad, n_out, weight, n_in, 0.0f, x_grad, n_in);
 }
 
 double

@@ -24,9 +24,9 @@
 
 #include <stdint.h>
 
-/* Runs fn (ctx, begin, end) over [0, n) split across the pool's threads (the caller included)
- * and returns when all are done. @work (elements touched) below a threshold runs inline. Not
- * reentrant: call it from one thread at a time. */
+/* Runs fn (ctx, begin, end) over [0, n) in chunks on libhepa-nn's one team (the caller
+ * included; see hepa_nn_set_threads) and returns when all are done. @work (elements touched)
+ * below a threshold runs inline. */
 typedef void (*HepaParallelFn) (void *ctx,
                                 int   begin,
                                 int   end);
@@ -34,7 +34,21 @@ void hepa_nn_train_parallel (int             n,
                              size_t          work,
                              HepaParallelFn  fn,
                              void           *ctx);
-int  hepa_nn_train_threads  (void);
+/* C (m, n) = alpha op (A) op (B) + beta C, row-major, split by columns of C over the team
+ * (hepa_nn_sgemm in hepa-nn-team.c): OpenBLAS's own threads stay unused. */
+void hepa_nn_sgemm          (int          trans_a,
+                             int          trans_b,
+                             int          m,
+                             int          n,
+                             int          k,
+                             float        alpha,
+                             const float *a,
+                             int          lda,
+                             const float *b,
+                             int          ldb,
+                             float        beta,
+                             float       *c,
+                             int          ldc);
 
 /* x (n) += y (n), on the pool. */
 void hepa_nn_train_add (float       *x,

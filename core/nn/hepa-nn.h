@@ -74,7 +74,7 @@ void   hepa_nn_conv2d_ref          (const HepaConvDesc *d,
 
 /* The same convolution with weights packed once for libhepa-nn's own GEMM kernel, which reads
  * the input (or its im2col buffer) in place, applies the epilogue as it stores, and runs on
- * OpenMP threads (see hepa_nn_set_threads). weight (c_out, c_in, k, k) -> packed;
+ * the team (see hepa_nn_set_threads). weight (c_out, c_in, k, k) -> packed;
  * c_in * k * k <= HEPA_NN_GEMM_PANEL_FLOATS / 16. */
 size_t hepa_nn_conv_pack_size      (const HepaConvDesc *d);
 void   hepa_nn_conv_pack           (const HepaConvDesc *d,
@@ -140,8 +140,10 @@ void   hepa_nn_gemm_packed_batch   (const float        *packed,
                                     int                 batch,
                                     float              *scratch);
 
-/* Threads for libhepa-nn's own loops (OpenMP, when built with it) and for OpenBLAS, for every
- * calling thread; until set, OpenMP's default (OMP_NUM_THREADS or the processor count). */
+/* The size of libhepa-nn's one thread team (hepa-nn-team.c), which runs every parallel loop of
+ * inference and training, for every calling thread; at most HEPA_NN_MAX_THREADS. Until set: the
+ * CPUs this process may run on (its affinity mask). OpenBLAS is kept to one thread: the team
+ * splits the GEMMs that need more. */
 void   hepa_nn_set_threads         (int                 n);
 /* @n_floats floats in one block of 2 MB pages where the kernel gives them on request
  * (transparent huge pages, "madvise" mode): a large block's first touch then costs a few page
@@ -152,7 +154,16 @@ float *hepa_nn_arena_new           (size_t              n_floats);
 size_t hepa_nn_arena_block         (size_t              n_floats);
 int    hepa_nn_get_threads         (void);
 
-/* Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1 convolutions, on OpenMP threads with its own
+/* The instruction set of the hot kernels in use: "avx512", "avx2" or "baseline" (x86-64).
+ * Chosen on first use: $HEPASCOPE_ISA where this CPU has it, else the widest it has. */
+const char *hepa_nn_isa            (void);
+/* Non-zero when this CPU (and the build) can run @name. */
+int    hepa_nn_isa_available       (const char *name);
+/* Switches to @name (NULL: the widest available); 0, changing nothing, when this CPU cannot run
+ * it. Not while a forward or training pass runs. */
+int    hepa_nn_set_isa             (const char *name);
+
+/* Winograd F(4x4, 3x3) for 3x3, stride 1, pad 1 convolutions, on the team with its own
  * 8x8 kernel. The weights are transformed once: (c_out, c_in, 3, 3) -> u (36, c_out rounded up
  * to 8 / 8, c_in, 8). */
 size_t hepa_nn_winograd_weight_size  (int          c_in,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #define MAX_PARAMS 320
 #define MAX_BLOCKS 16
@@ -226,6 +227,7 @@ typedef struct
   float       *packed; /* batch norm folded in, packed as hepa_nn_conv_pack does; or NULL */
   float       *b;      /* (c_out) */
   float       *wino;   /* hepa_nn_winograd_pack'ed; or NULL */
+  char         name[32];
 } Conv;                /* packed and wino point into the net's weight arena */
 
 typedef struct
@@ -281,6 +283,7 @@ typedef struct
   float          *arena;   /* conv_arena_floats (spec) floats */
   const float    *w;
   const float    *bn[4];
+  int             ok;      /* set by pack_job */
 } ConvJob;
 
 static int
@@ -318,6 +321,7 @@ conv_pack (const ConvJob *job)
   double *scale = malloc (sizeof (double) * d->c_out);
 
   c->d = *d;
+  snprintf (c->name, sizeof c->name, "%s", job->spec->conv);
   c->b = malloc (sizeof (float) * d->c_out);
   if (scale == NULL || c->b == NULL)
     {
@@ -338,6 +342,17 @@ conv_pack (const ConvJob *job)
     }
   free (scale);
   return 1;
+}
+
+static void
+pack_job (void *data,
+          int   i,
+          int   index)
+{
+  ConvJob *jobs = data;
+
+  (void) index;
+  jobs[i].ok = conv_pack (&jobs[i]);
 }
 
 static int
@@ -435,10 +450,9 @@ hepa_resnet_new (HepaArch        arch,
    * few, so the threads do not queue on the page-fault path as they did with per-conv
    * buffers.) */
   qsort (jobs, t.n_convs, sizeof jobs[0], compare_job_size);
-  HEPA_NN_PRAGMA (omp parallel for schedule (dynamic, 1) num_threads (hepa_nn_team_size ())
-                  reduction (| : failed))
+  hepa_nn_team_run (t.n_convs, pack_job, jobs);
   for (int i = 0; i < t.n_convs; i++)
-    failed |= !conv_pack (&jobs[i]);
+    failed |= !jobs[i].ok;
   if (failed)
     goto fail;
 
@@ -683,9 +697,50 @@ hepa_resnet_workspace_features (const HepaResnetWorkspace *ws,
   return ws->feat;
 }
 
+/* Per-layer timing of one forward pass (hepa_resnet_forward_timed), or NULL. */
+typedef struct
+{
+  HepaLayerTime *layers;
+  int            max, n;
+  double         t0;
+} Prof;
+
+static double
+now_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void
+prof_start (Prof *p)
+{
+  if (p != NULL)
+    p->t0 = now_ms ();
+}
+
+static void
+prof_end (Prof       *p,
+          const char *name,
+          const char *method,
+          double      macs)
+{
+  HepaLayerTime *l;
+
+  if (p == NULL || p->n >= p->max)
+    return;
+  l = &p->layers[p->n++];
+  snprintf (l->name, sizeof l->name, "%s", name);
+  l->method = method;
+  l->ms = now_ms () - p->t0;
+  l->macs = macs;
+}
+
 /* x (batch, c_in, h, w) -> y (batch, c_out, oh, ow) with the conv's folded bias. */
 static void
-conv_run (const Conv          *c,
+conv_run_inner (const Conv          *c,
           HepaResnetWorkspace *ws,
           const float         *x,
           int                  batch,
@@ -704,6 +759,31 @@ conv_run (const Conv          *c,
     hepa_nn_conv2d_packed (&c->d, x, batch, h, w, c->packed, &epi, y, ws->scratch);
 }
 
+static void
+conv_run (const Conv          *c,
+          HepaResnetWorkspace *ws,
+          const float         *x,
+          int                  batch,
+          int                  h,
+          int                  w,
+          const float         *residual,
+          int                  relu,
+          float               *y,
+          Prof                *prof)
+{
+  double macs;
+
+  prof_start (prof);
+  conv_run_inner (c, ws, x, batch, h, w, residual, relu, y);
+  if (prof == NULL)
+    return;
+  macs = (double) batch * c->d.c_out * c->d.c_in * c->d.k * c->d.k
+         * hepa_nn_out_size (h, c->d.k, c->d.stride, c->d.pad)
+         * hepa_nn_out_size (w, c->d.k, c->d.stride, c->d.pad);
+  prof_end (prof, c->name, c->wino ? "winograd"
+                           : c->d.k == 1 && c->d.stride == 1 ? "gemm" : "im2col+gemm", macs);
+}
+
 /* A buffer of ws->act that is none of @a, @b, @c. */
 static float *
 free_buffer (HepaResnetWorkspace *ws,
@@ -718,14 +798,15 @@ free_buffer (HepaResnetWorkspace *ws,
   return NULL;
 }
 
-int
-hepa_resnet_forward (const HepaResnet    *net,
-                     HepaResnetWorkspace *ws,
-                     const float         *input,
-                     int                  batch,
-                     float               *logits,
-                     HepaCancelFn         cancel,
-                     void                *cancel_user)
+static int
+forward (const HepaResnet    *net,
+         HepaResnetWorkspace *ws,
+         const float         *input,
+         int                  batch,
+         float               *logits,
+         HepaCancelFn         cancel,
+         void                *cancel_user,
+         Prof                *prof)
 {
   float *x, *t;
   int h;
@@ -740,10 +821,12 @@ hepa_resnet_forward (const HepaResnet    *net,
 
   /* Stem: conv 7x7/2 + ReLU, then max pool 3x3/2. */
   t = ws->act[1];
-  conv_run (&net->stem, ws, input, batch, ws->size, ws->size, NULL, 1, t);
+  conv_run (&net->stem, ws, input, batch, ws->size, ws->size, NULL, 1, t, prof);
   h = hepa_nn_out_size (ws->size, 7, 2, 3);
   x = ws->act[0];
+  prof_start (prof);
   hepa_nn_maxpool3x3s2 (t, batch, net->stem.d.c_out, h, h, x);
+  prof_end (prof, "maxpool", "other", 0);
   h = hepa_nn_out_size (h, 3, 2, 1);
 
   for (int i = 0; i < net->n_blocks; i++)
@@ -760,7 +843,7 @@ hepa_resnet_forward (const HepaResnet    *net,
         {
           float *ds = free_buffer (ws, x, NULL, NULL);
 
-          conv_run (&b->ds, ws, x, batch, h, h, NULL, 0, ds);
+          conv_run (&b->ds, ws, x, batch, h, h, NULL, 0, ds, prof);
           identity = ds;
         }
       /* conv1 (, conv2) with ReLU, each into a buffer that is neither its input nor the
@@ -769,19 +852,49 @@ hepa_resnet_forward (const HepaResnet    *net,
         {
           float *nxt = free_buffer (ws, cur, identity, x);
 
-          conv_run (&b->conv[k], ws, cur, batch, bh, bh, NULL, 1, nxt);
+          conv_run (&b->conv[k], ws, cur, batch, bh, bh, NULL, 1, nxt, prof);
           bh = hepa_nn_out_size (bh, b->conv[k].d.k, b->conv[k].d.stride, b->conv[k].d.pad);
           cur = nxt;
         }
       out = free_buffer (ws, cur, identity, x);
-      conv_run (last, ws, cur, batch, bh, bh, identity, 1, out);
+      conv_run (last, ws, cur, batch, bh, bh, identity, 1, out, prof);
       x = out;
       h = bh;
     }
 
   HEPA_NN_ASSERT (h == ws->feat_h);
   ws->feat = x;
+  prof_start (prof);
   hepa_nn_global_avgpool (x, batch, net->feat_c, h * h, ws->pooled);
   hepa_nn_linear (ws->pooled, batch, net->feat_c, net->n_classes, net->fc_w, net->fc_b, logits);
+  prof_end (prof, "avgpool+fc", "other", (double) batch * net->feat_c * net->n_classes);
   return 0;
+}
+
+int
+hepa_resnet_forward (const HepaResnet    *net,
+                     HepaResnetWorkspace *ws,
+                     const float         *input,
+                     int                  batch,
+                     float               *logits,
+                     HepaCancelFn         cancel,
+                     void                *cancel_user)
+{
+  return forward (net, ws, input, batch, logits, cancel, cancel_user, NULL);
+}
+
+int
+hepa_resnet_forward_timed (const HepaResnet    *net,
+                           HepaResnetWorkspace *ws,
+                           const float         *input,
+                           int                  batch,
+                           float               *logits,
+                           HepaLayerTime       *layers,
+                           int                  max_layers)
+{
+  Prof prof = { layers, max_layers, 0, 0 };
+
+  HEPA_NN_ASSERT (layers != NULL && max_layers >= 0);
+  forward (net, ws, input, batch, logits, NULL, NULL, &prof);
+  return prof.n;
 }

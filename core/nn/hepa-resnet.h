@@ -78,6 +78,26 @@ int hepa_resnet_forward (const HepaResnet    *net,
                          HepaCancelFn         cancel,
                          void                *cancel_user);
 
+/* Where a forward pass's time goes: one entry per convolution (named as in the state_dict,
+ * e.g. "layer3.1.conv2"), then "maxpool" and "avgpool+fc". */
+typedef struct
+{
+  char        name[32];
+  const char *method;     /* "winograd", "gemm" (1x1 stride 1, no copy), "im2col+gemm", "other" */
+  double      ms;
+  double      macs;       /* multiply-accumulates of the batch */
+} HepaLayerTime;
+
+/* hepa_resnet_forward, timing each layer into @layers (up to @max_layers entries). Returns the
+ * number of entries written. */
+int hepa_resnet_forward_timed (const HepaResnet    *net,
+                               HepaResnetWorkspace *ws,
+                               const float         *input,
+                               int                  batch,
+                               float               *logits,
+                               HepaLayerTime       *layers,
+                               int                  max_layers);
+
 /* The layer4 output of the last forward (after the final ReLU): (batch, c, h, w). */
 const float *hepa_resnet_workspace_features (const HepaResnetWorkspace *ws,
                                              int                       *c,

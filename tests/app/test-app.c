@@ -7,6 +7,7 @@
 
 #include "hepa-annotations.h"
 #include "hepa-classifier.h"
+#include "hepa-demo.h"
 #include "hepa-document.h"
 #include "hepa-study.h"
 #include "hepa-test-utils.h"
@@ -617,10 +618,58 @@ test_study_scan (Fixture       *f,
   g_clear_error (&o2.error);
 }
 
+/* ---- Demo ----------------------------------------------------------------------------- */
+
+/* Issue 20 item 6: the demo opens as a copy in the user's data folder; the user's regions in
+ * the copy survive the next copy. */
+static void
+test_demo_copy (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autofree char *src = g_build_filename (f->dir, "samples", NULL);
+  g_autofree char *one = g_build_filename (src, "cyst-0000.dcm", NULL);
+  g_autofree char *side = g_build_filename (src, "cyst-0000.dcm.hepascope.json", NULL);
+  g_autofree char *expected = g_build_filename (g_get_user_data_dir (), "hepascope", "demo",
+                                                NULL);
+  g_autofree char *copy = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *copied_side = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_mkdir (src, 0755);
+  g_assert_true (g_file_set_contents (one, "pixels", -1, NULL));
+  g_assert_true (g_file_set_contents (side, "{\"truth\": 1}", -1, NULL));
+  g_setenv ("HEPASCOPE_DEMO_DIR", src, TRUE);
+
+  copy = hepa_demo_copy_to_user_dir (&error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (copy, ==, expected);
+  g_assert_false (g_str_has_prefix (copy, src));
+  copied_side = g_build_filename (copy, "cyst-0000.dcm.hepascope.json", NULL);
+  g_assert_true (g_file_test (copied_side, G_FILE_TEST_IS_REGULAR));
+
+  /* The user's regions in the copy are kept; the source is never written. */
+  g_assert_true (g_file_set_contents (copied_side, "{\"user\": 2}", -1, NULL));
+  again = hepa_demo_copy_to_user_dir (&error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (copied_side, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"user\": 2}");
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (side, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "{\"truth\": 1}");
+  g_unsetenv ("HEPASCOPE_DEMO_DIR");
+}
+
 int
 main (int    argc,
       char **argv)
 {
+  g_autofree char *data_home = hepa_test_mkdtemp ();
+  int status;
+
+  /* Workspace and demo copies go to a folder of the test's own. */
+  g_setenv ("XDG_DATA_HOME", data_home, TRUE);
   g_test_init (&argc, &argv, NULL);
 
 #define ADD(path, func) \
@@ -634,6 +683,9 @@ main (int    argc,
   ADD ("/app/classifier/schedule", test_classifier);
   ADD ("/app/study/scan", test_study_scan);
   ADD ("/app/study/hostile-sidecars", test_study_hostile_sidecars);
+  ADD ("/app/demo/copy", test_demo_copy);
 #undef ADD
-  return g_test_run ();
+  status = g_test_run ();
+  hepa_test_rmtree (data_home);
+  return status;
 }

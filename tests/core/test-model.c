@@ -6,6 +6,7 @@
 #include "hepa-model.h"
 #include "hepa-weights-private.h"
 #include "hepa-test-utils.h"
+#include "hepa-safetensors.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -108,7 +109,7 @@ test_card (Fixture       *fixture,
   const HepaModelCard *card;
 
   hepa_weights_set_metadata (fixture->weights, "hepascope.card", CARD_5);
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F32,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F32,
                                                 &error));
   model = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -142,7 +143,7 @@ test_no_card (Fixture       *fixture,
   g_autofree char *expected_id = NULL;
   const HepaModelCard *card;
 
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F16,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F16,
                                                 &error));
   model = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -179,7 +180,7 @@ test_same_logits (Fixture       *fixture,
   hepa_weights_set_metadata (fixture->weights, "hepascope.card",
                              "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"],"
                              " \"input_size\": 64}");
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F32,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F32,
                                                 &error));
   loaded = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -187,7 +188,7 @@ test_same_logits (Fixture       *fixture,
   forward_logits (loaded, b);
   hepa_assert_allclose (b, a, 5, 0, 0);
 
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F16,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F16,
                                                 &error));
   loaded16 = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -263,7 +264,7 @@ test_bad_model (Fixture       *fixture,
     hepa_weights_add (w, c->add, 1, shape3, three);
   if (c->card != NULL)
     hepa_weights_set_metadata (w, "hepascope.card", c->card);
-  g_assert_true (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F32, &error));
+  g_assert_true (hepa_safetensors_save (w, fixture->path, HEPA_DTYPE_F32, &error));
 
   g_assert_null (hepa_model_load (fixture->path, &error));
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_MODEL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Every fast libhepa-nn kernel against its naive `_ref` twin on ResNet-shaped cases. */
+/* Every fast libhepa-nn kernel against its naive `_ref` twin on ResNet-shaped cases, on every
+ * instruction-set build of the hot kernels this CPU can run (the others are skipped). */
 #include "config.h"
 
 #include "hepa-nn.h"
@@ -55,10 +56,39 @@ typedef struct
   gboolean     bias, residual, relu;
 } ConvCase;
 
+static const char *const isas[] = { "baseline", "avx2", "avx512" };
+
+/* A test run on one build of the kernels. */
+typedef struct
+{
+  const char    *isa;
+  gconstpointer  data;
+} IsaCase;
+
+/* Switches to @isa; FALSE (the test skipped) when this CPU cannot run it. */
+static gboolean
+use_isa (const char *isa)
+{
+  if (!hepa_nn_isa_available (isa))
+    {
+      g_autofree char *why = g_strdup_printf ("this CPU cannot run the %s kernels", isa);
+
+      g_test_skip (why);
+      return FALSE;
+    }
+  g_assert_true (hepa_nn_set_isa (isa));
+  g_assert_cmpstr (hepa_nn_isa (), ==, isa);
+  return TRUE;
+}
+
 static void
 run_conv_case (gconstpointer data)
 {
-  const ConvCase *cc = data;
+  const IsaCase *ic = data;
+  const ConvCase *cc = ic->data;
+
+  if (!use_isa (ic->isa))
+    return;
   HepaConvDesc d = { cc->c_in, cc->c_out, cc->k, cc->stride, cc->pad };
   int oh = hepa_nn_out_size (cc->h, cc->k, cc->stride, cc->pad);
   int ow = hepa_nn_out_size (cc->w, cc->k, cc->stride, cc->pad);
@@ -133,10 +163,12 @@ static const char *conv_names[] = {
 };
 
 static void
-test_winograd_odd_sizes (void)
+test_winograd_odd_sizes (gconstpointer data)
 {
   g_autoptr(GRand) rng = g_rand_new_with_seed (5);
 
+  if (!use_isa (data))
+    return;
   /* Every tile remainder (h, w mod 4) and tiny images. */
   for (int h = 1; h <= 9; h++)
     for (int w = 1; w <= 9; w += 2)
@@ -161,7 +193,7 @@ test_winograd_odd_sizes (void)
 }
 
 static void
-test_gemm_packed (void)
+test_gemm_packed (gconstpointer data)
 {
   /* Row and column counts that leave partial 6-row and 16-column tiles, a row stride wider than
    * the columns used, and k past one packed panel's column budget. */
@@ -169,6 +201,8 @@ test_gemm_packed (void)
                                    { 6, 16, 2048 }, { 30, 300, 600 } };
   g_autoptr(GRand) rng = g_rand_new_with_seed (21);
 
+  if (!use_isa (data))
+    return;
   for (gsize s = 0; s < G_N_ELEMENTS (shapes); s++)
     {
       const int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldb = n + 3;
@@ -437,13 +471,23 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   G_STATIC_ASSERT (G_N_ELEMENTS (conv_cases) == G_N_ELEMENTS (conv_names));
-  for (gsize i = 0; i < G_N_ELEMENTS (conv_cases); i++)
+  static IsaCase cases[G_N_ELEMENTS (isas)][G_N_ELEMENTS (conv_cases)];
+
+  for (gsize k = 0; k < G_N_ELEMENTS (isas); k++)
     {
-      g_autofree char *path = g_strdup_printf ("/core/nn/conv/%s", conv_names[i]);
-      g_test_add_data_func (path, &conv_cases[i], run_conv_case);
+      g_autofree char *wino = g_strdup_printf ("/core/nn/%s/winograd/odd-sizes", isas[k]);
+      g_autofree char *gemm = g_strdup_printf ("/core/nn/%s/gemm/packed", isas[k]);
+
+      for (gsize i = 0; i < G_N_ELEMENTS (conv_cases); i++)
+        {
+          g_autofree char *path = g_strdup_printf ("/core/nn/%s/conv/%s", isas[k], conv_names[i]);
+
+          cases[k][i] = (IsaCase) { isas[k], &conv_cases[i] };
+          g_test_add_data_func (path, &cases[k][i], run_conv_case);
+        }
+      g_test_add_data_func (wino, isas[k], test_winograd_odd_sizes);
+      g_test_add_data_func (gemm, isas[k], test_gemm_packed);
     }
-  g_test_add_func ("/core/nn/winograd/odd-sizes", test_winograd_odd_sizes);
-  g_test_add_func ("/core/nn/gemm/packed", test_gemm_packed);
   g_test_add_func ("/core/nn/epilogue", test_epilogue);
   g_test_add_func ("/core/nn/bn-fold", test_bn_fold);
   g_test_add_func ("/core/nn/pack-scaled", test_pack_scaled);

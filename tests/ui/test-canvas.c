@@ -221,6 +221,56 @@ test_gray16_window (void)
   g_assert_finalize_object (canvas);
 }
 
+static void
+count_cb (guint *n)
+{
+  (*n)++;
+}
+
+/* Issue 20 item 4: presets, the change signal, and a drag step scaled from the window (a
+ * 16-bit frame whose data spans 1,270 units: 2^16 / 600 = 109 units a pixel before). */
+static void
+test_gray16_presets (void)
+{
+  guint16 px[16 * 8];
+  g_autoptr(HepaImage) image = NULL;
+  GtkWidget *canvas = g_object_ref_sink (hepa_canvas_new ());
+  guint changed = 0;
+  double c, w, c0, w0;
+
+  for (int i = 0; i < 16 * 8; i++)
+    px[i] = (guint16) (1000 + i * 10);
+  image = hepa_image_new_from_pixels (HEPA_PIXEL_GRAY16, 16, 8, 16 * 2, (const guint8 *) px,
+                                      "gray");
+  g_signal_connect_swapped (canvas, "window-level-changed", G_CALLBACK (count_cb), &changed);
+  hepa_canvas_set_image (HEPA_CANVAS (canvas), image, 0);
+  g_assert_cmpuint (changed, ==, 1);
+  g_assert_true (hepa_canvas_has_window_level (HEPA_CANVAS (canvas)));
+  hepa_canvas_get_window_level (HEPA_CANVAS (canvas), &c0, &w0);
+
+  hepa_canvas_apply_window_preset (HEPA_CANVAS (canvas), HEPA_WINDOW_FRAME_RANGE);
+  hepa_canvas_get_window_level (HEPA_CANVAS (canvas), &c, &w);
+  g_assert_cmpfloat (w, ==, 1271);
+  g_assert_cmpfloat (c, ==, 1635.5);
+  /* A 300-pixel drag changes the window by about its width, not by thousands. */
+  g_assert_cmpfloat (hepa_canvas_get_window_drag_step (HEPA_CANVAS (canvas)) * 300, <=, 1.01 * w);
+  g_assert_cmpfloat (hepa_canvas_get_window_drag_step (HEPA_CANVAS (canvas)), >, 1.0);
+
+  hepa_canvas_apply_window_preset (HEPA_CANVAS (canvas), HEPA_WINDOW_FULL_RANGE);
+  hepa_canvas_get_window_level (HEPA_CANVAS (canvas), &c, &w);
+  g_assert_cmpfloat (w, ==, 65536);
+  g_assert_cmpfloat (c, ==, 32768);
+
+  hepa_canvas_apply_window_preset (HEPA_CANVAS (canvas), HEPA_WINDOW_DEFAULT);
+  hepa_canvas_get_window_level (HEPA_CANVAS (canvas), &c, &w);
+  g_assert_cmpfloat (c, ==, c0);
+  g_assert_cmpfloat (w, ==, w0);
+  g_assert_cmpuint (changed, ==, 4);
+  hepa_canvas_set_image (HEPA_CANVAS (canvas), NULL, 0);
+  g_assert_false (hepa_canvas_has_window_level (HEPA_CANVAS (canvas)));
+  g_assert_finalize_object (canvas);
+}
+
 /* What the canvas's nodes draw, through cairo as the cairo renderer draws them. */
 static cairo_surface_t *
 draw_canvas (GtkWidget *canvas)
@@ -380,6 +430,7 @@ main (int    argc,
   g_test_add ("/ui/canvas/roi-and-overlay", Fixture, NULL, fixture_set_up,
               test_add_roi_and_overlay, fixture_tear_down);
   g_test_add_func ("/ui/canvas/gray16-window", test_gray16_window);
+  g_test_add_func ("/ui/canvas/gray16-presets", test_gray16_presets);
   g_test_add_func ("/ui/frame-bar/step-and-play", test_frame_bar);
   return g_test_run ();
 }

@@ -8,6 +8,7 @@
  * screenshot of the first run. */
 #include "config.h"
 
+#include "hepa-annotations.h"
 #include "hepa-test-utils.h"
 #include "hepa-dicom-writer.h"
 #include "hepa-ui-fixtures.h"
@@ -64,7 +65,7 @@ pump_sleep (guint ms)
   g_usleep (ms * 1000);
 }
 
-/* The last "hepascope-view:" line of the app's stderr. */
+/* The last "hepascope-view: origin" line of the app's stderr. */
 static gboolean
 read_view (const char *log_path,
            double     *ox,
@@ -76,7 +77,8 @@ read_view (const char *log_path,
 
   if (!g_file_get_contents (log_path, &log, NULL, NULL))
     return FALSE;
-  for (line = strstr (log, "hepascope-view:"); line; line = strstr (line + 1, "hepascope-view:"))
+  for (line = strstr (log, "hepascope-view: origin"); line;
+       line = strstr (line + 1, "hepascope-view: origin"))
     last = line;
   return last != NULL && sscanf (last, "hepascope-view: origin %lf %lf zoom %lf", ox, oy, zoom) == 3;
 }
@@ -729,6 +731,7 @@ test_export (void)
   g_autofree char *out = g_build_filename (r.dir, "export", NULL);
   g_autofree char *manifest = g_build_filename (out, "manifest.csv", NULL);
   g_autofree char *class_dir = g_build_filename (out, "non_fll", NULL);
+  g_autofree char *none = g_build_filename (r.dir, "zz-none.png", NULL);
   g_autofree char *manifest_text = NULL;
   g_autofree char *typed = NULL;
   g_autofree char *wid = NULL;
@@ -742,6 +745,9 @@ test_export (void)
   if (!can_drive_app (&r))
     return;
   g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 11, NULL, &error));
+  g_assert_no_error (error);
+  /* A second file of the study, without regions: normal, not a problem (issue 20 item 5). */
+  g_assert_true (hepa_ui_fixture_write_phantom (none, "hcc", 12, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
   g_assert_no_error (error);
@@ -757,7 +763,7 @@ test_export (void)
                                             saved != NULL ? ":" : "", "detect_leaks=0", NULL);
 
     g_setenv ("ASAN_OPTIONS", options, TRUE);
-    app = launch_app (r.image, r.model, r.log_path, r.data_home);
+    app = launch_app (r.dir, r.model, r.log_path, r.data_home);
     if (saved != NULL)
       g_setenv ("ASAN_OPTIONS", saved, TRUE);
     else
@@ -780,6 +786,7 @@ test_export (void)
   pump_sleep (1000);
   xdotool ("key Return");
   wait_file (manifest, 60);
+  wait_log (r.log_path, "hepascope-view: export finished: 0 problems, 1 without regions", 60);
   g_assert_true (g_file_get_contents (manifest, &manifest_text, NULL, &error));
   g_assert_no_error (error);
   g_assert_nonnull (strstr (manifest_text, ",non_fll,"));
@@ -834,6 +841,431 @@ test_model_error (void)
   run_files_clear (&r);
 }
 
+/* Writes a 4-frame 320x240 cine to @path. */
+static void
+write_cine (const char *path)
+{
+  g_autofree guint8 *pixels = g_malloc (4 * 320 * 240);
+  g_autoptr(GError) error = NULL;
+  HepaDicomUsParams params = { 0 };
+
+  for (int f = 0; f < 4; f++)
+    for (int i = 0; i < 320 * 240; i++)
+      pixels[(gsize) f * 320 * 240 + i] = (guint8) ((i % 320 + i / 320 + f * 40) & 0xff);
+  params.width = 320;
+  params.height = 240;
+  params.n_frames = 4;
+  params.pixels = pixels;
+  params.frame_time_ms = 40;
+  g_assert_true (hepa_dicom_write_us (path, &params, &error));
+  g_assert_no_error (error);
+}
+
+/* The x of the first region in @sidecar. */
+static gint64
+first_roi_x (const char *sidecar)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonArray *rois;
+
+  if (!json_parser_load_from_file (parser, sidecar, NULL))
+    return -1;
+  rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                       "rois");
+  return json_object_get_int_member (json_array_get_object_element (rois, 0), "x");
+}
+
+/* Issue 20 item 3: pressing on the image while a cine plays pauses it, so the region drawn
+ * lands on the frame on screen and stays in view; the frame bar marks that frame. (The old
+ * window kept playing: the region went to the frame under the release and left the view.) */
+static void
+test_draw_while_playing (void)
+{
+  RunFiles r = run_files_make ("playing.dcm");
+  g_autofree char *wid = NULL;
+  g_autofree char *geometry = NULL;
+  g_autofree char *marks = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) before = NULL;
+  g_autoptr(GArray) after = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  char **lines;
+  double ox, oy, zoom;
+  int wx = 0, wy = 0, x0, y0;
+  guint frame;
+  gsize mark;
+  gint64 deadline;
+
+  if (!can_drive_app (&r))
+    return;
+  write_cine (r.image);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^playing\\.dcm$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("mousemove 5 5");
+  pump_sleep (500);
+  g_assert_true (read_view (r.log_path, &ox, &oy, &zoom));
+  geometry = run_capture ((const char *const[]) { "xdotool", "getwindowgeometry", "--shell",
+                                                  wid, NULL });
+  lines = g_strsplit (geometry, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      sscanf (*l, "X=%d", &wx);
+      sscanf (*l, "Y=%d", &wy);
+    }
+  g_strfreev (lines);
+
+  xdotool ("key p");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  do
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+      g_clear_pointer (&before, g_array_unref);
+      before = shown_frames (r.log_path, 0);
+    }
+  while (before->len < 6);
+
+  x0 = (int) lround (wx + ox + 60 * zoom);
+  y0 = (int) lround (wy + oy + 50 * zoom);
+  {
+    g_autofree char *a = g_strdup_printf ("mousemove %d %d", x0, y0);
+    g_autofree char *b = g_strdup_printf ("mousemove %d %d", x0 + 40, y0 + 30);
+    g_autofree char *c = g_strdup_printf ("mousemove %d %d", x0 + 90, y0 + 70);
+
+    xdotool (a);
+    xdotool ("mousedown 1");
+    pump_sleep (300);
+    xdotool (b);
+    pump_sleep (300);
+    xdotool (c);
+    pump_sleep (300);
+    xdotool ("mouseup 1");
+  }
+  wait_file (r.sidecar, 30);
+  pump_sleep (300);
+  g_clear_pointer (&before, g_array_unref);
+  before = shown_frames (r.log_path, 0);
+  frame = g_array_index (before, guint, before->len - 1);
+  mark = log_length (r.log_path);
+  pump_sleep (1500);
+  /* Paused: no frame shown since. */
+  after = shown_frames (r.log_path, mark);
+  g_assert_cmpuint (after->len, ==, 0);
+  /* The region is on the frame on screen, and that frame is marked. */
+  g_assert_true (json_parser_load_from_file (parser, r.sidecar, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (
+                     json_object_get_array_member (json_node_get_object (
+                       json_parser_get_root (parser)), "rois"), 0), "frame"), ==, frame);
+  marks = g_strdup_printf ("hepascope-view: frames with regions: %u\n", frame + 1);
+  wait_log (r.log_path, marks, 10);
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
+/* Issue 20 item 5: pressing on an unselected region's corner resizes that region instead of
+ * drawing a new one. */
+static void
+test_grab_unselected_corner (void)
+{
+  RunFiles r = run_files_make ("corners.png");
+  g_autofree char *wid = NULL;
+  g_autofree char *geometry = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaAnnotations) ann = hepa_annotations_new ("corners.png");
+  HepaRect a = { 50, 50, 100, 80 }, b = { 300, 200, 120, 90 };
+  char **lines;
+  double ox, oy, zoom;
+  int wx = 0, wy = 0, x0, y0;
+  gint64 deadline;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 6, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  g_ptr_array_add (ann->rois, hepa_roi_new (0, &a, "cyst", "t"));
+  g_ptr_array_add (ann->rois, hepa_roi_new (0, &b, "hcc", "t"));
+  g_assert_true (hepa_annotations_save (ann, r.sidecar, &error));
+  g_assert_no_error (error);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^corners\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 2 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("mousemove 5 5");
+  pump_sleep (500);
+  g_assert_true (read_view (r.log_path, &ox, &oy, &zoom));
+  geometry = run_capture ((const char *const[]) { "xdotool", "getwindowgeometry", "--shell",
+                                                  wid, NULL });
+  lines = g_strsplit (geometry, "\n", -1);
+  for (char **l = lines; *l; l++)
+    {
+      sscanf (*l, "X=%d", &wx);
+      sscanf (*l, "Y=%d", &wy);
+    }
+  g_strfreev (lines);
+
+  /* Just outside b's bottom-right corner (b is not selected: a is, as the first region). */
+  x0 = (int) lround (wx + ox + (b.x + b.width) * zoom) + 3;
+  y0 = (int) lround (wy + oy + (b.y + b.height) * zoom) + 3;
+  {
+    g_autofree char *m0 = g_strdup_printf ("mousemove %d %d", x0, y0);
+    g_autofree char *m1 = g_strdup_printf ("mousemove %d %d", x0 + 20, y0 + 15);
+    g_autofree char *m2 = g_strdup_printf ("mousemove %d %d", x0 + 40, y0 + 30);
+
+    xdotool (m0);
+    xdotool ("mousedown 1");
+    pump_sleep (100);
+    xdotool (m1);
+    pump_sleep (100);
+    xdotool (m2);
+    pump_sleep (100);
+    xdotool ("mouseup 1");
+  }
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonArray *rois;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (200);
+      if (!json_parser_load_from_file (parser, r.sidecar, NULL))
+        continue;
+      rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                           "rois");
+      if (json_array_get_length (rois) != 2)
+        g_error ("a new region was drawn: %u regions", json_array_get_length (rois));
+      if (json_object_get_int_member (json_array_get_object_element (rois, 1), "width")
+          > b.width + 20)
+        break;
+    }
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
+/* Issue 20 item 1: Page Down onto a file that cannot be read shows that file (title, index)
+ * as unreadable, and a region added then is not credited to the file before it. (The old window
+ * kept the previous image under the previous title, and N added a region to its sidecar.) */
+static void
+test_unreadable_in_study (void)
+{
+  RunFiles r = run_files_make ("a.png");
+  g_autofree char *bad = g_build_filename (r.dir, "b.png", NULL);
+  g_autofree char *good = g_build_filename (r.dir, "c.png", NULL);
+  g_autofree char *wid = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 4, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_phantom (good, "hcc", 5, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (bad, "not an image", -1, NULL));
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+
+  /* The folder opens as a study; the model file and the log are not images. */
+  app = launch_app (r.dir, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^a\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+
+  xdotool ("key Next");
+  wait_log (r.log_path, "hepascope-info: Could not open", 30);
+  /* One clear line: the path once, no decoder jargon (issue 20 item 5). */
+  {
+    g_autofree char *log = NULL;
+    g_autofree char *line = g_strdup_printf ("hepascope-info: Could not open %s: not a", bad);
+
+    g_assert_true (g_file_get_contents (r.log_path, &log, NULL, NULL));
+    g_assert_nonnull (strstr (log, line));
+    g_assert_null (strstr (log, "I/O suspension"));
+  }
+  g_free (wid);
+  wid = wait_window ("^b\\.png$");
+  xdotool ("key n");
+  pump_sleep (1000);
+  g_assert_false (g_file_test (r.sidecar, G_FILE_TEST_EXISTS));
+
+  xdotool ("key Next");
+  g_free (wid);
+  wid = wait_window ("^c\\.png$");
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
+/* Issue 20 item 2: a file opens with its first region selected, and plain arrows still step
+ * frames without touching it; Alt+arrows move it. (The old canvas moved the region with plain
+ * arrows, rewriting the sidecar.) */
+static void
+test_arrows_step_frames (void)
+{
+  RunFiles r = run_files_make ("arrows.dcm");
+  g_autofree char *wid = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaAnnotations) ann = hepa_annotations_new ("arrows.dcm");
+  HepaRect rect = { 40, 40, 80, 60 };
+  gint64 deadline;
+
+  if (!can_drive_app (&r))
+    return;
+  write_cine (r.image);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  g_ptr_array_add (ann->rois, hepa_roi_new (0, &rect, "cyst", "t"));
+  g_assert_true (hepa_annotations_save (ann, r.sidecar, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (r.sidecar, &before, NULL, NULL));
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^arrows\\.dcm$");
+  wait_log (r.log_path, "hepascope-view: opened with 1 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+
+  xdotool ("key Right");
+  wait_frame_shown (r.log_path, 1);
+  xdotool ("key Left");
+  wait_frame_shown (r.log_path, 0);
+  pump_sleep (500);
+  g_assert_true (g_file_get_contents (r.sidecar, &after, NULL, NULL));
+  g_assert_cmpstr (after, ==, before);
+
+  xdotool ("key alt+Right");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (first_roi_x (r.sidecar) != 41)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
+/* Issue 19 item 7, the other way to lose regions: Page Down with regions that could not be
+ * written asks first; Return saves them in the workspace, then the next file opens. (The old
+ * window opened the next file and the region was gone.) */
+static void
+test_unsaved_on_step (void)
+{
+  RunFiles r = run_files_make ("a.png");
+  g_autofree char *next = g_build_filename (r.dir, "b.png", NULL);
+  g_autofree char *wid = NULL;
+  g_autofree char *dialog = NULL;
+  g_autofree char *focus = NULL;
+  g_autofree char *ws = NULL;
+  g_autofree char *saved = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_phantom (next, "hcc", 4, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir_with_parents (r.sidecar, 0755), ==, 0);
+
+  app = launch_app (r.dir, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^a\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("key n");
+  wait_log (r.log_path, "hepascope-info: Could not save the regions", 30);
+
+  xdotool ("key Next");
+  wait_log (r.log_path, "hepascope-view: asking about unsaved regions of a.png", 30);
+  dialog = wait_window ("^Unsaved Regions$");
+  focus = g_strdup_printf ("windowfocus --sync %s", dialog);
+  xdotool (focus);
+  xdotool ("key Return");
+  g_free (wid);
+  wid = wait_window ("^b\\.png$");
+
+  ws = g_build_filename (r.data_home, "hepascope", "workspace", NULL);
+  saved = hepa_annotations_sidecar_path (r.image, ws);
+  wait_file (saved, 30);
+  g_assert_true (json_parser_load_from_file (parser, saved, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (json_parser_get_root (parser)), "rois")), ==, 1);
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
+/* Issue 19 item 7: regions that cannot be written (the sidecar's place is taken, as on a full
+ * disk) are not dropped by Ctrl+Q: the app asks, and Return saves them in the workspace folder
+ * before it quits. (The old app quit at once and lost them.) */
+static void
+test_unsaved_on_quit (void)
+{
+  RunFiles r = run_files_make ("unsaved.png");
+  g_autofree char *wid = NULL;
+  g_autofree char *dialog = NULL;
+  g_autofree char *focus = NULL;
+  g_autofree char *ws = NULL;
+  g_autofree char *saved = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonArray *rois;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  /* A folder where the sidecar goes: every write of it fails. */
+  g_assert_cmpint (g_mkdir_with_parents (r.sidecar, 0755), ==, 0);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^unsaved\\.png$");
+  wait_log (r.log_path, "hepascope-view: opened with 0 regions", 30);
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("key n");
+  wait_log (r.log_path, "hepascope-info: Could not save the regions", 30);
+
+  xdotool ("key ctrl+q");
+  wait_log (r.log_path, "hepascope-view: asking about unsaved regions of unsaved.png", 30);
+  /* Still running: it did not quit with the regions unsaved. */
+  g_assert_nonnull (g_subprocess_get_identifier (app));
+  dialog = wait_window ("^Unsaved Regions$");
+  focus = g_strdup_printf ("windowfocus --sync %s", dialog);
+  xdotool (focus);
+  xdotool ("key Return");
+  g_assert_true (g_subprocess_wait (app, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (app));
+  g_assert_cmpint (g_subprocess_get_exit_status (app), ==, 0);
+
+  ws = g_build_filename (r.data_home, "hepascope", "workspace", NULL);
+  saved = hepa_annotations_sidecar_path (r.image, ws);
+  g_assert_true (json_parser_load_from_file (parser, saved, &error));
+  g_assert_no_error (error);
+  rois = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                       "rois");
+  g_assert_cmpuint (json_array_get_length (rois), ==, 1);
+  run_files_clear (&r);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -858,6 +1290,12 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/cine-frames", test_cine_frames);
   g_test_add_func ("/ui/e2e/export", test_export);
   g_test_add_func ("/ui/e2e/model-error", test_model_error);
+  g_test_add_func ("/ui/e2e/unsaved-on-quit", test_unsaved_on_quit);
+  g_test_add_func ("/ui/e2e/unsaved-on-step", test_unsaved_on_step);
+  g_test_add_func ("/ui/e2e/arrows-step-frames", test_arrows_step_frames);
+  g_test_add_func ("/ui/e2e/unreadable-in-study", test_unreadable_in_study);
+  g_test_add_func ("/ui/e2e/draw-while-playing", test_draw_while_playing);
+  g_test_add_func ("/ui/e2e/grab-unselected-corner", test_grab_unselected_corner);
   status = g_test_run ();
   if (bus != NULL)
     {
