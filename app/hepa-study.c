@@ -4,6 +4,7 @@
 #include "hepa-study.h"
 
 #include "hepa-document.h"
+#include "hepa-json.h"
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
@@ -77,7 +78,8 @@ count_sidecar (const char *image_path)
 
   if (!g_file_test (sidecar, G_FILE_TEST_EXISTS))
     return g_strdup (_("no regions"));
-  if (!json_parser_load_from_file (parser, sidecar, NULL)
+  /* A regular file only, of at most a sidecar's size, nested no deeper than JSON of ours. */
+  if (!hepa_json_parser_load_file (parser, sidecar, 64 * 1024 * 1024, NULL)
       || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root)
       || !json_object_has_member (json_node_get_object (root), "rois")
       || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "rois")))

@@ -784,7 +784,9 @@ hepa_write_file_atomic_full (const char  *path,
   base = g_path_get_basename (path);
   /* An unnamed file (O_TMPFILE) that gets a name only once complete: a process killed while it
    * writes leaves nothing behind. Without O_TMPFILE, a hidden named temporary file. */
-  fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+  /* It is named through /proc/self/fd: without /proc, the named file. */
+  fd = g_file_test ("/proc/self/fd", G_FILE_TEST_IS_DIR)
+       ? open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode) : -1;
   if (fd >= 0)
     tmp = g_strdup_printf ("%s/.%s.%08x.tmp", dir, base, g_random_int ());
   else

@@ -85,6 +85,8 @@ hepa_file_get_contents (const char  *path,
   *contents = NULL;
   if (length != NULL)
     *length = 0;
+  /* max_bytes + 1 below must not wrap. */
+  max_bytes = MIN (max_bytes, G_MAXSIZE / 4);
   fd = hepa_open_regular_file (path, error);
   if (fd < 0)
     return FALSE;

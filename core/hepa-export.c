@@ -12,6 +12,7 @@
 #include "dicom/hepa-dicom.h"
 #include "hepa-error.h"
 #include "hepa-json.h"
+#include "hepa-burnin.h"
 #include "hepa-image.h"
 #include "hepa-manifest.h"
 #include "hepa-pseudonym.h"
@@ -385,6 +386,7 @@ typedef struct
   guint       n_unlabeled;
   guint       n_written;
   guint       n_unchanged;
+  GHashTable *masked;     /* frame index -> MaskedFrame: burned-in text blanked */
 } Job;
 
 static void
@@ -397,6 +399,7 @@ job_free (Job *job)
   g_free (job->patient);
   g_free (job->study);
   g_free (job->sop);
+  g_clear_pointer (&job->masked, g_hash_table_unref);
   g_free (job);
 }
 
@@ -931,6 +934,102 @@ mask_outside_regions (const HepaImageInfo *info,
       memset (rgb + 3 * i, 0, 3);
 }
 
+/* ---- Burned-in text ----------------------------------------------------------------------- */
+
+/* The text-and-marker detector (hepa-burnin.c). */
+static guint8 *
+overlay_mask (const HepaFrame *frame,
+              const HepaRect  *rect,
+              guint           *n_marked)
+{
+  return hepa_burnin_mask (frame, rect, n_marked);
+}
+
+/* A frame as exported: burned-in text and markers the detector finds are blanked, and with
+ * BurnedInAnnotation YES everything outside the ultrasound regions too. */
+typedef struct
+{
+  HepaFrame  frame;      /* data points into pixels */
+  guint8    *pixels;
+  guint8    *mask;       /* (height, width): 1 where blanked */
+} MaskedFrame;
+
+static void
+masked_frame_free (MaskedFrame *m)
+{
+  g_free (m->pixels);
+  g_free (m->mask);
+  g_free (m);
+}
+
+/* Crops where more than this share of the ROI is burned-in graphics are refused: what lies
+ * under the text is lost, and a crop that is mostly blanked is no lesion. */
+#define MAX_MASKED_PERCENT 20
+
+static const MaskedFrame *
+masked_frame (Job             *job,
+              const HepaImageInfo *info,
+              const HepaFrame *frame,
+              guint            index)
+{
+  MaskedFrame *m;
+  HepaRect all = { 0, 0, frame->width, frame->height };
+  gsize n = (gsize) frame->width * frame->height;
+  int bpp = frame->format == HEPA_PIXEL_GRAY16 ? 2 : 3;
+  g_autofree guint8 *found = NULL;
+
+  if (job->masked == NULL)
+    job->masked = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) masked_frame_free);
+  m = g_hash_table_lookup (job->masked, GUINT_TO_POINTER (index + 1));
+  if (m != NULL)
+    return m;
+
+  m = g_new0 (MaskedFrame, 1);
+  m->frame = *frame;
+  m->pixels = g_memdup2 (frame->data, frame->stride * frame->height);
+  m->frame.data = m->pixels;
+  m->mask = g_new0 (guint8, n);
+  found = overlay_mask (frame, &all, NULL);
+  if (found != NULL)
+    memcpy (m->mask, found, n);
+  if (info->burned_in_annotation == 1 && info->n_regions > 0)
+    {
+      g_autofree guint8 *keep = g_new0 (guint8, n);
+
+      for (guint i = 0; i < info->n_regions; i++)
+        {
+          const HepaUsRegion *r = &info->regions[i];
+          int x0 = CLAMP (r->x0, 0, frame->width - 1), x1 = CLAMP (r->x1, 0, frame->width - 1);
+          int y0 = CLAMP (r->y0, 0, frame->height - 1), y1 = CLAMP (r->y1, 0, frame->height - 1);
+
+          for (int y = y0; y <= y1; y++)
+            memset (keep + (gsize) y * frame->width + x0, 1, (gsize) MAX (x1 - x0 + 1, 0));
+        }
+      for (gsize i = 0; i < n; i++)
+        if (!keep[i])
+          m->mask[i] = 1;
+    }
+  for (int y = 0; y < frame->height; y++)
+    for (int x = 0; x < frame->width; x++)
+      if (m->mask[(gsize) y * frame->width + x])
+        memset (m->pixels + (gsize) y * frame->stride + (gsize) x * bpp, 0, bpp);
+  g_hash_table_insert (job->masked, GUINT_TO_POINTER (index + 1), m);
+  return m;
+}
+
+/* Percent of @rect blanked in @m. */
+static guint
+masked_percent (const MaskedFrame *m,
+                const HepaRect    *rect)
+{
+  guint64 count = 0;
+
+  for (int y = rect->y; y < rect->y + rect->height; y++)
+    for (int x = rect->x; x < rect->x + rect->width; x++)
+      count += m->mask[(gsize) y * m->frame.width + x];
+  return (guint) (100 * count / MAX ((guint64) rect->width * rect->height, 1));
+}
+
 /* B-mode frames are gray even when stored as RGB: when every pixel of @rgb (n pixels) has
  * R = G = B, packs them to one byte per pixel in place and returns TRUE, so the frame is
  * written as an 8-bit gray PNG, a third of the data to compress. */
@@ -995,6 +1094,8 @@ write_coco_frames (Context   *ctx,
       frame = hepa_image_get_frame (image, entry->frame, &error);
       if (frame == NULL)
         continue;  /* reported with its crops already */
+      /* Text the detector finds is blanked wherever it is, regions or not. */
+      frame = &masked_frame (job, info, frame, entry->frame)->frame;
       rgb = g_malloc ((gsize) frame->width * frame->height * 3);
       hepa_frame_render_rgb (frame, 0, 0, rgb);
       if (info->n_regions > 0)
@@ -1072,6 +1173,23 @@ export_roi (Context         *ctx,
       return;
     }
 
+  /* Burned-in text inside or near the ROI is blanked in every crop; an ROI mostly covered by
+   * it is refused. */
+  {
+    const MaskedFrame *m = masked_frame (job, info, frame, roi->frame);
+    guint percent = masked_percent (m, &rect);
+
+    if (percent > MAX_MASKED_PERCENT)
+      {
+        g_autofree char *id = loggable (roi->id, identifying);
+
+        add_problem (job->problems, HEPA_EXPORT_SKIP_BURNED_IN, job->input->image_path,
+                     _("ROI %s not exported: burned-in text or markers cover %u%% of it"), id,
+                     percent);
+        return;
+      }
+    frame = &m->frame;
+  }
   crop_id = short_hash ("crop", job->sop, roi->frame, roi->id);
   rgb = render_input_crop (card, frame, &rect);
   png = hepa_export_encode_png (rgb, card->input_size, card->input_size,

@@ -5,6 +5,7 @@
 
 #include "hepa-engine.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-image.h"
 #include "hepa-manifest.h"
 #include "nn/hepa-nn-train.h"
@@ -1445,7 +1446,7 @@ load_resume (const char        *path,
       return FALSE;
     }
   meta = hepa_weights_get_metadata (w, CHECKPOINT_KEY);
-  if (meta == NULL || !json_parser_load_from_data (parser, meta, -1, NULL)
+  if (meta == NULL || !hepa_json_parser_load (parser, meta, -1, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
@@ -1621,7 +1622,7 @@ hepa_train_run (HepaDataset            *data,
       if (card_json != NULL)
         {
           g_autoptr(JsonParser) p = json_parser_new ();
-          if (json_parser_load_from_data (p, card_json, -1, NULL)
+          if (hepa_json_parser_load (p, card_json, -1, NULL)
               && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p)))
             {
               JsonObject *co = json_node_get_object (json_parser_get_root (p));

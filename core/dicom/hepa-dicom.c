@@ -409,7 +409,9 @@ hepa_dicom_write_us (const char               *path,
   {
     g_autofree char *dir = g_path_get_dirname (path);
 
-    fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    /* DCMTK writes it, and it is named, through /proc/self/fd. */
+    fd = g_file_test ("/proc/self/fd", G_FILE_TEST_IS_DIR)
+         ? open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644) : -1;
     if (fd >= 0)
       {
         g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);

@@ -14,6 +14,7 @@
 #include "hepa-ui-fixtures.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct
@@ -523,6 +524,41 @@ write_sidecar (const char *image,
   g_assert_no_error (error);
 }
 
+/* The study list counts each image's regions from its sidecar with json-glib: a FIFO there
+ * blocked the scan for ever, a link to /dev/zero read without end, and 200,000 nested brackets
+ * overflowed json-glib's stack (issue 19). Each is "regions file unreadable" now, at once. */
+static void
+test_study_hostile_sidecars (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autofree char *a = write_phantom (f->dir, "a.png", 41);
+  g_autofree char *b = write_phantom (f->dir, "b.png", 42);
+  g_autofree char *c = write_phantom (f->dir, "c.png", 43);
+  g_autofree char *fifo = hepa_annotations_sidecar_path (a, NULL);
+  g_autofree char *zero = hepa_annotations_sidecar_path (b, NULL);
+  g_autofree char *deep = hepa_annotations_sidecar_path (c, NULL);
+  GString *nested = g_string_new ("{\"rois\": ");
+  g_autoptr(HepaStudy) study = hepa_study_new ();
+  Outcome o = { 0 };
+
+  for (int i = 0; i < 200000; i++)
+    g_string_append_c (nested, '[');
+  for (int i = 0; i < 200000; i++)
+    g_string_append_c (nested, ']');
+  g_string_append_c (nested, '}');
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", zero), ==, 0);
+  g_assert_true (g_file_set_contents (deep, nested->str, (gssize) nested->len, NULL));
+  g_string_free (nested, TRUE);
+
+  hepa_study_scan_async (study, f->dir, NULL, scan_done_cb, &o);
+  wait_for (&o.done);
+  g_assert_no_error (o.error);
+  g_assert_cmpuint (hepa_study_get_n_files (study), ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpstr (hepa_study_get_count (study, i), ==, "regions file unreadable");
+}
+
 static void
 test_study_scan (Fixture       *f,
                  gconstpointer  data)
@@ -646,6 +682,7 @@ main (int    argc,
   ADD ("/app/document/unreadable", test_document_unreadable);
   ADD ("/app/classifier/schedule", test_classifier);
   ADD ("/app/study/scan", test_study_scan);
+  ADD ("/app/study/hostile-sidecars", test_study_hostile_sidecars);
   ADD ("/app/demo/copy", test_demo_copy);
 #undef ADD
   status = g_test_run ();

@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <cairo.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -723,7 +724,7 @@ test_export_native_gray16 (Fixture       *f,
   const HepaFrame *frame;
 
   for (int i = 0; i < w * h; i++)
-    pixels[i] = (guint16) (i * 97 % 65536);
+    pixels[i] = (guint16) ((i % w) * 600 + (i / w) * 400 + i % 7);  /* smooth, as B-mode is */
   png = hepa_export_encode_png ((const guint8 *) pixels, w, h, w * 2, 1, 16, &error);
   g_assert_no_error (error);
   g_assert_true (g_file_set_contents (path, g_bytes_get_data (png, NULL),
@@ -952,6 +953,113 @@ test_export_not_regular_sidecar (Fixture       *f,
     }
 }
 
+/* Pixels of @path (RGB or gray) at or above @level: burned-in white text. */
+static guint
+count_bright (const char *path,
+              int         level)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaImage) image = hepa_image_open (path, &error);
+  const HepaFrame *frame;
+  g_autofree guint8 *rgb = NULL;
+  guint n = 0;
+
+  g_assert_no_error (error);
+  frame = hepa_image_get_frame (image, 0, &error);
+  g_assert_no_error (error);
+  rgb = g_malloc ((gsize) frame->width * frame->height * 3);
+  hepa_frame_render_rgb (frame, 0, 0, rgb);
+  for (gsize i = 0; i < (gsize) frame->width * frame->height; i++)
+    n += rgb[3 * i] >= level && rgb[3 * i + 1] >= level && rgb[3 * i + 2] >= level;
+  return n;
+}
+
+/* Burned-in text: crops were not masked at all, and whole frames without an ultrasound region
+ * and with BurnedInAnnotation absent were exported with their text. Now the detector's strokes
+ * are blanked in crops (model-size and native) and frames; an ROI mostly covered by text is
+ * refused. A 240 x 180 gray-noise PNG with white scanner-style text, one ROI around a line of
+ * text on tissue, one ROI that is nearly all text. */
+static void
+test_export_burned_in (Fixture       *f,
+                       gconstpointer  data)
+{
+  int w = 240, h = 180;
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (41);
+  g_autofree guint8 *rgb = g_new (guint8, w * h * 3);
+  g_autofree char *path = g_build_filename (f->in, "burned.png", NULL);
+  const RoiSpec rois[] = {
+    { 0, 20, 40, 120, 60, "cyst" },      /* text on tissue inside */
+    { 0, 8, 150, 60, 14, "hcc" },        /* almost all text */
+  };
+  g_autoptr(HepaExportSummary) summary = NULL;
+  g_autoptr(HepaManifest) manifest = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 *px;
+  int stride;
+  cairo_t *cr;
+
+  cairo_surface_flush (surface);
+  px = (guint32 *) cairo_image_surface_get_data (surface);
+  stride = cairo_image_surface_get_stride (surface) / 4;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        int v = g_rand_int_range (rand, 50, 110);
+
+        px[y * stride + x] = (guint32) (v << 16 | v << 8 | v);
+      }
+  cairo_surface_mark_dirty (surface);
+  cr = cairo_create (surface);
+  cairo_set_source_rgb (cr, 1, 1, 1);
+  cairo_select_font_face (cr, "monospace", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+  cairo_set_font_size (cr, 12);
+  cairo_move_to (cr, 30, 75);
+  cairo_show_text (cr, "MRK PATIENT 1931");
+  cairo_move_to (cr, 8, 161);
+  cairo_show_text (cr, "MRKMRKMRK");
+  cairo_destroy (cr);
+  cairo_surface_flush (surface);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        guint32 p = px[y * stride + x];
+
+        rgb[3 * (y * w + x)] = (p >> 16) & 0xff;
+        rgb[3 * (y * w + x) + 1] = (p >> 8) & 0xff;
+        rgb[3 * (y * w + x) + 2] = p & 0xff;
+      }
+  cairo_surface_destroy (surface);
+  g_assert_true (hepa_png_write_rgb (path, w, h, rgb, &error));
+  g_assert_cmpuint (count_bright (path, 200), >, 60);
+  make_sidecar (path, rois, G_N_ELEMENTS (rois), NULL);
+
+  summary = run_export (f, f->in, TRUE, FALSE);
+  g_assert_cmpuint (summary->n_exported, ==, 1);
+  g_assert_cmpuint (summary->skipped[HEPA_EXPORT_SKIP_BURNED_IN], ==, 1);
+  manifest = hepa_manifest_load (f->out, &error);
+  g_assert_no_error (error);
+  {
+    HepaManifestRow *row = g_ptr_array_index (manifest->rows, 0);
+    g_autofree char *crop = g_build_filename (f->out, row->file, NULL);
+    g_autofree char *native = g_build_filename (f->out, row->native_file, NULL);
+    g_autoptr(GPtrArray) files = list_files (f->out);
+    guint frames = 0;
+
+    g_assert_cmpuint (count_bright (native, 200), ==, 0);
+    g_assert_cmpuint (count_bright (crop, 200), ==, 0);
+    for (guint i = 0; i < files->len; i++)
+      if (g_str_has_prefix (g_ptr_array_index (files, i), "frames/"))
+        {
+          g_autofree char *frame = g_build_filename (f->out, g_ptr_array_index (files, i), NULL);
+
+          g_assert_cmpuint (count_bright (frame, 200), ==, 0);
+          frames++;
+        }
+    g_assert_cmpuint (frames, ==, 1);
+  }
+}
+
 static ssize_t
 enospc_write (int         fd,
               const void *buf,
@@ -1102,7 +1210,9 @@ make_marked_dicom (const char *dir,
   g_autofree char *bak = g_strconcat (path, ".bak", NULL);
 
   for (int i = 0; i < w * h * 3; i++)
-    pixels[i] = (guint8) (g_rand_int_range (rand, 0, 256));
+    /* Mid-gray noise: no near-white or strongly coloured strokes for the burned-in text
+     * detector to blank (white noise over 0..255 is mostly "strokes"). */
+    pixels[i] = (guint8) (g_rand_int_range (rand, 50, 110));
   params.width = w;
   params.height = h;
   params.n_frames = 2;
@@ -1812,6 +1922,7 @@ main (int    argc,
   ADD ("idempotent", test_export_idempotent);
   ADD ("bad-input", test_export_bad_input);
   ADD ("not-regular-sidecar", test_export_not_regular_sidecar);
+  ADD ("burned-in", test_export_burned_in);
   ADD ("disk-full", test_export_disk_full);
   ADD ("reserved-class", test_export_reserved_class);
   ADD ("deidentified", test_export_deidentified);
