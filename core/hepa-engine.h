@@ -15,8 +15,19 @@ G_BEGIN_DECLS
 typedef struct
 {
   guint     n_classes;
-  float    *probabilities;  /* (n_classes) softmax, card order */
-  float    *logits;         /* (n_classes) */
+  float    *probabilities;  /* (n_classes) softmax, card order; of logits / temperature when
+                             * the card is calibrated */
+  float    *logits;         /* (n_classes), as the network gives them */
+  gboolean  calibrated;     /* the card's temperature was applied */
+  guint8   *in_set;         /* (n_classes) the card's conformal prediction set (1 = in), NULL
+                             * when the card is not calibrated */
+  double    coverage;       /* the set's coverage (0.9), 0 when not calibrated */
+  double    ood_score;      /* hepa_ood_score of the pooled features, NAN without a reference */
+  double    ood_threshold;  /* the card's p99, NAN without a reference */
+  gboolean  ood_outside;    /* ood_score > ood_threshold */
+  guint     n_features;
+  float    *features;       /* (n_features) the pooled last-layer features */
+  double    trust_ms;       /* of latency_ms: pooling, OOD score, calibration and set */
   guint     top;            /* index of the largest probability */
   HepaRect  roi;            /* the region classified, after clamping to the frame */
   gboolean  roi_clamped;    /* TRUE when the requested ROI had to be clamped */
