@@ -53,6 +53,7 @@ HepaEngine *hepa_engine_new       (HepaModel     *model,
 /* Classifications still running in a worker keep the engine alive until they finish. */
 void        hepa_engine_free      (HepaEngine    *self);
 HepaModel  *hepa_engine_get_model (HepaEngine    *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaEngine, hepa_engine_free)
 
 /* Classifies @roi of @frame (NULL roi: whole frame). Errors: empty ROI, cancellation. */
 HepaResult *hepa_engine_classify  (HepaEngine      *self,
