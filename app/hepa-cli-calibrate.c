@@ -129,6 +129,7 @@ hepa_cli_calibrate (int    argc,
                     char **argv)
 {
   g_autofree char *model_path = NULL, *data_dir = NULL, *out_path = NULL, *report_dir = NULL;
+  g_autofree char *intended_use = NULL;
   double coverage = 0.9;
   int threads = 0;
   gboolean json = FALSE;
@@ -144,6 +145,8 @@ hepa_cli_calibrate (int    argc,
       N_("Coverage of the prediction sets (default 0.9)"), N_("P") },
     { "report", 'r', 0, G_OPTION_ARG_FILENAME, &report_dir,
       N_("Write report.md with the reliability diagram here"), N_("DIR") },
+    { "intended-use", 0, 0, G_OPTION_ARG_STRING, &intended_use,
+      N_("Also set the card's intended use (shown beside every prediction)"), N_("TEXT") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads,
       N_("Threads (default: $HEPASCOPE_THREADS or all cores)"), N_("T") },
@@ -175,6 +178,8 @@ hepa_cli_calibrate (int    argc,
     return hepa_cli_failf (NULL, _("--data DIR is required"));
   if (out_path == NULL)
     return hepa_cli_failf (NULL, _("--out OUT is required"));
+  if (intended_use != NULL && (*intended_use == '\0' || !g_utf8_validate (intended_use, -1, NULL)))
+    return hepa_cli_failf (NULL, _("--intended-use must be non-empty UTF-8 text"));
   if (!(coverage >= 0.5 && coverage < 1))
     return hepa_cli_failf (NULL, _("--coverage must be at least 0.5 and under 1"));
   if (model_path == NULL && (model_path = hepa_model_find_default ()) == NULL)
@@ -224,6 +229,12 @@ hepa_cli_calibrate (int    argc,
     }
   if (roi_sides (data_dir, &side_px, &side_mm, &n_sides))
     hepa_calibrate_roi_sizes (card, side_px, side_mm, n_sides);
+  if (intended_use != NULL)
+    {
+      g_free (card->intended_use);
+      card->intended_use = g_strdup (intended_use);
+      hepa_model_card_sync_json (card);
+    }
 
   /* Only the card changes; the tensors go back in the dtype they were stored in. */
   fc = hepa_weights_lookup (weights, "fc.weight");

@@ -457,6 +457,42 @@ test_colour_box (void)
   g_assert_true (has_reason (r, "colour"));
 }
 
+/* Export manifests carry the model's intended use and each crop's failed checks. */
+static void
+test_manifest_trust (void)
+{
+  g_autofree char *phantom = synth_phantom ();
+  g_autofree char *phantoms = g_path_get_dirname (phantom);
+  g_autofree char *tree = g_build_filename (dir, "export", NULL);
+  g_autofree char *manifest = g_build_filename (tree, "manifest.json", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *root;
+  JsonArray *crops;
+
+  g_assert_cmpint (run_cli (&out, &err, "export", phantoms, "--out", tree, "--model",
+                            model_path, "--no-frames", NULL), ==, 0);
+  g_assert_true (json_parser_load_from_file (parser, manifest, &error));
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (root, "intended_use"), ==,
+                   "Intended use not stated by the model card");
+  crops = json_object_get_array_member (root, "crops");
+  g_assert_cmpuint (json_array_get_length (crops), ==, 5);
+  for (guint i = 0; i < json_array_get_length (crops); i++)
+    {
+      JsonObject *c = json_array_get_object_element (crops, i);
+
+      /* Phantom ROIs pass every check. */
+      g_assert_true (json_object_has_member (c, "applicability"));
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (c,
+                                                                            "applicability")),
+                        ==, 0);
+    }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -474,6 +510,7 @@ main (int    argc,
   g_test_add_func ("/core/cli-classify/trust-json", test_trust_json);
   g_test_add_func ("/core/cli-classify/not-ultrasound", test_not_ultrasound);
   g_test_add_func ("/core/cli-classify/colour-box", test_colour_box);
+  g_test_add_func ("/core/cli-classify/manifest-trust", test_manifest_trust);
 
   status = g_test_run ();
   hepa_test_rmtree (dir);
