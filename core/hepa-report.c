@@ -957,3 +957,46 @@ hepa_report_write_calibration (const HepaModelCard   *card,
   p = (g_free (p), g_build_filename (dir, "reliability.png", NULL));
   return hepa_report_plot_reliability (before, after, p, error);
 }
+
+gboolean
+hepa_report_add_eval_calibration (const HepaTrainRun  *run,
+                                  const HepaModelCard *card,
+                                  const char          *dir,
+                                  GError             **error)
+{
+  guint k = card->n_classes;
+  guint n = run->n_test;
+  g_autofree float *logp = g_new (float, (gsize) MAX (n, 1) * k);
+  g_autofree guint *labels = g_new (guint, MAX (n, 1));
+  g_autofree char *md_path = g_build_filename (dir, "report.md", NULL);
+  g_autofree char *png = g_build_filename (dir, "reliability.png", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GString) md = NULL;
+  HepaReliability before, after;
+
+  /* The probabilities are the network's softmax: their logs are the logits up to a constant,
+   * which is all temperature scaling needs. */
+  for (gsize i = 0; i < (gsize) n * k; i++)
+    logp[i] = logf (MAX (run->test_probs[i], 1e-30f));
+  for (guint i = 0; i < n; i++)
+    labels[i] = (guint) run->test_labels[i];
+  hepa_reliability_compute (logp, labels, n, k, 1.0, &before);
+  hepa_reliability_compute (logp, labels, n, k, card->calibrated ? card->temperature : 1.0,
+                            &after);
+  if (!g_file_get_contents (md_path, &text, NULL, error))
+    return FALSE;
+  md = g_string_new (text);
+  g_string_append (md, "\n## Calibration\n\n");
+  if (card->calibrated)
+    g_string_append_printf (md, "Temperature %.4f from the card. Expected calibration error "
+                            "(%d bins) on these images: %.4f before, %.4f after.\n\n",
+                            card->temperature, HEPA_ECE_BINS, before.ece, after.ece);
+  else
+    g_string_append_printf (md, "Not calibrated (the card has no temperature). Expected "
+                            "calibration error (%d bins) on these images: %.4f.\n\n",
+                            HEPA_ECE_BINS, before.ece);
+  md_reliability (md, &before, &after);
+  if (!write_text (md_path, md->str, error))
+    return FALSE;
+  return hepa_report_plot_reliability (&before, card->calibrated ? &after : NULL, png, error);
+}

@@ -59,5 +59,11 @@ gboolean  hepa_report_write_calibration (const HepaModelCard   *card,
                                          const HepaReliability *after,
                                          const char            *dir,
                                          GError               **error);
+/* Appends a calibration section (ECE before and after the card's temperature, reliability
+ * table) to DIR/report.md of an evaluation and writes DIR/reliability.png. */
+gboolean  hepa_report_add_eval_calibration (const HepaTrainRun    *run,
+                                            const HepaModelCard   *card,
+                                            const char            *dir,
+                                            GError               **error);
 
 G_END_DECLS
