@@ -893,9 +893,8 @@ trained_on_text (JsonObject *root)
   t = json_node_get_object (node);
   if (json_object_has_member (t, "name") && is_number (json_object_get_member (t, "images")))
     /* Translators: "<data set name>, <N> images" */
-    return g_strdup_printf (_("%s, %" G_GINT64_FORMAT " images"),
-                            json_object_get_string_member (t, "name"),
-                            json_object_get_int_member (t, "images"));
+    return g_strdup_printf (_("%s, %d images"), json_object_get_string_member (t, "name"),
+                            (int) CLAMP (json_object_get_int_member (t, "images"), 0, G_MAXINT));
   return dup_string_member (t, "name");
 }
 
@@ -903,33 +902,25 @@ static char *
 metrics_text (JsonObject *root)
 {
   JsonNode *node = json_object_get_member (root, "metrics");
-  JsonNode *cv;
-  JsonObject *o;
+  JsonNode *cv, *acc, *folds;
+  JsonObject *a;
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     return NULL;
   cv = json_object_get_member (json_node_get_object (node), "cross_validation");
+  folds = json_object_get_member (json_node_get_object (node), "folds");
   if (cv == NULL || !JSON_NODE_HOLDS_OBJECT (cv))
     return NULL;
-  o = json_node_get_object (cv);
-  if (!json_object_has_member (o, "accuracy") || !json_object_has_member (o, "folds"))
+  acc = json_object_get_member (json_node_get_object (cv), "accuracy");
+  if (acc == NULL || !JSON_NODE_HOLDS_OBJECT (acc))
     return NULL;
-  {
-    JsonNode *acc = json_object_get_member (o, "accuracy");
-
-    if (JSON_NODE_HOLDS_OBJECT (acc))
-      {
-        JsonObject *a = json_node_get_object (acc);
-
-        /* Translators: cross-validated accuracy, mean ± SD over N folds */
-        return g_strdup_printf (_("Cross-validated accuracy %.1f ± %.1f %% (%" G_GINT64_FORMAT
-                                  " folds)"),
-                                100 * json_object_get_double_member_with_default (a, "mean", 0),
-                                100 * json_object_get_double_member_with_default (a, "sd", 0),
-                                json_object_get_int_member (o, "folds"));
-      }
-  }
-  return NULL;
+  a = json_node_get_object (acc);
+  /* Translators: cross-validated accuracy, mean ± SD over N folds */
+  return g_strdup_printf (_("Cross-validated accuracy %.1f ± %.1f %% (%d folds)"),
+                          100 * json_object_get_double_member_with_default (a, "mean", 0),
+                          100 * json_object_get_double_member_with_default (a, "sd", 0),
+                          folds != NULL && JSON_NODE_HOLDS_ARRAY (folds)
+                          ? (int) json_array_get_length (json_node_get_array (folds)) : 0);
 }
 
 GPtrArray *
