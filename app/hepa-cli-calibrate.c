@@ -20,79 +20,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CHUNK 8
-
-/* Pooled features, logits and card-order labels of every crop of @data. */
-static gboolean
-measure (HepaModel          *model,
-         const HepaDataset  *data,
-         const guint        *card_label,
-         float             **features_out,
-         guint              *dim_out,
-         float             **logits_out,
-         guint             **labels_out,
-         GError            **error)
+static void
+progress_cb (guint    done,
+             guint    total,
+             gpointer user_data)
 {
-  const HepaModelCard *card = hepa_model_get_card (model);
-  guint n = data->samples->len;
-  g_autofree float *features = NULL;
-  g_autofree float *logits = g_new (float, (gsize) n * card->n_classes);
-  g_autofree guint *labels = g_new (guint, n);
-  g_autoptr(HepaCliProgress) progress = hepa_cli_progress_new (_("calibrate"), n);
-  HepaEngine *engine = hepa_engine_new (model, error);
-  guint dim = 0;
-
-  if (engine == NULL)
-    return FALSE;
-  for (guint start = 0; start < n; start += CHUNK)
-    {
-      guint b = MIN (CHUNK, n - start);
-      HepaImage *images[CHUNK] = { NULL };
-      const HepaFrame *frames[CHUNK];
-      g_autoptr(GPtrArray) results = NULL;
-      gboolean ok = TRUE;
-
-      for (guint i = 0; i < b && ok; i++)
-        {
-          const HepaSample *s = g_ptr_array_index (data->samples, start + i);
-
-          images[i] = hepa_image_open (s->path, error);
-          ok = images[i] != NULL
-               && (frames[i] = hepa_image_get_frame (images[i], 0, error)) != NULL;
-          if (!ok)
-            g_prefix_error (error, "%s: ", s->path);
-          labels[start + i] = card_label[s->label];
-        }
-      if (ok)
-        results = hepa_engine_classify_batch (engine, frames, NULL, b, NULL, error);
-      for (guint i = 0; i < b; i++)
-        g_clear_pointer (&images[i], hepa_image_unref);
-      if (results == NULL)
-        {
-          hepa_engine_free (engine);
-          return FALSE;
-        }
-      for (guint i = 0; i < b; i++)
-        {
-          const HepaResult *r = g_ptr_array_index (results, i);
-
-          if (features == NULL)
-            {
-              dim = r->n_features;
-              features = g_new (float, (gsize) n * dim);
-            }
-          memcpy (features + (gsize) (start + i) * dim, r->features, dim * sizeof (float));
-          memcpy (logits + (gsize) (start + i) * card->n_classes, r->logits,
-                  card->n_classes * sizeof (float));
-        }
-      hepa_cli_progress_update (progress, start + b, NULL);
-    }
-  hepa_engine_free (engine);
-  *features_out = g_steal_pointer (&features);
-  *dim_out = dim;
-  *logits_out = g_steal_pointer (&logits);
-  *labels_out = g_steal_pointer (&labels);
-  return TRUE;
+  hepa_cli_progress_update (user_data, done, NULL);
 }
 
 /* The longer side of every ROI of the tree's manifest, in pixels and mm (NAN uncalibrated);
@@ -156,7 +89,7 @@ hepa_cli_calibrate (int    argc,
   g_autoptr(HepaModel) model = NULL;
   g_autoptr(HepaWeights) weights = NULL;
   g_autoptr(HepaDataset) data = NULL;
-  g_autofree guint *card_label = NULL;
+  g_autoptr(HepaCliProgress) progress = NULL;
   g_autofree float *features = NULL, *logits = NULL;
   g_autofree guint *labels = NULL;
   g_autofree double *side_px = NULL, *side_mm = NULL;
@@ -196,29 +129,11 @@ hepa_cli_calibrate (int    argc,
   if (data == NULL)
     return hepa_cli_fail (data_dir, error);
 
+  progress = hepa_cli_progress_new (_("calibrate"), data->samples->len);
+  if (!hepa_calibrate_measure (model, data, &features, &dim, &logits, &labels, progress_cb,
+                               progress, &error))
+    return hepa_cli_fail (data_dir, error);
   card = hepa_model_card_copy (hepa_model_get_card (model));
-  card_label = g_new (guint, data->n_classes);
-  for (guint c = 0; c < data->n_classes; c++)
-    {
-      guint k;
-
-      for (k = 0; k < card->n_classes; k++)
-        if (g_strcmp0 (card->classes[k], data->classes[c]) == 0)
-          break;
-      if (k == card->n_classes)
-        {
-          hepa_model_card_free (card);
-          return hepa_cli_failf (data_dir, _("class “%s” is not one of the model's"),
-                                 data->classes[c]);
-        }
-      card_label[c] = k;
-    }
-
-  if (!measure (model, data, card_label, &features, &dim, &logits, &labels, &error))
-    {
-      hepa_model_card_free (card);
-      return hepa_cli_fail (data_dir, error);
-    }
   reference = g_strdup_printf ("%s: %u crops (sha256 of the file list %.16s…)", data->name,
                                data->samples->len, data->hash);
   if (!hepa_calibrate_card (card, features, dim, logits, labels, data->samples->len, coverage,

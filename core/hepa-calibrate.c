@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "hepa-calibrate.h"
+#include "hepa-engine.h"
 #include "hepa-error.h"
 
 #include <cblas.h>
@@ -13,6 +14,7 @@
 /* The covariance keeps this many directions at most (and a quarter of the fit crops). */
 #define OOD_RANK       64
 #define POWER_STEPS    10
+#define MEASURE_CHUNK  8
 
 /* ---- Probabilities ------------------------------------------------------------------------- */
 
@@ -375,30 +377,78 @@ fit_ood (const float *features,
   return g_steal_pointer (&ood);
 }
 
-gboolean
-hepa_calibrate_card (HepaModelCard  *card,
-                     const float    *features,
-                     guint           dim,
-                     const float    *logits,
-                     const guint    *labels,
-                     guint           n,
-                     double          coverage,
-                     const char     *reference,
-                     GError        **error)
+/* The OOD reference: crops 0, 2, 4, ... of @features fit it; crops 1, 3, 5, ... give its
+ * percentiles. */
+static gboolean
+calibrate_ood (HepaModelCard  *card,
+               const float    *features,
+               guint           dim,
+               const guint    *labels,
+               guint           n,
+               const char     *reference,
+               GError        **error)
+{
+  g_autoptr(HepaOodReference) ood = fit_ood (features, dim, labels, n, card->n_classes, error);
+  guint nh = n / 2;
+  g_autofree double *scores = NULL;
+
+  if (ood == NULL)
+    return FALSE;
+  scores = g_new (double, MAX (nh, 1));
+  for (guint h = 0; h < nh; h++)
+    scores[h] = hepa_ood_score (ood, features + (gsize) (2 * h + 1) * dim);
+  ood->p95 = quantile (scores, nh, 0.95);
+  ood->p99 = quantile (scores, nh, 0.99);
+  ood->n_heldout = nh;
+  ood->reference = g_strdup (reference);
+  hepa_ood_reference_free (card->ood);
+  card->ood = g_steal_pointer (&ood);
+  return TRUE;
+}
+
+/* Temperature, ECE and the split-conformal threshold from held-out @logits. */
+static void
+calibrate_probabilities (HepaModelCard *card,
+                         const float   *logits,
+                         const guint   *labels,
+                         guint          n,
+                         double         coverage,
+                         const char    *reference)
 {
   guint nc = card->n_classes;
-  guint nh = n / 2;
-  g_autoptr(HepaOodReference) ood = NULL;
-  g_autofree double *scores = NULL;
-  g_autofree float *held_logits = NULL;
-  g_autofree guint *held_labels = NULL;
   g_autofree double *p = g_new (double, nc);
+  g_autofree double *scores = g_new (double, MAX (n, 1));
   HepaReliability before, after;
-  double t;
+  double t = hepa_fit_temperature (logits, labels, n, nc);
+  guint k;
 
-  g_return_val_if_fail (card != NULL && features != NULL && logits != NULL && labels != NULL,
-                        FALSE);
+  hepa_reliability_compute (logits, labels, n, nc, 1.0, &before);
+  hepa_reliability_compute (logits, labels, n, nc, t, &after);
+  /* Split conformal: the ceil ((n + 1) coverage)-th smallest of 1 - p (true class). */
+  for (guint h = 0; h < n; h++)
+    {
+      softmax_t (logits + (gsize) h * nc, nc, t, p);
+      scores[h] = 1 - p[labels[h]];
+    }
+  qsort (scores, n, sizeof *scores, compare_doubles);
+  k = (guint) ceil ((n + 1) * coverage);
+  card->conformal_threshold = k > n ? 1.0 : scores[k - 1];
+  card->calibrated = TRUE;
+  card->temperature = t;
+  card->coverage = coverage;
+  card->ece_before = before.ece;
+  card->ece_after = after.ece;
+  card->n_calibration = n;
+  g_free (card->calibration_data);
+  card->calibration_data = g_strdup (reference);
+}
 
+static gboolean
+check_labels (const guint  *labels,
+              guint         n,
+              guint         nc,
+              GError      **error)
+{
   if (n < 20)
     {
       g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
@@ -412,54 +462,191 @@ hepa_calibrate_card (HepaModelCard  *card,
                      _("Crop %u has label %u but the model has %u classes"), i, labels[i], nc);
         return FALSE;
       }
-  ood = fit_ood (features, dim, labels, n, nc, error);
-  if (ood == NULL)
-    return FALSE;
+  return TRUE;
+}
 
-  /* The held-out half: crops 1, 3, 5, ... */
-  scores = g_new (double, nh);
+gboolean
+hepa_calibrate_card (HepaModelCard  *card,
+                     const float    *features,
+                     guint           dim,
+                     const float    *logits,
+                     const guint    *labels,
+                     guint           n,
+                     double          coverage,
+                     const char     *reference,
+                     GError        **error)
+{
+  guint nc = card->n_classes;
+  guint nh = n / 2;
+  g_autofree float *held_logits = NULL;
+  g_autofree guint *held_labels = NULL;
+
+  g_return_val_if_fail (card != NULL && features != NULL && logits != NULL && labels != NULL,
+                        FALSE);
+
+  if (!check_labels (labels, n, nc, error)
+      || !calibrate_ood (card, features, dim, labels, n, reference, error))
+    return FALSE;
   held_logits = g_new (float, (gsize) nh * nc);
   held_labels = g_new (guint, nh);
   for (guint h = 0; h < nh; h++)
     {
-      guint i = 2 * h + 1;
-
-      scores[h] = hepa_ood_score (ood, features + (gsize) i * dim);
-      memcpy (held_logits + (gsize) h * nc, logits + (gsize) i * nc, nc * sizeof (float));
-      held_labels[h] = labels[i];
+      memcpy (held_logits + (gsize) h * nc, logits + (gsize) (2 * h + 1) * nc,
+              nc * sizeof (float));
+      held_labels[h] = labels[2 * h + 1];
     }
-  ood->p95 = quantile (scores, nh, 0.95);
-  ood->p99 = quantile (scores, nh, 0.99);
-  ood->n_heldout = nh;
-  ood->reference = g_strdup (reference);
-
-  t = hepa_fit_temperature (held_logits, held_labels, nh, nc);
-  hepa_reliability_compute (held_logits, held_labels, nh, nc, 1.0, &before);
-  hepa_reliability_compute (held_logits, held_labels, nh, nc, t, &after);
-  /* Split conformal: the ceil ((n + 1) coverage)-th smallest of 1 - p (true class). */
-  for (guint h = 0; h < nh; h++)
-    {
-      softmax_t (held_logits + (gsize) h * nc, nc, t, p);
-      scores[h] = 1 - p[held_labels[h]];
-    }
-  qsort (scores, nh, sizeof *scores, compare_doubles);
-  {
-    guint k = (guint) ceil ((nh + 1) * coverage);
-
-    card->conformal_threshold = k > nh ? 1.0 : scores[k - 1];
-  }
-  card->calibrated = TRUE;
-  card->temperature = t;
-  card->coverage = coverage;
-  card->ece_before = before.ece;
-  card->ece_after = after.ece;
-  card->n_calibration = nh;
-  g_free (card->calibration_data);
-  card->calibration_data = g_strdup (reference);
-  hepa_ood_reference_free (card->ood);
-  card->ood = g_steal_pointer (&ood);
+  calibrate_probabilities (card, held_logits, held_labels, nh, coverage, reference);
   hepa_model_card_sync_json (card);
   return TRUE;
+}
+
+gboolean
+hepa_calibrate_measure (HepaModel          *model,
+                        const HepaDataset  *data,
+                        float             **features_out,
+                        guint              *dim_out,
+                        float             **logits_out,
+                        guint             **labels_out,
+                        HepaCalibrateProgress progress,
+                        gpointer            user_data,
+                        GError            **error)
+{
+  const HepaModelCard *card = hepa_model_get_card (model);
+  guint n = data->samples->len;
+  g_autofree float *features = NULL;
+  g_autofree float *logits = g_new (float, (gsize) MAX (n, 1) * card->n_classes);
+  g_autofree guint *labels = g_new (guint, MAX (n, 1));
+  g_autofree guint *card_label = g_new (guint, MAX (data->n_classes, 1));
+  g_autoptr(HepaEngine) engine = NULL;
+  guint dim = 0;
+
+  for (guint c = 0; c < data->n_classes; c++)
+    {
+      guint k;
+
+      for (k = 0; k < card->n_classes; k++)
+        if (g_strcmp0 (card->classes[k], data->classes[c]) == 0)
+          break;
+      if (k == card->n_classes)
+        {
+          g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                       _("%s: class “%s” is not one of the model's"), data->dir,
+                       data->classes[c]);
+          return FALSE;
+        }
+      card_label[c] = k;
+    }
+  engine = hepa_engine_new (model, error);
+  if (engine == NULL)
+    return FALSE;
+  for (guint start = 0; start < n; start += MEASURE_CHUNK)
+    {
+      guint b = MIN (MEASURE_CHUNK, n - start);
+      HepaImage *images[MEASURE_CHUNK] = { NULL };
+      const HepaFrame *frames[MEASURE_CHUNK];
+      g_autoptr(GPtrArray) results = NULL;
+      gboolean ok = TRUE;
+
+      for (guint i = 0; i < b && ok; i++)
+        {
+          const HepaSample *s = g_ptr_array_index (data->samples, start + i);
+
+          images[i] = hepa_image_open (s->path, error);
+          ok = images[i] != NULL
+               && (frames[i] = hepa_image_get_frame (images[i], 0, error)) != NULL;
+          if (!ok)
+            g_prefix_error (error, "%s: ", s->path);
+          labels[start + i] = card_label[s->label];
+        }
+      if (ok)
+        results = hepa_engine_classify_batch (engine, frames, NULL, b, NULL, error);
+      for (guint i = 0; i < b; i++)
+        g_clear_pointer (&images[i], hepa_image_unref);
+      if (results == NULL)
+        return FALSE;
+      for (guint i = 0; i < b; i++)
+        {
+          const HepaResult *r = g_ptr_array_index (results, i);
+
+          if (features == NULL)
+            {
+              dim = r->n_features;
+              features = g_new (float, (gsize) n * dim);
+            }
+          memcpy (features + (gsize) (start + i) * dim, r->features, dim * sizeof (float));
+          memcpy (logits + (gsize) (start + i) * card->n_classes, r->logits,
+                  card->n_classes * sizeof (float));
+        }
+      if (progress != NULL)
+        progress (start + b, n, user_data);
+    }
+  *features_out = g_steal_pointer (&features);
+  *dim_out = dim;
+  *logits_out = g_steal_pointer (&logits);
+  *labels_out = g_steal_pointer (&labels);
+  return TRUE;
+}
+
+gboolean
+hepa_calibrate_after_training (const char         *path,
+                               const HepaDataset  *data,
+                               const float        *oof_probs,
+                               const guint        *oof_labels,
+                               guint               n_oof,
+                               GError            **error)
+{
+  g_autoptr(HepaModel) model = NULL;
+  g_autoptr(HepaWeights) weights = NULL;
+  g_autofree float *features = NULL, *logits = NULL;
+  g_autofree guint *labels = NULL;
+  g_autofree char *reference = NULL;
+  HepaModelCard *card;
+  const HepaTensorEntry *fc;
+  guint dim = 0, n = data->samples->len;
+  gboolean ok;
+
+  /* Too few crops for a reference: the card keeps saying "No out-of-distribution reference". */
+  if (n < 20)
+    return TRUE;
+  for (guint c = 0; c < data->n_classes; c++)
+    if (hepa_dataset_count (data, (int) c) < 4)
+      return TRUE;
+  model = hepa_model_load (path, error);
+  if (model == NULL || (weights = hepa_weights_load (path, error)) == NULL)
+    return FALSE;
+  if (!hepa_calibrate_measure (model, data, &features, &dim, &logits, &labels, NULL, NULL,
+                               error))
+    return FALSE;
+  card = hepa_model_card_copy (hepa_model_get_card (model));
+  reference = g_strdup_printf ("the training crops of %s: %u (sha256 of the file list %.16s…); "
+                               "the percentiles are of training crops too, so fresh crops of "
+                               "the same kind exceed them more often than 1 %% / 5 %%",
+                               data->name, n, data->hash);
+  ok = check_labels (labels, n, card->n_classes, error)
+       && calibrate_ood (card, features, dim, labels, n, reference, error);
+  if (ok && oof_probs != NULL && n_oof >= 20)
+    {
+      g_autofree float *logp = g_new (float, (gsize) n_oof * card->n_classes);
+      g_autofree char *what = g_strdup_printf ("out-of-fold predictions of the "
+                                               "cross-validation on %s (%u crops)",
+                                               data->name, n_oof);
+
+      for (gsize i = 0; i < (gsize) n_oof * card->n_classes; i++)
+        logp[i] = logf (MAX (oof_probs[i], 1e-30f));
+      calibrate_probabilities (card, logp, oof_labels, n_oof, 0.9, what);
+    }
+  if (ok)
+    {
+      hepa_model_card_sync_json (card);
+      hepa_weights_set_metadata (weights, HEPA_MODEL_CARD_KEY, card->json);
+      fc = hepa_weights_lookup (weights, "fc.weight");
+      g_clear_pointer (&model, hepa_model_unref);
+      ok = hepa_weights_save_safetensors (weights, path,
+                                          fc != NULL && fc->stored_dtype == HEPA_DTYPE_F16
+                                          ? HEPA_DTYPE_F16 : HEPA_DTYPE_F32, error);
+    }
+  hepa_model_card_free (card);
+  return ok;
 }
 
 void

@@ -6,7 +6,9 @@
 
 #include <glib.h>
 
+#include "hepa-model.h"
 #include "hepa-model-card.h"
+#include "hepa-train.h"
 
 G_BEGIN_DECLS
 
@@ -59,5 +61,30 @@ void     hepa_calibrate_roi_sizes (HepaModelCard  *card,
                                    const double   *side_px,
                                    const double   *side_mm,
                                    guint           n);
+
+typedef void (*HepaCalibrateProgress) (guint done, guint total, gpointer user_data);
+
+/* Classifies every crop of @data (whole image) with @model: pooled @features (n, dim), logits
+ * (n, n_classes) and labels in the card's order; a class the card lacks is an error. */
+gboolean hepa_calibrate_measure   (HepaModel            *model,
+                                   const HepaDataset    *data,
+                                   float               **features,
+                                   guint                *dim,
+                                   float               **logits,
+                                   guint               **labels,
+                                   HepaCalibrateProgress progress,
+                                   gpointer              user_data,
+                                   GError              **error);
+
+/* The trainer's hook, after it saved a model at @path trained on @data: the OOD reference from
+ * the model's features on the training crops (even crops fit, odd crops give the percentiles),
+ * and, when out-of-fold probabilities of a cross-validation are given (@n_oof >= 20), the
+ * temperature and 90 % conformal threshold from them. Rewrites the card in the file. */
+gboolean hepa_calibrate_after_training (const char        *path,
+                                        const HepaDataset *data,
+                                        const float       *oof_probs,
+                                        const guint       *oof_labels,
+                                        guint              n_oof,
+                                        GError           **error);
 
 G_END_DECLS
