@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "hepa-application.h"
+#include "hepa-debug.h"
 #include "hepa-preferences.h"
 #include "hepa-window.h"
 
@@ -88,65 +89,6 @@ enum {
 };
 static GParamSpec *properties[N_PROPS];
 
-static void
-model_handle_clear (HepaModelHandle *self)
-{
-  g_clear_pointer (&self->engine, hepa_engine_free);
-  g_clear_pointer (&self->model, hepa_model_unref);
-  g_clear_pointer (&self->path, g_free);
-}
-
-HepaModelHandle *
-hepa_model_handle_ref (HepaModelHandle *self)
-{
-  return g_atomic_rc_box_acquire (self);
-}
-
-void
-hepa_model_handle_unref (HepaModelHandle *self)
-{
-  g_atomic_rc_box_release_full (self, (GDestroyNotify) model_handle_clear);
-}
-
-gboolean
-hepa_debug_enabled (const char *flag)
-{
-  const char *env = g_getenv ("HEPASCOPE_DEBUG");
-  g_auto(GStrv) parts = NULL;
-
-  if (env == NULL)
-    return FALSE;
-  parts = g_strsplit_set (env, ",: ", -1);
-  return g_strv_contains ((const char *const *) parts, flag)
-         || g_strv_contains ((const char *const *) parts, "all");
-}
-
-char *
-hepa_application_find_demo_dir (void)
-{
-  g_autofree char *source = g_build_filename (HEPA_SOURCE_DATADIR, "samples", NULL);
-  g_autofree char *installed = g_build_filename (PKGDATADIR, "samples", NULL);
-  const char *candidates[] = { g_getenv ("HEPASCOPE_DEMO_DIR"), source, installed };
-
-  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
-    {
-      g_autoptr(GDir) dir = NULL;
-      const char *name;
-
-      if (candidates[i] == NULL)
-        continue;
-      dir = g_dir_open (candidates[i], 0, NULL);
-      if (dir == NULL)
-        continue;
-      /* A folder with only a README is not a study. */
-      while ((name = g_dir_read_name (dir)) != NULL)
-        if (!g_str_has_suffix (name, ".json") && !g_str_has_suffix (name, ".md")
-            && name[0] != '.')
-          return g_strdup (candidates[i]);
-    }
-  return NULL;
-}
-
 /* Model loading */
 
 static void
@@ -182,10 +124,7 @@ load_model_thread (GTask        *task,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  handle = g_atomic_rc_box_new0 (HepaModelHandle);
-  handle->model = model;
-  handle->engine = engine;
-  handle->path = g_steal_pointer (&path);
+  handle = hepa_model_handle_new (model, engine, path);
   g_task_return_pointer (task, handle, (GDestroyNotify) hepa_model_handle_unref);
 }
 
@@ -437,7 +376,7 @@ hepa_application_startup (GApplication *app)
 
   /* The compute thread count, before any model runs; a change applies to the next inference. */
   hepa_preferences_apply_threads (self->settings);
-  if (hepa_debug_enabled ("timing"))
+  if (hepa_debug_enabled (HEPA_DEBUG_TIMING))
     g_printerr ("hepascope-timing: %d compute threads, OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n",
                 hepa_core_get_threads (), g_getenv ("OMP_WAIT_POLICY") ?: "(unset)",
                 g_getenv ("GOMP_SPINCOUNT") ?: "(unset)");
@@ -468,13 +407,27 @@ hepa_application_startup (GApplication *app)
   hepa_application_load_model (self, model_path && *model_path ? model_path : NULL);
 }
 
+/* Every window classifies with the current model. */
+static void
+update_windows (HepaApplication *self)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (HEPA_IS_WINDOW (l->data))
+      hepa_window_set_model (l->data, self->model, self->loading, self->model_error);
+}
+
 static HepaWindow *
 get_window (HepaApplication *self)
 {
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
 
   if (window == NULL)
-    window = GTK_WINDOW (hepa_window_new (self));
+    {
+      window = GTK_WINDOW (hepa_window_new (GTK_APPLICATION (self), self->settings));
+      hepa_window_actions_attach (HEPA_WINDOW (window));
+      hepa_window_set_model (HEPA_WINDOW (window), self->model, self->loading,
+                             self->model_error);
+    }
   return HEPA_WINDOW (window);
 }
 
@@ -567,6 +520,8 @@ hepa_application_class_init (HepaApplicationClass *klass)
 static void
 hepa_application_init (HepaApplication *self)
 {
+  g_signal_connect (self, "notify::model", G_CALLBACK (update_windows), NULL);
+  g_signal_connect (self, "notify::loading", G_CALLBACK (update_windows), NULL);
 }
 
 HepaApplication *

@@ -12,6 +12,8 @@
 #include "hepa-error.h"
 #include "hepa-manifest.h"
 #include "hepa-model.h"
+#include "hepa-model-file.h"
+#include "hepa-safetensors.h"
 #include "hepa-report.h"
 #include "hepa-train.h"
 
@@ -122,7 +124,7 @@ hepa_cli_calibrate (int    argc,
   model = hepa_model_load (model_path, &error);
   if (model == NULL)
     return hepa_cli_fail (model_path, error);
-  weights = hepa_weights_load (model_path, &error);
+  weights = hepa_model_file_load (model_path, &error);
   if (weights == NULL)
     return hepa_cli_fail (model_path, error);
   data = hepa_dataset_load (data_dir, &error);
@@ -154,7 +156,7 @@ hepa_cli_calibrate (int    argc,
   /* Only the card changes; the tensors go back in the dtype they were stored in. */
   fc = hepa_weights_lookup (weights, "fc.weight");
   hepa_weights_set_metadata (weights, HEPA_MODEL_CARD_KEY, card->json);
-  if (!hepa_weights_save_safetensors (weights, out_path,
+  if (!hepa_safetensors_save (weights, out_path,
                                       fc != NULL && fc->stored_dtype == HEPA_DTYPE_F16
                                       ? HEPA_DTYPE_F16 : HEPA_DTYPE_F32, &error))
     {

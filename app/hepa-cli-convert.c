@@ -8,8 +8,11 @@
 #include "hepa-cli.h"
 
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-model.h"
 #include "hepa-weights.h"
+#include "hepa-safetensors.h"
+#include "hepa-model-file.h"
 #include "nn/hepa-resnet.h"
 
 #include <glib/gi18n.h>
@@ -93,7 +96,7 @@ input_card (HepaWeights *weights)
   if (json == NULL)
     return NULL;
   parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, json, -1, NULL)
+  if (!hepa_json_parser_load (parser, json, -1, NULL)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return NULL;
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
@@ -200,7 +203,7 @@ load_card_extra (const char  *path,
   JsonObject *obj;
   g_autoptr(GList) members = NULL;
 
-  if (!json_parser_load_from_mapped_file (parser, path, error))
+  if (!hepa_json_parser_load_file (parser, path, 16 * 1024 * 1024, error))
     {
       g_prefix_error (error, "%s: ", path);
       return NULL;
@@ -389,7 +392,7 @@ hepa_cli_convert (int    argc,
   if (extra_path != NULL && (extra = load_card_extra (extra_path, &error)) == NULL)
     return hepa_cli_fail (NULL, error);
 
-  in = hepa_weights_load (in_path, &error);
+  in = hepa_model_file_load (in_path, &error);
   if (in == NULL)
     return hepa_cli_fail (in_path, error);
   in_card = input_card (in);
@@ -528,7 +531,7 @@ hepa_cli_convert (int    argc,
   check = hepa_model_new_from_weights (out, NULL, &error);
   if (check == NULL)
     return hepa_cli_fail (in_path, error);
-  if (!hepa_weights_save_safetensors (out, out_path, dtype, &error))
+  if (!hepa_safetensors_save (out, out_path, dtype, &error))
     return hepa_cli_fail (NULL, error);
   return 0;
 }

@@ -113,6 +113,7 @@ hepa_cli_export (int    argc,
   int threads = 0;
   int size = 0;
   g_auto(GStrv) paths = NULL;
+  g_auto(GStrv) allowed = NULL;
   g_autoptr(HepaModel) model = NULL;
   g_autoptr(HepaModelCard) card = NULL;
   g_autoptr(HepaExportSummary) summary = NULL;
@@ -142,6 +143,9 @@ hepa_cli_export (int    argc,
     { "size", 's', 0, G_OPTION_ARG_INT, &size,
       N_("Crop size in pixels, overriding the model's input size (such as 224 for retraining)"),
       N_("S") },
+    { "allow", 0, 0, G_OPTION_ARG_STRING_ARRAY, &allowed,
+      N_("Write this rater or model id as it is (repeatable); others become pseudonyms"),
+      N_("NAME") },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &paths, NULL, N_("PATH…") },
     { NULL },
   };
@@ -204,6 +208,7 @@ hepa_cli_export (int    argc,
   options.frames = !no_frames;
   options.workspace_dir = workspace;
   options.n_threads = threads;
+  options.allowed_names = (const char *const *) allowed;
 
   summary = hepa_export_run (&options, (const char *const *) paths, json ? NULL : progress_cb,
                              &progress, NULL, &error);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The window's actions, keyboard shortcuts and dialogs. */
+/* The window's actions, keyboard shortcuts and dialogs. Attached by whoever makes the window;
+ * they follow the window's objects through their signals, and the window never calls them. */
 #include "config.h"
 
 #include "hepa-window-private.h"
 
+#include "hepa-demo.h"
 #include "hepa-export.h"
+#include "hepa-model-card-dialog.h"
 
 #include <glib/gi18n.h>
-#include <json-glib/json-glib.h>
 
 #define MAX_RECENT 8
 
@@ -22,26 +24,27 @@ set_enabled (HepaWindow *self,
     g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
 }
 
-void
-hepa_window_update_actions (HepaWindow *self)
+static void
+update_actions (HepaWindow *self)
 {
-  gboolean has_image = self->image != NULL;
+  gboolean has_image = hepa_document_get_image (self->document) != NULL;
   gboolean has_sel = hepa_roi_store_get_selected (self->store) != NULL;
-  gboolean study = self->study != NULL && self->study->len > 1;
+  int n = (int) hepa_study_get_n_files (self->study);
+  int index = hepa_study_get_index (self->study);
 
   set_enabled (self, "undo", hepa_roi_store_can_undo (self->store));
   set_enabled (self, "redo", hepa_roi_store_can_redo (self->store));
   set_enabled (self, "delete-roi", has_sel);
   set_enabled (self, "label", has_sel);
   set_enabled (self, "add-roi", has_image);
-  set_enabled (self, "next-file", study && self->study_index + 1 < (int) self->study->len);
-  set_enabled (self, "previous-file", study && self->study_index > 0);
+  set_enabled (self, "next-file", n > 1 && index + 1 < n);
+  set_enabled (self, "previous-file", n > 1 && index > 0);
   set_enabled (self, "zoom-in", has_image);
   set_enabled (self, "zoom-out", has_image);
   set_enabled (self, "zoom-fit", has_image);
   set_enabled (self, "zoom-one", has_image);
-  set_enabled (self, "about-model", self->model != NULL);
-  set_enabled (self, "export", has_image || self->study != NULL);
+  set_enabled (self, "about-model", hepa_classifier_get_model (self->classifier) != NULL);
+  set_enabled (self, "export", has_image || n > 0);
 }
 
 /* ---- Opening -------------------------------------------------------------------------- */
@@ -51,8 +54,7 @@ remember_folder (HepaWindow *self,
                  GFile      *file,
                  gboolean    is_folder)
 {
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  GSettings *settings = self->settings;
   g_autoptr(GFile) dir = is_folder ? g_object_ref (file) : g_file_get_parent (file);
   g_autofree char *path = dir ? g_file_get_path (dir) : NULL;
 
@@ -64,8 +66,7 @@ static void
 set_start_folder (HepaWindow     *self,
                   GtkFileChooser *chooser)
 {
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  GSettings *settings = self->settings;
   g_autofree char *last = settings ? g_settings_get_string (settings, "last-folder") : NULL;
 
   if (last != NULL && *last && g_file_test (last, G_FILE_TEST_IS_DIR))
@@ -157,7 +158,7 @@ open_demo_action (GSimpleAction *action,
                   gpointer       user_data)
 {
   HepaWindow *self = HEPA_WINDOW (user_data);
-  g_autofree char *demo = hepa_application_find_demo_dir ();
+  g_autofree char *demo = hepa_demo_find_dir ();
 
   if (demo == NULL)
     {
@@ -273,13 +274,12 @@ saliency_action (GSimpleAction *action,
                  gpointer       user_data)
 {
   HepaWindow *self = HEPA_WINDOW (user_data);
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  GSettings *settings = self->settings;
   gboolean visible = g_variant_get_boolean (param);
 
   g_simple_action_set_state (action, param);
   hepa_canvas_set_overlay_visible (self->canvas, visible);
-  gtk_widget_set_sensitive (self->saliency_grid, visible);
+  hepa_side_panel_set_saliency_sensitive (self->side_panel, visible);
   if (settings != NULL)
     g_settings_set_boolean (settings, "overlay-visible", visible);
 }
@@ -357,332 +357,21 @@ previous_file_action (GSimpleAction *action,
 
 /* ---- Model card ----------------------------------------------------------------------- */
 
-/* A card value as readable text: strings as they are, arrays joined by commas, objects as one
- * "key: value" line per member (nested objects indented). */
-static void
-append_node (GString  *out,
-             JsonNode *node,
-             int       depth)
-{
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    {
-      JsonObject *obj = json_node_get_object (node);
-      g_autoptr(GList) members = json_object_get_members (obj);
-
-      for (GList *l = members; l != NULL; l = l->next)
-        {
-          JsonNode *child = json_object_get_member (obj, l->data);
-
-          if (out->len > 0)
-            g_string_append_c (out, '\n');
-          for (int i = 0; i < depth; i++)
-            g_string_append (out, "    ");
-          g_string_append_printf (out, "%s: ", (const char *) l->data);
-          if (JSON_NODE_HOLDS_OBJECT (child))
-            append_node (out, child, depth + 1);
-          else
-            append_node (out, child, depth);
-        }
-    }
-  else if (JSON_NODE_HOLDS_ARRAY (node))
-    {
-      JsonArray *array = json_node_get_array (node);
-      gboolean sentences = FALSE;
-
-      /* Words are joined by commas; sentences (the known limits) get a line each. */
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          JsonNode *e = json_array_get_element (array, i);
-
-          if (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING
-              && strchr (json_node_get_string (e), ' ') != NULL)
-            sentences = TRUE;
-        }
-      for (guint i = 0; i < json_array_get_length (array); i++)
-        {
-          if (i > 0)
-            g_string_append (out, sentences ? "\n" : ", ");
-          append_node (out, json_array_get_element (array, i), depth);
-        }
-    }
-  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
-    g_string_append (out, json_node_get_string (node));
-  else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    g_string_append_printf (out, "%.4g", json_node_get_double (node));
-  else if (!JSON_NODE_HOLDS_NULL (node))
-    {
-      g_autofree char *text = json_to_string (node, FALSE);
-      g_string_append (out, text);
-    }
-}
-
-/* The card's ISO 8601 creation time as a local date and time in the user's locale; the text as
- * it is when it does not parse. */
-static char *
-format_created (const char *iso)
-{
-  g_autoptr(GDateTime) utc = g_date_time_new_from_iso8601 (iso, NULL);
-  g_autoptr(GDateTime) local = NULL;
-  char *text;
-
-  if (utc == NULL)
-    return g_strdup (iso);
-  local = g_date_time_to_local (utc);
-  /* Translators: a date and time for g_date_time_format(): %x and %X are the locale's own
-   * (GLib cannot write Thai's %x, so th uses e.g. "%-d %B %Y %H:%M") */
-  /* xgettext:no-c-format */
-  text = g_date_time_format (local, _("%x %X"));
-  return text != NULL ? text : g_date_time_format_iso8601 (local);
-}
-
-static char *
-card_string (JsonObject *card,
-             const char *member)
-{
-  GString *out;
-
-  if (card == NULL || !json_object_has_member (card, member))
-    return NULL;
-  out = g_string_new (NULL);
-  append_node (out, json_object_get_member (card, member), 0);
-  if (out->len == 0)
-    {
-      g_string_free (out, TRUE);
-      return NULL;
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* Member @member of @obj when it is an object (below: an array, a number); NULL (FALSE) when
- * @obj is NULL or the member is missing or of another type: the card comes from a file. */
-static JsonObject *
-object_member (JsonObject *obj,
-               const char *member)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, member) : NULL;
-
-  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-}
-
-static JsonArray *
-array_member (JsonObject *obj,
-              const char *member)
-{
-  JsonNode *node = obj != NULL ? json_object_get_member (obj, member) : NULL;
-
-  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
-}
-
-static gboolean
-number_member (JsonObject *obj,
-               const char *member,
-               double     *value)
-{
-  JsonNode *node = json_object_get_member (obj, member);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || (json_node_get_value_type (node) != G_TYPE_DOUBLE
-          && json_node_get_value_type (node) != G_TYPE_INT64))
-    return FALSE;
-  *value = json_node_get_double (node);
-  return TRUE;
-}
-
-/* A {"mean": m, "sd": s} member of @obj as a percentage; FALSE when it is missing. */
-static gboolean
-mean_sd_member (JsonObject *obj,
-                const char *member,
-                double     *mean,
-                double     *sd)
-{
-  JsonObject *ms = object_member (obj, member);
-
-  if (ms == NULL || !number_member (ms, "mean", mean) || !number_member (ms, "sd", sd))
-    return FALSE;
-  *mean *= 100.0;
-  *sd *= 100.0;
-  return TRUE;
-}
-
-/* The card's cross-validation summary as a few lines a reader can take in: accuracy, then
- * sensitivity and specificity per class, mean ± SD over the folds. NULL when there is none. */
-static char *
-cross_validation_text (JsonObject *card)
-{
-  JsonObject *metrics = object_member (card, "metrics");
-  JsonObject *cv = object_member (metrics, "cross_validation");
-  JsonObject *per_class = object_member (cv, "per_class");
-  JsonArray *folds = array_member (metrics, "folds");
-  g_autoptr(GString) out = g_string_new (NULL);
-  guint n_folds = folds != NULL ? json_array_get_length (folds) : 0;
-  double m, s;
-
-  if (!mean_sd_member (cv, "accuracy", &m, &s))
-    return NULL;
-  /* Translators: e.g. "5-fold cross-validation: accuracy 96.1 ± 1.2%" */
-  g_string_append_printf (out, _("%u-fold cross-validation: accuracy %.1f ± %.1f%%"), n_folds,
-                          m, s);
-  if (per_class != NULL)
-    {
-      g_autoptr(GList) names = json_object_get_members (per_class);
-
-      for (GList *l = names; l != NULL; l = l->next)
-        {
-          JsonObject *c = object_member (per_class, l->data);
-          double sm, ss, pm, ps;
-
-          if (!mean_sd_member (c, "sensitivity", &sm, &ss)
-              || !mean_sd_member (c, "specificity", &pm, &ps))
-            continue;
-          g_string_append_c (out, '\n');
-          /* Translators: one class's cross-validation figures, mean ± SD over the folds */
-          g_string_append_printf (out, _("%s: sensitivity %.1f ± %.1f%%, specificity %.1f ± "
-                                         "%.1f%%"), (const char *) l->data, sm, ss, pm, ps);
-        }
-    }
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
-static void
-add_fact (GtkWidget  *grid,
-          int         row,
-          const char *name,
-          const char *value)
-{
-  GtkWidget *key = gtk_label_new (name);
-  GtkWidget *val = gtk_label_new (value ? value : "—");
-
-  gtk_label_set_xalign (GTK_LABEL (key), 1.0);
-  gtk_label_set_yalign (GTK_LABEL (key), 0.0);
-  gtk_widget_add_css_class (key, "dim-label");
-  gtk_label_set_xalign (GTK_LABEL (val), 0.0);
-  gtk_label_set_wrap (GTK_LABEL (val), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (val), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_selectable (GTK_LABEL (val), TRUE);
-  gtk_label_set_max_width_chars (GTK_LABEL (val), 60);
-  gtk_grid_attach (GTK_GRID (grid), key, 0, row, 1, 1);
-  gtk_grid_attach (GTK_GRID (grid), val, 1, row, 1, 1);
-}
-
 static void
 about_model_action (GSimpleAction *action,
                     GVariant      *param,
                     gpointer       user_data)
 {
   HepaWindow *self = HEPA_WINDOW (user_data);
-  const HepaModelCard *card;
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonObject *obj = NULL;
-  GtkWidget *window, *header, *scroll, *box, *grid, *view, *expander;
-  g_autofree char *classes = NULL;
-  g_autofree char *input = NULL;
-  g_autofree char *pretty = NULL;
-  int row = 0;
+  HepaModelHandle *model = hepa_classifier_get_model (self->classifier);
+  GtkWidget *dialog;
 
-  if (self->model == NULL)
+  if (model == NULL)
     return;
-  card = hepa_model_get_card (self->model->model);
-  if (card->json != NULL && json_parser_load_from_data (parser, card->json, -1, NULL)
-      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_autoptr(JsonGenerator) gen = json_generator_new ();
-
-      obj = json_node_get_object (json_parser_get_root (parser));
-      json_generator_set_pretty (gen, TRUE);
-      json_generator_set_root (gen, json_parser_get_root (parser));
-      pretty = json_generator_to_data (gen, NULL);
-    }
-
-  window = gtk_window_new ();
-  gtk_window_set_title (GTK_WINDOW (window), _("About This Model"));
-  gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (self));
-  gtk_window_set_modal (GTK_WINDOW (window), TRUE);
-  gtk_window_set_default_size (GTK_WINDOW (window), 640, 600);
-  header = gtk_header_bar_new ();
-  gtk_window_set_titlebar (GTK_WINDOW (window), header);
-
-  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 12);
-  gtk_widget_set_margin_top (box, 18);
-  gtk_widget_set_margin_bottom (box, 18);
-  gtk_widget_set_margin_start (box, 18);
-  gtk_widget_set_margin_end (box, 18);
-
-  grid = gtk_grid_new ();
-  gtk_grid_set_row_spacing (GTK_GRID (grid), 8);
-  gtk_grid_set_column_spacing (GTK_GRID (grid), 12);
-  classes = g_strjoinv (", ", card->classes);
-  if (card->grayscale)
-    /* Translators: the model's input, e.g. "224 × 224, grayscale to three channels" */
-    input = g_strdup_printf (_("%d × %d, grayscale to three channels"), card->input_size,
-                             card->input_size);
-  else
-    input = g_strdup_printf ("%d × %d", card->input_size, card->input_size);
-  add_fact (grid, row++, _("Model"), card->id);
-  add_fact (grid, row++, _("Architecture"), card->arch);
-  add_fact (grid, row++, _("Classes"), classes);
-  add_fact (grid, row++, _("Input"), input);
-  {
-    static const struct { const char *key; const char *name; } facts[] = {
-      { "intended_use", N_("Intended use") },
-      { "description", N_("Description") },
-      { "trained_on", N_("Trained on") },
-      { "metrics", N_("Metrics") },
-      { "warnings", N_("Known limits") },
-      { "created", N_("Created") },
-      { "software_version", N_("Software") },
-    };
-
-    for (guint i = 0; i < G_N_ELEMENTS (facts); i++)
-      {
-        g_autofree char *value = g_str_equal (facts[i].key, "metrics")
-                                 ? cross_validation_text (obj) : NULL;
-
-        if (value == NULL)
-          value = card_string (obj, facts[i].key);
-        if (value != NULL && g_str_equal (facts[i].key, "created"))
-          {
-            char *created = format_created (value);
-
-            g_free (value);
-            value = created;
-          }
-
-        if (value != NULL)
-          add_fact (grid, row++, _(facts[i].name), value);
-      }
-  }
-  add_fact (grid, row++, _("SHA-256"), card->sha256 && *card->sha256 ? card->sha256 : NULL);
-  if (!card->has_card)
-    add_fact (grid, row++, _("Card"), _("This file has no model card; defaults were assumed."));
-  if (self->model->path != NULL)
-    add_fact (grid, row++, _("File"), self->model->path);
-  gtk_box_append (GTK_BOX (box), grid);
-
-  if (pretty != NULL)
-    {
-      GtkWidget *frame_scroll = gtk_scrolled_window_new ();
-
-      view = gtk_text_view_new ();
-      gtk_text_view_set_editable (GTK_TEXT_VIEW (view), FALSE);
-      gtk_text_view_set_monospace (GTK_TEXT_VIEW (view), TRUE);
-      gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (view)), pretty, -1);
-      gtk_accessible_update_property (GTK_ACCESSIBLE (view), GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                      _("The whole model card"), -1);
-      gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (frame_scroll), view);
-      gtk_scrolled_window_set_min_content_height (GTK_SCROLLED_WINDOW (frame_scroll), 200);
-      expander = gtk_expander_new_with_mnemonic (_("The whole _card"));
-      gtk_expander_set_child (GTK_EXPANDER (expander), frame_scroll);
-      gtk_box_append (GTK_BOX (box), expander);
-    }
-
-  scroll = gtk_scrolled_window_new ();
-  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroll), GTK_POLICY_NEVER,
-                                  GTK_POLICY_AUTOMATIC);
-  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroll), box);
-  gtk_window_set_child (GTK_WINDOW (window), scroll);
-  gtk_window_present (GTK_WINDOW (window));
+  dialog = hepa_model_card_dialog_new (GTK_WINDOW (self), model);
+  gtk_window_present (GTK_WINDOW (dialog));
   /* Do not start with the first fact selected. */
-  gtk_window_set_focus (GTK_WINDOW (window), NULL);
+  gtk_window_set_focus (GTK_WINDOW (dialog), NULL);
 }
 
 /* ---- Export --------------------------------------------------------------------------- */
@@ -846,26 +535,26 @@ export_response_cb (GtkNativeDialog *dialog,
     {
       g_autoptr(GFile) dir = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autoptr(GTask) task = NULL;
-      GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-      GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+      GSettings *settings = self->settings;
+      HepaModelHandle *model = hepa_classifier_get_model (self->classifier);
       GPtrArray *paths = g_ptr_array_new ();
       ExportJob *job = g_new0 (ExportJob, 1);
 
       job->window = g_object_ref (self);
       job->out_dir = g_file_get_path (dir);
-      job->workspace = g_build_filename (g_get_user_data_dir (), "hepascope", "workspace", NULL);
+      job->workspace = hepa_document_workspace_dir ();
       /* The loaded model's classes and preprocessing, but crops of at least the paper's
        * 224 px: they are for retraining, and a model with a small input (the default one
        * takes 64 px) would otherwise leave only small crops to train on. */
-      job->card = self->model != NULL
-                    ? hepa_export_card_new_like (hepa_model_get_card (self->model->model), NULL)
+      job->card = model != NULL
+                    ? hepa_export_card_new_like (hepa_model_get_card (model->model), NULL)
                     : hepa_export_card_new_default ((const char *const *) self->classes);
       job->card->input_size = MAX (job->card->input_size, HEPA_EXPORT_MIN_SIZE);
-      if (self->study != NULL)
-        for (guint i = 0; i < self->study->len; i++)
-          g_ptr_array_add (paths, g_strdup (g_ptr_array_index (self->study, i)));
-      else if (self->path != NULL)
-        g_ptr_array_add (paths, g_strdup (self->path));
+      if (hepa_study_get_n_files (self->study) > 0)
+        for (guint i = 0; i < hepa_study_get_n_files (self->study); i++)
+          g_ptr_array_add (paths, g_strdup (hepa_study_get_path (self->study, i)));
+      else if (hepa_document_get_path (self->document) != NULL)
+        g_ptr_array_add (paths, g_strdup (hepa_document_get_path (self->document)));
       g_ptr_array_add (paths, NULL);
       job->paths = (GStrv) g_ptr_array_free (paths, FALSE);
       if (settings != NULL && job->out_dir != NULL)
@@ -892,8 +581,7 @@ export_action (GSimpleAction *action,
                gpointer       user_data)
 {
   HepaWindow *self = HEPA_WINDOW (user_data);
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-  GSettings *settings = app ? hepa_application_get_settings (HEPA_APPLICATION (app)) : NULL;
+  GSettings *settings = self->settings;
   g_autofree char *last = settings ? g_settings_get_string (settings, "last-export-folder") : NULL;
   GtkFileChooserNative *dialog;
 
@@ -958,7 +646,7 @@ add_shortcut (GtkShortcutController *controller,
 }
 
 void
-hepa_window_install_actions (HepaWindow *self)
+hepa_window_actions_attach (HepaWindow *self)
 {
   GtkEventController *controller;
   GtkShortcutController *sc;
@@ -998,5 +686,20 @@ hepa_window_install_actions (HepaWindow *self)
   g_signal_connect_swapped (self->recent, "changed", G_CALLBACK (rebuild_recent_menu), self);
   rebuild_recent_menu (self);
 
-  hepa_window_update_actions (self);
+  if (self->settings != NULL)
+    g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
+                                        g_variant_new_boolean (g_settings_get_boolean (self->settings,
+                                                                                       "overlay-visible")));
+  /* What can be done follows the document, its regions, the study and the model. */
+  g_signal_connect_object (self->store, "changed", G_CALLBACK (update_actions), self,
+                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
+  g_signal_connect_object (self->store, "selection-changed", G_CALLBACK (update_actions), self,
+                           G_CONNECT_SWAPPED | G_CONNECT_AFTER);
+  g_signal_connect_object (self->document, "notify::image", G_CALLBACK (update_actions), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->study, "notify", G_CALLBACK (update_actions), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->classifier, "notify::model", G_CALLBACK (update_actions), self,
+                           G_CONNECT_SWAPPED);
+  update_actions (self);
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* ROI sidecars: parsing with every field checked, atomic saving, damaged files kept aside. */
+#define _GNU_SOURCE  /* O_TMPFILE, linkat */
 #include "config.h"
 
 #include "hepa-annotations-private.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -555,17 +557,26 @@ hepa_annotations_load (const char  *sidecar_path,
       return NULL;
     }
 
-  if (st.st_size <= HEPA_ANNOTATIONS_MAX_BYTES
-      && !g_file_get_contents (sidecar_path, &contents, &length, &local_error))
+  /* Only a regular file is read (a FIFO would block for ever, a link to /dev/zero would never
+   * end), and the bytes actually read are counted against the ceiling, not st_size. */
+  if (!hepa_file_get_contents (sidecar_path, HEPA_ANNOTATIONS_MAX_BYTES, &contents, &length,
+                               &local_error))
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, _("Could not read annotations %s: %s"),
-                   sidecar_path, local_error->message);
-      return NULL;
+      if (!g_error_matches (local_error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE))
+        {
+          g_set_error (error, HEPA_ERROR, local_error->code,
+                       _("Could not read annotations %s: %s"), sidecar_path,
+                       local_error->message);
+          return NULL;
+        }
+      /* Larger than any sidecar: damaged, kept aside below like any other damage. */
+      g_clear_error (&local_error);
+      hepa_format_error (&local_error, _("The file is larger than any sidecar (over %d MiB)"),
+                         HEPA_ANNOTATIONS_MAX_BYTES / (1024 * 1024));
+      self = NULL;
     }
-  if (st.st_size > HEPA_ANNOTATIONS_MAX_BYTES)
-    length = (gsize) st.st_size;
-
-  self = hepa_annotations_parse (contents, length, &local_error);
+  else
+    self = hepa_annotations_parse (contents, length, &local_error);
   if (self != NULL)
     return self;
 
@@ -761,6 +772,7 @@ hepa_write_file_atomic_full (const char  *path,
   g_autofree char *tmp = NULL;
   const guint8 *p = data;
   gsize left = length;
+  gboolean named = FALSE;
   int fd;
   int dir_fd;
   int errsv;
@@ -770,10 +782,19 @@ hepa_write_file_atomic_full (const char  *path,
 
   dir = g_path_get_dirname (path);
   base = g_path_get_basename (path);
-  tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, mode);
-  if (fd < 0)
-    return errno_error (error, errno, what, path);
+  /* An unnamed file (O_TMPFILE) that gets a name only once complete: a process killed while it
+   * writes leaves nothing behind. Without O_TMPFILE, a hidden named temporary file. */
+  fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+  if (fd >= 0)
+    tmp = g_strdup_printf ("%s/.%s.%08x.tmp", dir, base, g_random_int ());
+  else
+    {
+      tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+      fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, mode);
+      if (fd < 0)
+        return errno_error (error, errno, what, path);
+      named = TRUE;
+    }
 
   while (left > 0)
     {
@@ -794,6 +815,17 @@ hepa_write_file_atomic_full (const char  *path,
     {
       errsv = errno;
       goto fail;
+    }
+  if (!named)
+    {
+      g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+
+      if (linkat (AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0)
+        {
+          errsv = errno;
+          goto fail;
+        }
+      named = TRUE;
     }
   if (close (fd) != 0)
     {
@@ -820,7 +852,8 @@ hepa_write_file_atomic_full (const char  *path,
 fail:
   if (fd >= 0)
     close (fd);
-  g_unlink (tmp);
+  if (named)
+    g_unlink (tmp);
   return errno_error (error, errsv, what, path);
 }
 
@@ -835,6 +868,28 @@ hepa_annotations_save (const HepaAnnotations *self,
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (sidecar_path != NULL, FALSE);
 
+  /* A sidecar written by a newer Hepascope was left unchanged at open (the workbench then
+   * starts with no regions); the first autosave would have replaced it and its regions. */
+  {
+    g_autofree char *old = NULL;
+    gsize old_length = 0;
+
+    if (hepa_file_get_contents (sidecar_path, HEPA_ANNOTATIONS_MAX_BYTES, &old, &old_length,
+                                NULL))
+      {
+        g_autoptr(GError) old_error = NULL;
+        g_autoptr(HepaAnnotations) previous = hepa_annotations_parse (old, old_length,
+                                                                      &old_error);
+
+        if (previous == NULL && g_error_matches (old_error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED))
+          {
+            g_set_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED,
+                         _("Could not save annotations to %s: that file was written by a newer "
+                           "Hepascope and is kept as it is"), sidecar_path);
+            return FALSE;
+          }
+      }
+  }
   data = hepa_annotations_to_data (self, &length);
   return hepa_write_file_atomic (sidecar_path, data, length, 0666, _("annotations"), error);
 }
@@ -854,7 +909,7 @@ hepa_json_parse_object (JsonParser  *parser,
       hepa_format_error (error, _("The file holds a NUL byte; it is not JSON text"));
       return NULL;
     }
-  if (!json_parser_load_from_data (parser, length > 0 ? data : "", length, &local_error))
+  if (!hepa_json_parser_load (parser, length > 0 ? data : "", length, &local_error))
     {
       hepa_format_error (error, _("Not valid JSON: %s"), hepa_one_line (local_error->message));
       return NULL;

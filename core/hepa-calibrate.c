@@ -5,6 +5,8 @@
 #include "hepa-calibrate.h"
 #include "hepa-engine.h"
 #include "hepa-error.h"
+#include "hepa-model-file.h"
+#include "hepa-safetensors.h"
 
 #include <cblas.h>
 #include <glib/gi18n.h>
@@ -612,7 +614,7 @@ hepa_calibrate_after_training (const char         *path,
     if (hepa_dataset_count (data, (int) c) < 4)
       return TRUE;
   model = hepa_model_load (path, error);
-  if (model == NULL || (weights = hepa_weights_load (path, error)) == NULL)
+  if (model == NULL || (weights = hepa_model_file_load (path, error)) == NULL)
     return FALSE;
   if (!hepa_calibrate_measure (model, data, &features, &dim, &logits, &labels, NULL, NULL,
                                error))
@@ -641,7 +643,7 @@ hepa_calibrate_after_training (const char         *path,
       hepa_weights_set_metadata (weights, HEPA_MODEL_CARD_KEY, card->json);
       fc = hepa_weights_lookup (weights, "fc.weight");
       g_clear_pointer (&model, hepa_model_unref);
-      ok = hepa_weights_save_safetensors (weights, path,
+      ok = hepa_safetensors_save (weights, path,
                                           fc != NULL && fc->stored_dtype == HEPA_DTYPE_F16
                                           ? HEPA_DTYPE_F16 : HEPA_DTYPE_F32, error);
     }

@@ -32,4 +32,20 @@ HepaError hepa_error_from_errno (int errsv);
 GMappedFile *hepa_map_file (const char  *path,
                             GError     **error);
 
+/* Opens @path without blocking (O_NONBLOCK: a FIFO does not wait for a writer), checks with
+ * fstat () on the open descriptor that it is a regular file (a symlink to /dev/zero or a FIFO is
+ * refused) and reads it whole, counting the bytes actually read: more than @max_bytes is
+ * HEPA_ERROR_TOO_LARGE, whatever st_size said. *contents is NUL-terminated. Messages do not name
+ * the file, as hepa_map_file's. */
+gboolean     hepa_file_get_contents (const char  *path,
+                                     gsize        max_bytes,
+                                     char       **contents,
+                                     gsize       *length,
+                                     GError     **error);
+
+/* Opens @path read-only and non-blocking and checks on the descriptor that it is a regular file;
+ * returns the descriptor (blocking again) or -1 with the reason, not naming the file. */
+int          hepa_open_regular_file (const char  *path,
+                                     GError     **error);
+
 G_END_DECLS

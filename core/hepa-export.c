@@ -12,6 +12,7 @@
 #include "hepa-engine.h"
 #include "dicom/hepa-dicom.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-image.h"
 #include "hepa-manifest.h"
 #include "hepa-pseudonym.h"
@@ -432,7 +433,7 @@ file_has_bytes (const char *path,
     return FALSE;
   if (!S_ISREG (st.st_mode) || (gsize) st.st_size != g_bytes_get_size (bytes))
     return FALSE;
-  if (!g_file_get_contents (path, &contents, &length, NULL))
+  if (!hepa_file_get_contents (path, g_bytes_get_size (bytes), &contents, &length, NULL))
     return FALSE;
   return length == g_bytes_get_size (bytes)
          && memcmp (contents, g_bytes_get_data (bytes, NULL), length) == 0;
@@ -569,6 +570,31 @@ static const guint16 annex_e_tags[][2] = {
   { 0x0400, 0x0100 },
 };
 
+/* A DICOM date (YYYYMMDD) as people write it: 1931-04-17, 17.04.1931, 17/04/1931, 04/17/1931,
+ * 1931/04/17, 17-04-1931, 17.4.1931, 4/17/1931, 19310417's digits with other separators. */
+static void
+add_date_forms (GPtrArray  *values,
+                const char *value)
+{
+  int y, m, d;
+  char tail;
+
+  if (strlen (value) != 8 || sscanf (value, "%4d%2d%2d%c", &y, &m, &d, &tail) != 3
+      || m < 1 || m > 12 || d < 1 || d > 31)
+    return;
+  g_ptr_array_add (values, g_strdup_printf ("%04d-%02d-%02d", y, m, d));
+  g_ptr_array_add (values, g_strdup_printf ("%04d/%02d/%02d", y, m, d));
+  g_ptr_array_add (values, g_strdup_printf ("%04d.%02d.%02d", y, m, d));
+  g_ptr_array_add (values, g_strdup_printf ("%02d.%02d.%04d", d, m, y));
+  g_ptr_array_add (values, g_strdup_printf ("%02d/%02d/%04d", d, m, y));
+  g_ptr_array_add (values, g_strdup_printf ("%02d-%02d-%04d", d, m, y));
+  g_ptr_array_add (values, g_strdup_printf ("%02d/%02d/%04d", m, d, y));
+  g_ptr_array_add (values, g_strdup_printf ("%d.%d.%04d", d, m, y));
+  g_ptr_array_add (values, g_strdup_printf ("%d/%d/%04d", d, m, y));
+  g_ptr_array_add (values, g_strdup_printf ("%d/%d/%04d", m, d, y));
+  g_ptr_array_add (values, g_strdup_printf ("%d-%d-%04d", d, m, y));
+}
+
 static void
 add_identifying (GPtrArray  *values,
                  const char *value)
@@ -578,6 +604,22 @@ add_identifying (GPtrArray  *values,
   if (value == NULL || strlen (value) < MIN_IDENTIFYING_LENGTH)
     return;
   g_ptr_array_add (values, g_utf8_casefold (value, -1));
+  add_date_forms (values, value);
+  /* Multiple values of one attribute. */
+  if (strchr (value, '\\') != NULL)
+    {
+      g_auto(GStrv) values_of = g_strsplit (value, "\\", -1);
+
+      for (guint k = 0; values_of[k] != NULL; k++)
+        {
+          g_strstrip (values_of[k]);
+          if (strlen (values_of[k]) >= MIN_IDENTIFYING_LENGTH)
+            {
+              g_ptr_array_add (values, g_utf8_casefold (values_of[k], -1));
+              add_date_forms (values, values_of[k]);
+            }
+        }
+    }
   /* Person names: family^given^middle, and alphabetic=ideographic=phonetic groups. */
   parts = g_strsplit_set (value, "^=", -1);
   if (g_strv_length (parts) < 2)
@@ -590,8 +632,47 @@ add_identifying (GPtrArray  *values,
     }
 }
 
+/* Attributes that describe the device or the encoding, not a person or a visit: their values
+ * (a manufacturer's name, a SOP class) may appear in free text without identifying anyone. */
+static gboolean
+descriptive_attribute (guint16     group,
+                       guint16     element,
+                       const char *vr,
+                       const char *value)
+{
+  static const guint16 descriptive[][2] = {
+    { 0x0008, 0x0070 }, { 0x0008, 0x1090 }, { 0x0018, 0x1020 }, { 0x0008, 0x0016 },
+    { 0x0008, 0x0005 }, { 0x0008, 0x0060 },
+  };
+
+  if (group == 0x0002 || group == 0x0028)
+    return TRUE;
+  /* Codes and numbers: "MONOCHROME2", "0.2". Identifying codes (sex, ethnic group as CS in
+   * old files) are short or covered by the person's other values. */
+  if (strcmp (vr, "CS") == 0 || strcmp (vr, "DS") == 0 || strcmp (vr, "IS") == 0)
+    return TRUE;
+  if (strcmp (vr, "UI") == 0 && g_str_has_prefix (value, "1.2.840.10008."))
+    return TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (descriptive); i++)
+    if (group == descriptive[i][0] && element == descriptive[i][1])
+      return TRUE;
+  return FALSE;
+}
+
+static void
+add_dataset_string (guint16     group,
+                    guint16     element,
+                    const char *vr,
+                    const char *value,
+                    gpointer    user_data)
+{
+  if (!descriptive_attribute (group, element, vr, value))
+    add_identifying (user_data, value);
+}
+
 /* Every identifying value of the image that text from a sidecar could repeat: the fields
- * HepaImageInfo carries and, for DICOM files, every Annex E attribute present. */
+ * HepaImageInfo carries, the file's name and, for DICOM files, every text value of the data
+ * set (nested sequences and private attributes included) but the descriptive ones above. */
 static GPtrArray *
 identifying_values (const HepaImageInfo *info,
                     const char          *path)
@@ -606,10 +687,25 @@ identifying_values (const HepaImageInfo *info,
 
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
     add_identifying (values, fields[i]);
+  /* File names often carry a name or a record number. */
+  {
+    g_autofree char *base = g_path_get_basename (path);
+    char *dot = strrchr (base, '.');
+
+    add_identifying (values, base);
+    if (dot != NULL && dot != base)
+      {
+        *dot = '\0';
+        add_identifying (values, base);
+      }
+  }
 
   if (g_strcmp0 (info->format, "DICOM") == 0)
     {
       g_autoptr(HepaDicomFile) file = hepa_dicom_file_open (path, NULL);
+
+      if (file != NULL)
+        hepa_dicom_file_foreach_string (file, add_dataset_string, values);
 
       for (guint i = 0; file != NULL && i < G_N_ELEMENTS (annex_e_tags); i++)
         for (long k = 0; k < 16; k++)
@@ -623,6 +719,19 @@ identifying_values (const HepaImageInfo *info,
           }
     }
   return values;
+}
+
+/* @name is on the options' allow list (or, for a model id, the card's own id). */
+static gboolean
+name_allowed (Context    *ctx,
+              const char *name,
+              gboolean    model_id)
+{
+  if (model_id && ctx->options->card != NULL && ctx->options->card->id != NULL
+      && strcmp (name, ctx->options->card->id) == 0)
+    return TRUE;
+  return ctx->options->allowed_names != NULL
+         && g_strv_contains ((const char *const *) ctx->options->allowed_names, name);
 }
 
 static gboolean
@@ -692,10 +801,15 @@ read_sidecar (Job *job)
                    _("Its annotations %s are damaged: larger than any sidecar"), path);
       return NULL;
     }
-  if (!g_file_get_contents (path, &contents, &length, &error))
+  /* A FIFO or a link to a device is refused without blocking; bytes read are counted. */
+  if (!hepa_file_get_contents (path, HEPA_ANNOTATIONS_MAX_BYTES, &contents, &length, &error))
     {
-      add_problem (job->problems, HEPA_EXPORT_SKIP_UNREADABLE, job->input->image_path,
-                   _("Could not read its annotations: %s"), error->message);
+      if (g_error_matches (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE))
+        add_problem (job->problems, HEPA_EXPORT_SKIP_DAMAGED_SIDECAR, job->input->image_path,
+                     _("Its annotations %s are damaged: larger than any sidecar"), path);
+      else
+        add_problem (job->problems, HEPA_EXPORT_SKIP_UNREADABLE, job->input->image_path,
+                     _("Could not read its annotations %s: %s"), path, error->message);
       return NULL;
     }
   set = hepa_annotations_parse (contents, length, &error);
@@ -1014,15 +1128,18 @@ export_roi (Context         *ctx,
       row->pixel_spacing_mm[0] = mm_x;
       row->pixel_spacing_mm[1] = mm_y;
     }
-  /* Free text from the sidecar must not carry an identifying value out. */
-  if (mentions_identifying (roi->rater, identifying))
+  /* Free text from the sidecar must not carry an identifying value out: a rater is written as
+   * a keyed pseudonym unless allow-listed, and never when it repeats a value of the image. */
+  if (roi->rater == NULL || roi->rater[0] == '\0')
+    row->rater = g_strdup ("");
+  else if (name_allowed (ctx, roi->rater, FALSE) && !mentions_identifying (roi->rater, identifying))
+    row->rater = g_strdup (roi->rater);
+  else
     {
       g_autofree char *hash = hepa_pseudonymizer_hash (ctx->pseudonymizer, "rater", roi->rater);
 
       row->rater = g_strconcat ("rater-", hash, NULL);
     }
-  else
-    row->rater = g_strdup (roi->rater != NULL ? roi->rater : "");
   row->created = roi->created;
   row->modified = roi->modified;
   if (roi->pred_model_id != NULL && roi->pred_classes != NULL)
@@ -1037,7 +1154,17 @@ export_roi (Context         *ctx,
         {
           guint n = g_strv_length (roi->pred_classes);
 
-          row->pred_model_id = g_strdup (roi->pred_model_id);
+          /* A model id is a name someone chose (a file name, a person's initials): written as
+           * it is only when allow-listed or the card's own, else as a keyed pseudonym. */
+          if (name_allowed (ctx, roi->pred_model_id, TRUE))
+            row->pred_model_id = g_strdup (roi->pred_model_id);
+          else
+            {
+              g_autofree char *hash = hepa_pseudonymizer_hash (ctx->pseudonymizer, "model",
+                                                               roi->pred_model_id);
+
+              row->pred_model_id = g_strconcat ("model-", hash, NULL);
+            }
           row->pred_classes = g_strdupv (roi->pred_classes);
           row->pred_probabilities = g_memdup2 (roi->pred_probabilities, n * sizeof (float));
         }
@@ -1357,7 +1484,7 @@ owned_files (const char        *out_dir,
           g_hash_table_replace (owned, g_strdup (row->native_file),
                                 g_strdup (row->native_sha256));
       }
-  if (!json_parser_load_from_mapped_file (parser, coco_path, NULL))
+  if (!hepa_json_parser_load_file (parser, coco_path, G_MAXINT32, NULL))
     return owned;
   root = json_parser_get_root (parser);
   if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
@@ -1812,6 +1939,7 @@ hepa_export_run (const HepaExportOptions  *options,
    * fsync per file, which made a thousand crops take seconds on a busy disk. */
   {
     g_autoptr(GError) local_error = NULL;
+    gboolean csv_written;
     int dir_fd = open (options->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (dir_fd < 0 || syncfs (dir_fd) != 0)
@@ -1831,13 +1959,20 @@ hepa_export_run (const HepaExportOptions  *options,
     if (local_error == NULL)
       write_text (options->out_dir, "manifest.csv", csv, &summary->n_written,
                   &summary->n_unchanged, &local_error);
+    csv_written = local_error == NULL;
     if (local_error == NULL)
       write_text (options->out_dir, "manifest.json", json, &summary->n_written,
                   &summary->n_unchanged, &local_error);
     if (local_error != NULL)
       {
-        add_problem (summary->problems, skip_from_error (local_error), options->out_dir,
-                     _("%s; the export has no new manifest"), local_error->message);
+        /* Say what is on disk: manifest.csv may be new while manifest.json failed. */
+        if (csv_written)
+          add_problem (summary->problems, skip_from_error (local_error), options->out_dir,
+                       _("%s; manifest.csv is new but manifest.json is not: export again"),
+                       local_error->message);
+        else
+          add_problem (summary->problems, skip_from_error (local_error), options->out_dir,
+                       _("%s; the export has no new manifest"), local_error->message);
         summary->n_exported = 0;
         summary->n_skipped = summary->problems->len;
         for (guint i = 0; i < summary->problems->len; i++)
@@ -1866,7 +2001,7 @@ hepa_export_run (const HepaExportOptions  *options,
         if (g_hash_table_contains (keep, key) || !hepa_manifest_path_is_safe (key))
           continue;
         path = g_build_filename (options->out_dir, (const char *) key, NULL);
-        if (!g_file_get_contents (path, &contents, &length, NULL))
+        if (!hepa_file_get_contents (path, G_MAXINT32, &contents, &length, NULL))
           continue;
         digest = sha256_hex ((const guint8 *) contents, length);
         if (g_strcmp0 (digest, value) == 0 && g_unlink (path) == 0)

@@ -87,6 +87,11 @@ typedef struct
                                        * folders; NULL: sidecars next to the images only */
   const char          *key_path;      /* the pseudonym key; NULL: the user's default */
   int                  n_threads;     /* 0: one per processor */
+  /* Raters and model ids written as they are (still withheld when they repeat an identifying
+   * value of the image); every other rater and model id is written as a keyed pseudonym
+   * ("rater-…", "model-…"). NULL-terminated; NULL: none (the card's own id is always allowed
+   * as a model id). */
+  const char *const   *allowed_names;
 } HepaExportOptions;
 
 void hepa_export_options_init (HepaExportOptions   *options,

@@ -24,6 +24,7 @@
 
 #define DEFAULT_MAX_IMAGE_MB 512
 #define MAX_FRAMES 100000
+#define HEPA_MAX_FRAGMENTS_PER_FRAME 1024
 #define MAX_REGIONS 256
 
 typedef enum
@@ -86,6 +87,7 @@ struct _HepaImage
   long             modality_lut_first;
   gsize            raw_frame_bytes;
   gboolean         use_turbo;      /* 8-bit baseline/extended JPEG: libjpeg-turbo decodes */
+  gboolean         jpeg_family;    /* JPEG or JPEG-LS: frames carry their own size */
 };
 
 /* ---- Sizes ------------------------------------------------------------------------------- */
@@ -107,6 +109,41 @@ hepa_image_get_max_frame_bytes (void)
   return (gsize) mb * 1024 * 1024;
 }
 
+/* The ceiling is on everything one frame takes to show, not on the decoded frame alone: the
+ * frame (@bytes_per_pixel), its RGB rendering (3 bytes a pixel, as render and the canvas make)
+ * and @other_bytes (the decoder's raw buffer and the compressed frame, for DICOM). */
+static gboolean
+check_frame_size_full (const char  *path,
+                       guint64      width,
+                       guint64      height,
+                       guint64      bytes_per_pixel,
+                       guint64      other_bytes,
+                       GError     **error)
+{
+  gsize max = hepa_image_get_max_frame_bytes ();
+  /* Below 2^31 each, so the product fits; a product above the ceiling stops before any more. */
+  gboolean sane = width <= G_MAXINT32 && height <= G_MAXINT32 && width * height <= max;
+  guint64 shown = sane ? width * height * (bytes_per_pixel + 3) : G_MAXUINT64;
+
+  if (shown <= max && other_bytes <= max - shown)
+    return TRUE;
+  if (sane && width * height * bytes_per_pixel <= max)
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
+                   _("%s: showing one frame of %llu x %llu pixels needs more than the %zu MB "
+                     "allowed per frame (HEPASCOPE_MAX_IMAGE_MB)"),
+                   path, (unsigned long long) width, (unsigned long long) height,
+                   (size_t) (max / (1024 * 1024)));
+      return FALSE;
+    }
+  g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
+               _("%s: image of %llu x %llu pixels is above the %zu MB limit per frame "
+                 "(HEPASCOPE_MAX_IMAGE_MB)"),
+               path, (unsigned long long) width, (unsigned long long) height,
+               (size_t) (max / (1024 * 1024)));
+  return FALSE;
+}
+
 static gboolean
 check_frame_size (const char  *path,
                   guint64      width,
@@ -114,20 +151,7 @@ check_frame_size (const char  *path,
                   guint64      bytes_per_pixel,
                   GError     **error)
 {
-  guint64 bytes = width * height * bytes_per_pixel;
-  gsize max = hepa_image_get_max_frame_bytes ();
-
-  /* width and height are below 2^32 each, so the product of three fits unless absurd. */
-  if (width > G_MAXINT32 || height > G_MAXINT32 || bytes > max)
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
-                   _("%s: image of %llu x %llu pixels is above the %zu MB limit per frame "
-                     "(HEPASCOPE_MAX_IMAGE_MB)"),
-                   path, (unsigned long long) width, (unsigned long long) height,
-                   (size_t) (max / (1024 * 1024)));
-      return FALSE;
-    }
-  return TRUE;
+  return check_frame_size_full (path, width, height, bytes_per_pixel, 0, error);
 }
 
 /* ---- Lifetime ---------------------------------------------------------------------------- */
@@ -1167,13 +1191,12 @@ load_pixel_description (HepaImage         *self,
     }
 
   color = self->photometric != PHOTO_MONOCHROME1 && self->photometric != PHOTO_MONOCHROME2;
-  if (!check_frame_size (self->info.path, (guint64) cols, (guint64) rows, color ? 3 : 2, error))
-    return FALSE;
-
-  /* What the decoder hands back: full samples, even for 4:2:2 (upsampled by the codecs). */
+  /* What the decoder hands back: full samples, even for 4:2:2 (upsampled by the codecs). The
+   * raw buffer counts against the ceiling with the frame and its rendering. */
   raw_bytes = (guint64) rows * cols * self->samples * (self->bits_allocated / 8);
-  if (raw_bytes > 2 * (guint64) hepa_image_get_max_frame_bytes ())
-    return check_frame_size (self->info.path, (guint64) cols, (guint64) rows * 2, 3, error);
+  if (!check_frame_size_full (self->info.path, (guint64) cols, (guint64) rows, color ? 3 : 2,
+                              raw_bytes + 2, error))
+    return FALSE;
 
   if (!px->encapsulated)
     {
@@ -1196,6 +1219,12 @@ load_pixel_description (HepaImage         *self,
       if ((guint64) px->n_fragments < (guint64) frames)
         return format_error (error, self, _("%ld frames but only %u compressed fragments"),
                              frames, px->n_fragments);
+      /* Writers split a frame into a few fragments at most; a hundred thousand empty ones
+       * only make every frame lookup slow. */
+      if ((guint64) px->n_fragments > (guint64) frames * HEPA_MAX_FRAGMENTS_PER_FRAME)
+        return format_error (error, self,
+                             _("%u compressed fragments for %ld frames (at most %d a frame)"),
+                             px->n_fragments, frames, HEPA_MAX_FRAGMENTS_PER_FRAME);
     }
 
   self->width = (int) cols;
@@ -1209,6 +1238,10 @@ load_pixel_description (HepaImage         *self,
   /* 8-bit JPEG baseline/extended frames go to libjpeg-turbo (SIMD), 3-4x faster than DCMTK's
    * IJG 6b copy; anything unusual (planar 1, palette, 12 bits) stays with DCMTK.
    * HEPASCOPE_DICOM_JPEG=dcmtk turns this off (for comparisons). */
+  self->jpeg_family = px->encapsulated
+                      && (g_str_has_prefix (px->uid, "1.2.840.10008.1.2.4.5")
+                          || g_str_has_prefix (px->uid, "1.2.840.10008.1.2.4.7")
+                          || g_str_has_prefix (px->uid, "1.2.840.10008.1.2.4.8"));
   self->use_turbo = px->encapsulated && self->bits_allocated == 8 && self->bits_stored == 8
                     && (g_strcmp0 (px->uid, "1.2.840.10008.1.2.4.50") == 0
                         || g_strcmp0 (px->uid, "1.2.840.10008.1.2.4.51") == 0)
@@ -1549,11 +1582,59 @@ out:
   return ok;
 }
 
+/* The size a JPEG or JPEG-LS stream says it holds, from its first start-of-frame marker. */
+static gboolean
+jpeg_stream_size (const guint8 *data,
+                  gsize         size,
+                  guint        *width,
+                  guint        *height)
+{
+  gsize i = 2;
+
+  if (size < 4 || data[0] != 0xFF || data[1] != 0xD8)
+    return FALSE;
+  while (i + 4 <= size)
+    {
+      guint8 marker;
+      gsize length;
+
+      if (data[i] != 0xFF)
+        return FALSE;
+      marker = data[i + 1];
+      if (marker == 0xFF)
+        {
+          i++;
+          continue;
+        }
+      if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
+        {
+          i += 2;
+          continue;
+        }
+      length = (gsize) data[i + 2] << 8 | data[i + 3];
+      /* SOF0-SOF15 except DHT (C4), JPG (C8) and DAC (CC); SOF55 is JPEG-LS's. */
+      if ((marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8
+           && marker != 0xCC) || marker == 0xF7)
+        {
+          if (length < 7 || i + 9 > size)
+            return FALSE;
+          *height = (guint) data[i + 5] << 8 | data[i + 6];
+          *width = (guint) data[i + 7] << 8 | data[i + 8];
+          return TRUE;
+        }
+      if (marker == 0xDA || length < 2)
+        return FALSE;
+      i += 2 + length;
+    }
+  return FALSE;
+}
+
 static HepaFrame *
 decode_dicom_frame (HepaImage  *self,
                     guint       index,
                     GError    **error)
 {
+  g_autoptr(GBytes) bitstream = NULL;
   g_autofree guint8 *raw = g_try_malloc (self->raw_frame_bytes);
   g_autofree char *model_name = NULL;
   HepaFrame *frame;
@@ -1566,11 +1647,41 @@ decode_dicom_frame (HepaImage  *self,
                    self->info.path, index + 1);
       return NULL;
     }
+  if (self->jpeg_family)
+    {
+      g_autoptr(GError) local_error = NULL;
+      guint w = 0, h = 0;
+
+      bitstream = hepa_dicom_file_dup_frame_bitstream (self->dicom, index, self->n_frames,
+                                                       &local_error);
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      /* The compressed frame is held while it decodes: it counts against the ceiling too. */
+      if (bitstream != NULL
+          && !check_frame_size_full (self->info.path, (guint64) self->width,
+                                     (guint64) self->height,
+                                     self->format == HEPA_PIXEL_RGB8 ? 3 : 2,
+                                     self->raw_frame_bytes + g_bytes_get_size (bitstream),
+                                     error))
+        return NULL;
+      /* A decoder fills the buffer the header asked for with whatever size the stream holds:
+       * a 320 x 240 stream in a 13000 x 13000 header would show as a sheared picture. */
+      if (bitstream != NULL
+          && jpeg_stream_size (g_bytes_get_data (bitstream, NULL), g_bytes_get_size (bitstream),
+                               &w, &h)
+          && w > 0 && h > 0 && (w != (guint) self->width || h != (guint) self->height))
+        {
+          g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                       _("%s: frame %u is %u x %u pixels, but the header says %d x %d"),
+                       self->info.path, index + 1, w, h, self->width, self->height);
+          return NULL;
+        }
+    }
   if (self->use_turbo)
     {
-      g_autoptr(GBytes) bitstream = NULL;
-
-      bitstream = hepa_dicom_file_dup_frame_bitstream (self->dicom, index, self->n_frames, NULL);
       if (bitstream != NULL
           && turbo_decode_frame (g_bytes_get_data (bitstream, NULL),
                                  g_bytes_get_size (bitstream), self->width, self->height,
@@ -1630,15 +1741,29 @@ hepa_image_open (const char  *path,
                    path);
       return NULL;
     }
-  file = g_fopen (path, "rb");
-  if (file == NULL)
-    {
-      int errsv = errno;
+  /* Only regular files, opened without blocking: a FIFO or a device named as an image is
+   * refused at once instead of waiting for a writer or reading without end. */
+  {
+    g_autoptr(GError) local_error = NULL;
+    int fd = hepa_open_regular_file (path, &local_error);
 
-      g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
-                   g_strerror (errsv));
-      return NULL;
-    }
+    if (fd < 0)
+      {
+        g_set_error (error, HEPA_ERROR, local_error->code, "%s: %s", path,
+                     local_error->message);
+        return NULL;
+      }
+    file = fdopen (fd, "rb");
+    if (file == NULL)
+      {
+        int errsv = errno;
+
+        close (fd);
+        g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
+                     g_strerror (errsv));
+        return NULL;
+      }
+  }
   n = fread (magic, 1, sizeof magic, file);
   if (n == 8 && png_sig_cmp (magic, 0, 8) == 0)
     {

@@ -1235,9 +1235,9 @@ hepa_manifest_load (const char  *path,
                    file);
       return NULL;
     }
-  if (!g_file_get_contents (file, &contents, &length, &local_error))
+  if (!hepa_file_get_contents (file, MAX_MANIFEST_BYTES, &contents, &length, &local_error))
     {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, _("Could not read the manifest %s: %s"),
+      g_set_error (error, HEPA_ERROR, local_error->code, _("Could not read the manifest %s: %s"),
                    file, local_error->message);
       return NULL;
     }

@@ -4,6 +4,7 @@
 
 #include "hepa-model-card.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-weights-private.h"
 
 #include <glib/gi18n.h>
@@ -449,7 +450,7 @@ hepa_model_card_parse (HepaModelCard  *card,
   JsonNode *node;
   HepaArch arch;
 
-  if (!json_parser_load_from_data (parser, json, -1, &local_error))
+  if (!hepa_json_parser_load (parser, json, -1, &local_error))
     {
       g_autofree char *message = hepa_weights_printable_name (local_error->message);
 
@@ -670,7 +671,7 @@ card_object (const HepaModelCard *card,
   JsonObject *root = NULL;
   JsonObject *pre;
 
-  if (card->json != NULL && json_parser_load_from_data (parser, card->json, -1, NULL)
+  if (card->json != NULL && hepa_json_parser_load (parser, card->json, -1, NULL)
       && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     root = json_object_ref (json_node_get_object (json_parser_get_root (parser)));
   else
@@ -933,7 +934,7 @@ hepa_model_card_get_display_fields (const HepaModelCard *card)
 
   g_return_val_if_fail (card != NULL, fields);
 
-  if (card->json != NULL && json_parser_load_from_data (parser, card->json, -1, NULL)
+  if (card->json != NULL && hepa_json_parser_load (parser, card->json, -1, NULL)
       && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     root = json_node_get_object (json_parser_get_root (parser));
   classes = g_strjoinv (", ", card->classes);

@@ -4,7 +4,9 @@
 
 #include "hepa-model.h"
 #include "hepa-error.h"
+#include "hepa-json.h"
 #include "hepa-weights-private.h"
+#include "hepa-model-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -361,7 +363,7 @@ hepa_model_load (const char  *path,
   if (dot != NULL && dot != base)
     *dot = '\0';
 
-  weights = hepa_weights_load (path, error);
+  weights = hepa_model_file_load (path, error);
   if (weights != NULL)
     self = hepa_model_new_from_weights (weights, base, error);
   g_thread_join (thread);

@@ -8,6 +8,7 @@
 #include "hepa-pth.h"
 
 #include "hepa-error.h"
+#include "hepa-half.h"
 #include "hepa-pickle.h"
 #include "hepa-weights.h"
 #include "hepa-weights-private.h"
@@ -103,28 +104,6 @@ hepa_pth_sniff (const guint8 *data,
   return size >= 4 && data[0] == 0x80 && data[1] == 0x02 && data[2] == 0x8a && data[3] == 0x0a;
 }
 
-static float
-half_to_float (guint16 h)
-{
-  guint32 sign = (guint32) (h & 0x8000) << 16;
-  guint32 exp = (h >> 10) & 0x1f;
-  guint32 mant = h & 0x3ff;
-  union { guint32 u; float f; } conv;
-
-  if (exp == 0)
-    {
-      /* Zero or subnormal: mant * 2^-24. */
-      float v = ldexpf ((float) mant, -24);
-
-      return sign ? -v : v;
-    }
-  if (exp == 31)
-    conv.u = sign | 0x7f800000u | (mant << 13);
-  else
-    conv.u = sign | ((exp + 112) << 23) | (mant << 13);
-  return conv.f;
-}
-
 static inline float
 load_element (const guint8 *p,
               HepaDType     kind)
@@ -138,7 +117,7 @@ load_element (const guint8 *p,
                | ((guint32) p[3] << 24);
       return conv.f;
     case HEPA_DTYPE_F16:
-      return half_to_float ((guint16) (p[0] | (p[1] << 8)));
+      return hepa_half_to_float ((guint16) (p[0] | (p[1] << 8)));
     case HEPA_DTYPE_BF16:
       conv.u = ((guint32) p[0] << 16) | ((guint32) p[1] << 24);
       return conv.f;
@@ -657,7 +636,7 @@ hepa_pth_load_from_data (const guint8 *data,
 }
 
 HepaWeights *
-hepa_weights_load_pth (const char  *path,
+hepa_pth_load (const char  *path,
                        GError     **error)
 {
   g_autoptr(GMappedFile) file = NULL;
@@ -667,11 +646,11 @@ hepa_weights_load_pth (const char  *path,
   file = hepa_map_file (path, error);
   if (file == NULL)
     return NULL;
-  return hepa_weights_load_pth_mapped (file, error);
+  return hepa_pth_load_mapped (file, error);
 }
 
 HepaWeights *
-hepa_weights_load_pth_mapped (GMappedFile  *mapped,
+hepa_pth_load_mapped (GMappedFile  *mapped,
                               GError      **error)
 {
   /* As for safetensors, the caller names the file. */

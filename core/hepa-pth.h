@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* PyTorch checkpoints (torch.save zip archives) read from memory; hepa_weights_load_pth in
- * hepa-weights.h is the file-based entry point. */
+/* PyTorch checkpoints (torch.save zip archives); never executes anything the pickle asks for. */
 #pragma once
 
 #include "hepa-weights.h"
@@ -13,6 +12,13 @@ G_BEGIN_DECLS
 HepaWeights *hepa_pth_load_from_data (const guint8 *data,
                                       gsize         size,
                                       const char   *name,
+                                      GError      **error);
+
+/* The same from a file, or from a file already mapped (the weights keep a reference to
+ * @mapped while tensors point into it). */
+HepaWeights *hepa_pth_load           (const char   *path,
+                                      GError      **error);
+HepaWeights *hepa_pth_load_mapped    (GMappedFile  *mapped,
                                       GError      **error);
 
 /* TRUE when @data starts like a PyTorch checkpoint (a zip archive, or the legacy pickle format,

@@ -9,6 +9,8 @@
 #include "hepa-image.h"
 #include "hepa-manifest.h"
 #include "nn/hepa-nn-train.h"
+#include "hepa-safetensors.h"
+#include "hepa-model-file.h"
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -1110,7 +1112,7 @@ save_checkpoint (HepaTrainNet          *net,
   json_generator_set_root (gen, root);
   text = json_generator_to_data (gen, NULL);
   hepa_weights_set_metadata (w, CHECKPOINT_KEY, text);
-  return hepa_weights_save_safetensors (w, path, HEPA_DTYPE_F32, error);
+  return hepa_safetensors_save (w, path, HEPA_DTYPE_F32, error);
 }
 
 /* ---- The training loop --------------------------------------------------------------------- */
@@ -1438,7 +1440,7 @@ load_resume (const char        *path,
              JsonParser       **parser_out,
              GError           **error)
 {
-  g_autoptr(HepaWeights) w = hepa_weights_load (path, error);
+  g_autoptr(HepaWeights) w = hepa_model_file_load (path, error);
   g_autoptr(JsonParser) parser = json_parser_new ();
   const char *meta;
   JsonObject *root, *o;
@@ -1615,7 +1617,7 @@ hepa_train_run (HepaDataset            *data,
       g_autoptr(HepaTrainNet) probe = NULL;
       const char *card_json;
 
-      init = hepa_weights_load (r->opts.init, error);
+      init = hepa_model_file_load (r->opts.init, error);
       if (init == NULL)
         {
           prefix_path (error, r->opts.init);
@@ -1770,7 +1772,7 @@ hepa_train_run (HepaDataset            *data,
       r->seconds = (g_get_monotonic_time () - t0) / 1e6;
       card_json = hepa_train_card_json (r);
       hepa_weights_set_metadata (w, CARD_KEY, card_json);
-      if (!hepa_weights_save_safetensors (w, out, HEPA_DTYPE_F32, error))
+      if (!hepa_safetensors_save (w, out, HEPA_DTYPE_F32, error))
         ok = FALSE;
       else
         {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Internals shared by the weight readers (safetensors, .pth) and the model loader. */
+/* Internals shared by the weight readers (safetensors, .pth). */
 #pragma once
 
 #include "hepa-weights.h"
@@ -19,19 +19,6 @@ const HepaTensorEntry *hepa_weights_take_data  (HepaWeights    *self,
                                                 const gint64   *shape,
                                                 const float    *data,
                                                 gboolean        owned);
-
-/* Parses a safetensors image held in memory, with every check of the file reader; the tensors
- * are copied, so @data may be freed afterwards. */
-HepaWeights           *hepa_weights_parse_safetensors (const guint8  *data,
-                                                       gsize          size,
-                                                       GError       **error);
-
-/* The two readers on a file already mapped (hepa_weights_load maps it once to pick the reader);
- * the weights take a reference to @mapped while tensors point into it. */
-HepaWeights           *hepa_weights_load_safetensors_mapped (GMappedFile  *mapped,
-                                                             GError      **error);
-HepaWeights           *hepa_weights_load_pth_mapped         (GMappedFile  *mapped,
-                                                             GError      **error);
 
 /* @name made fit for a one-line error message: control characters replaced, at most about
  * 200 bytes, valid UTF-8. */

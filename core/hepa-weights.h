@@ -41,25 +41,11 @@ const HepaTensorEntry *hepa_weights_get_nth (HepaWeights *self,
 /* Free-form string metadata (safetensors __metadata__). */
 const char  *hepa_weights_get_metadata (HepaWeights *self,
                                         const char  *key);
+/* The metadata keys, sorted (transfer full). */
+char       **hepa_weights_dup_metadata_keys (HepaWeights *self);
 void         hepa_weights_set_metadata (HepaWeights *self,
                                         const char  *key,
                                         const char  *value);
-
-/* safetensors: every length, dtype, shape and offset is checked against the file. */
-HepaWeights *hepa_weights_load_safetensors (const char  *path,
-                                            GError     **error);
-gboolean     hepa_weights_save_safetensors (HepaWeights *self,
-                                            const char  *path,
-                                            HepaDType    dtype,
-                                            GError     **error);
-/* PyTorch torch.save zip files; never executes anything the pickle asks for. */
-HepaWeights *hepa_weights_load_pth         (const char  *path,
-                                            GError     **error);
-/* Ceiling on the size of a model file: 4096 MB, or HEPASCOPE_MAX_MODEL_MB. */
-guint64      hepa_weights_get_max_file_bytes (void);
-/* Either of the above, by content; files above the ceiling are refused before mapping. */
-HepaWeights *hepa_weights_load             (const char  *path,
-                                            GError     **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaWeights, hepa_weights_free)
 

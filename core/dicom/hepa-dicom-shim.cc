@@ -719,6 +719,85 @@ hepa_dcm_get_us_regions (HepaDcmFile   *file,
 }
 
 HepaDcmStatus
+hepa_dcm_foreach_string (HepaDcmFile       *file,
+                         HepaDcmStringFunc  func,
+                         void              *user_data)
+{
+  try
+    {
+      DcmStack stack;
+      DcmObject *obj = nullptr;
+      DcmDataset *ds = dataset_of (file);
+      // nextObject walks the tree with an explicit stack: no recursion of ours.
+      while (ds->nextObject (stack, OFTrue).good ())
+        {
+          obj = stack.top ();
+          if (obj == nullptr || obj->isLeaf () == OFFalse)
+            continue;
+          DcmElement *el = OFdynamic_cast (DcmElement *, obj);
+          if (el == nullptr)
+            continue;
+          DcmTagKey key = el->getTag ().getXTag ();
+          if (key == DCM_PixelData || key.getGroup () == 0xFFFE)
+            continue;
+          DcmEVR vr = el->ident ();
+          DcmVR vr_name (el->getVR ());
+          switch (vr)
+            {
+            case EVR_AE: case EVR_AS: case EVR_CS: case EVR_DA: case EVR_DS: case EVR_DT:
+            case EVR_IS: case EVR_LO: case EVR_LT: case EVR_PN: case EVR_SH: case EVR_ST:
+            case EVR_TM: case EVR_UC: case EVR_UI: case EVR_UR: case EVR_UT:
+              {
+                unsigned long vm = el->getVM ();
+                for (unsigned long k = 0; k < vm && k < 256; k++)
+                  {
+                    OFString value;
+                    if (el->getOFString (value, k, OFTrue).good () && !value.empty ())
+                      func (key.getGroup (), key.getElement (), vr_name.getVRName (),
+                            value.c_str (), user_data);
+                  }
+                break;
+              }
+            case EVR_UN:
+            case EVR_OB:
+              {
+                // Implicit VR files read private attributes as UN: their text is in the bytes.
+                if (vr == EVR_OB && !key.isPrivate ())
+                  break;
+                Uint8 *bytes = nullptr;
+                Uint32 length = el->getLength ();
+                if (length == 0 || length > 65536 || el->getUint8Array (bytes).bad ()
+                    || bytes == nullptr)
+                  break;
+                std::string run;
+                for (Uint32 i = 0; i <= length; i++)
+                  {
+                    unsigned char c = i < length ? bytes[i] : 0;
+                    if (c >= 0x20 && c < 0x7f)
+                      run.push_back ((char) c);
+                    else
+                      {
+                        if (run.size () >= 4)
+                          func (key.getGroup (), key.getElement (), "UN", run.c_str (),
+                                user_data);
+                        run.clear ();
+                      }
+                  }
+                break;
+              }
+            default:
+              break;
+            }
+        }
+      return HEPA_DCM_OK;
+    }
+  catch (...)
+    {
+      return HEPA_DCM_ERR_FAILED;
+    }
+}
+
+HepaDcmStatus
 hepa_dcm_get_frame (HepaDcmFile *file,
                     uint32_t     frame,
                     uint8_t     *buf,
@@ -883,14 +962,25 @@ hepa_dcm_get_frame_bitstream (HepaDcmFile  *file,
       if (first < 1 || end <= first || end > n_items)
         return HEPA_DCM_ERR_NOT_FOUND;
 
+      // Fragments are a linked list: getItem (i) walks from the first, so fetching each by
+      // index made this quadratic (100,000 empty fragments: 20 s). One walk collects them.
+      std::vector<DcmPixelItem *> items;
+      items.reserve (end - first);
       unsigned long long total = 0;
-      for (Uint32 i = first; i < end; i++)
-        {
-          DcmPixelItem *item = nullptr;
-          if (seq->getItem (item, i).bad () || item == nullptr)
-            return HEPA_DCM_ERR_NOT_FOUND;
-          total += item->getLength ();
-        }
+      {
+        DcmPixelItem *item = nullptr;
+        if (seq->getItem (item, first).bad () || item == nullptr)
+          return HEPA_DCM_ERR_NOT_FOUND;
+        for (Uint32 i = first; i < end; i++)
+          {
+            if (item == nullptr)
+              return HEPA_DCM_ERR_NOT_FOUND;
+            items.push_back (item);
+            total += item->getLength ();
+            if (i + 1 < end)
+              item = OFstatic_cast (DcmPixelItem *, seq->nextInContainer (item));
+          }
+      }
       if (total == 0 || total > 0x7fffffffull)
         return HEPA_DCM_ERR_NOT_FOUND;
       uint8_t *bytes = static_cast<uint8_t *> (std::malloc ((size_t) total));
@@ -900,12 +990,10 @@ hepa_dcm_get_frame_bitstream (HepaDcmFile  *file,
           return HEPA_DCM_ERR_NO_MEMORY;
         }
       size_t at = 0;
-      for (Uint32 i = first; i < end; i++)
+      for (DcmPixelItem *item : items)
         {
-          DcmPixelItem *item = nullptr;
           Uint8 *data = nullptr;
           Uint32 len;
-          seq->getItem (item, i);
           len = item->getLength ();
           if (len > 0 && (item->getUint8Array (data).bad () || data == nullptr))
             {

@@ -106,6 +106,19 @@ HepaDcmStatus hepa_dcm_get_us_regions  (HepaDcmFile       *file,
                                         size_t             max,
                                         size_t            *count);
 
+/* Calls @func for every text value in the data set, nested sequences and private attributes
+ * included (depth is bounded by the open's nesting check): each value of a text VR (@vr its
+ * two letters), and the printable runs of 4 or more characters in UN and private OB values up to
+ * 64 KB. Pixel data is skipped. For de-identification checks. */
+typedef void (*HepaDcmStringFunc) (uint16_t    group,
+                                   uint16_t    element,
+                                   const char *vr,
+                                   const char *value,
+                                   void       *user_data);
+HepaDcmStatus hepa_dcm_foreach_string  (HepaDcmFile       *file,
+                                        HepaDcmStringFunc  func,
+                                        void              *user_data);
+
 /* Decodes frame @frame (0-based) into @buf, which holds @buf_size bytes: rows x columns x
  * samples x bits allocated / 8, in the photometric written into @color_model (which differs from
  * the file's after JPEG's YCbCr -> RGB) and the file's planar configuration. 16-bit samples are

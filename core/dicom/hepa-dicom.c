@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define _GNU_SOURCE  /* O_TMPFILE */
 #include "config.h"
 
 #include "hepa-dicom.h"
@@ -10,6 +11,7 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,15 +67,38 @@ hepa_dicom_file_open (const char  *path,
 
   g_return_val_if_fail (path != NULL, NULL);
 
-  /* DCMTK's "cannot open" is vague; say why. */
-  if (g_access (path, R_OK) != 0)
-    {
-      int errsv = errno;
+  /* DCMTK's "cannot open" is vague; say why. Only a regular file, opened without blocking
+   * (a FIFO would wait for a writer, a device never end). */
+  {
+    g_autoptr(GError) local_error = NULL;
+    gboolean too_large = FALSE;
+    guint depth;
+    int fd = hepa_open_regular_file (path, &local_error);
 
-      g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
-                   g_strerror (errsv));
-      return NULL;
-    }
+    if (fd < 0)
+      {
+        g_set_error (error, HEPA_ERROR, local_error->code, "%s: %s", path,
+                     local_error->message);
+        return NULL;
+      }
+    /* DCMTK's reader recurses per nesting level: refuse a deep file before it is parsed. */
+    depth = hepa_dicom_nesting_depth (fd, HEPA_DICOM_MAX_NESTING, &too_large);
+    close (fd);
+    if (depth > HEPA_DICOM_MAX_NESTING)
+      {
+        g_set_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT,
+                     _("%s: sequences nested deeper than %d levels; not read"), path,
+                     HEPA_DICOM_MAX_NESTING);
+        return NULL;
+      }
+    if (too_large)
+      {
+        g_set_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE,
+                     _("%s: the deflated data set inflates to more than 2 GiB; not read"),
+                     path);
+        return NULL;
+      }
+  }
   status = hepa_dcm_open (path, &dcm, msg, sizeof msg);
   if (status != HEPA_DCM_OK)
     {
@@ -130,6 +155,36 @@ hepa_dicom_file_dup_string (HepaDicomFile *self,
   if (hepa_dcm_get_string (self->dcm, group, element, index, buf, 10241) != HEPA_DCM_OK)
     return g_strdup ("");
   return g_strstrip (g_utf8_make_valid (buf, -1));
+}
+
+typedef struct
+{
+  HepaDicomStringFunc func;
+  gpointer            user_data;
+} ForeachData;
+
+static void
+foreach_string_cb (uint16_t    group,
+                   uint16_t    element,
+                   const char *vr,
+                   const char *value,
+                   void       *user_data)
+{
+  ForeachData *data = user_data;
+  g_autofree char *valid = g_strstrip (g_utf8_make_valid (value, -1));
+
+  if (*valid != '\0')
+    data->func (group, element, vr, valid, data->user_data);
+}
+
+void
+hepa_dicom_file_foreach_string (HepaDicomFile      *self,
+                                HepaDicomStringFunc func,
+                                gpointer            user_data)
+{
+  ForeachData data = { func, user_data };
+
+  hepa_dcm_foreach_string (self->dcm, foreach_string_cb, &data);
 }
 
 gboolean
@@ -349,7 +404,47 @@ hepa_dicom_write_us (const char               *path,
   spec.sop_uid = params->sop_uid ? params->sop_uid : "";
   spec.manufacturer = params->manufacturer ? params->manufacturer : "Hepascope";
 
-  /* Temporary file next to the target, so the rename stays on one file system. */
+  /* An unnamed file in the target's folder (O_TMPFILE): a process killed while DCMTK writes
+   * (synth writes hundreds) leaves nothing behind. It gets a name only once complete. */
+  {
+    g_autofree char *dir = g_path_get_dirname (path);
+
+    fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      {
+        g_autofree char *proc = g_strdup_printf ("/proc/self/fd/%d", fd);
+        gboolean ok;
+
+        status = hepa_dcm_write_us (proc, &spec, msg, sizeof msg);
+        if (status != HEPA_DCM_OK)
+          {
+            close (fd);
+            set_error (error, path, status, msg);
+            return FALSE;
+          }
+        tmp = g_strdup_printf ("%s.%08x.tmp", path, g_random_int ());
+        ok = fsync (fd) == 0 && fchmod (fd, 0644) == 0
+             && linkat (AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0;
+        if (ok && g_rename (tmp, path) != 0)
+          {
+            ok = FALSE;
+            g_unlink (tmp);
+          }
+        if (!ok)
+          {
+            int errsv = errno;
+
+            close (fd);
+            g_set_error (error, HEPA_ERROR, hepa_error_from_errno (errsv), "%s: %s", path,
+                         g_strerror (errsv));
+            return FALSE;
+          }
+        close (fd);
+        return TRUE;
+      }
+    /* No O_TMPFILE on this file system (or no /proc): a named temporary file. */
+    g_clear_pointer (&tmp, g_free);
+  }
   tmp = g_strdup_printf ("%s.XXXXXX", path);
   fd = g_mkstemp (tmp);
   if (fd < 0)

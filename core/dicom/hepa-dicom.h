@@ -64,6 +64,25 @@ gboolean       hepa_dicom_file_read_frame    (HepaDicomFile     *self,
                                               char             **color_model,
                                               GError           **error);
 
+/* Calls @func with every text value of the file (nested and private included, see
+ * hepa_dcm_foreach_string), made valid UTF-8 and trimmed. */
+typedef void (*HepaDicomStringFunc) (guint16     group,
+                                     guint16     element,
+                                     const char *vr,
+                                     const char *value,
+                                     gpointer    user_data);
+void           hepa_dicom_file_foreach_string (HepaDicomFile      *self,
+                                               HepaDicomStringFunc func,
+                                               gpointer            user_data);
+
+/* Deepest nesting of sequences in the DICOM file open as @fd (hepa-dicom-scan.c), without
+ * recursion; stops once past @limit (at most 250). *too_large: a deflated data set inflates to
+ * more than 2 GiB. */
+#define HEPA_DICOM_MAX_NESTING 64
+guint          hepa_dicom_nesting_depth      (int                fd,
+                                              guint              limit,
+                                              gboolean          *too_large);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaDicomFile, hepa_dicom_file_free)
 
 G_END_DECLS

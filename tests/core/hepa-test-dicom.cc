@@ -241,3 +241,69 @@ hepa_test_dicom_write (const char          *path,
       return 1;
     }
 }
+
+extern "C" int
+hepa_test_dicom_add_texts (const char              *path,
+                           const HepaTestDicomText *texts,
+                           size_t                   n,
+                           char                    *msg,
+                           size_t                   msg_size)
+{
+  try
+    {
+      DcmFileFormat ff;
+      OFCondition cond = ff.loadFile (OFFilename (path));
+      if (cond.bad ())
+        {
+          std::snprintf (msg, msg_size, "cannot load: %s", cond.text ());
+          return 1;
+        }
+      ff.loadAllDataIntoMemory ();
+      DcmDataset *ds = ff.getDataset ();
+      for (size_t i = 0; i < n; i++)
+        {
+          const HepaTestDicomText *t = &texts[i];
+          DcmItem *item = ds;
+          if (t->seq_group != 0
+              && ds->findOrCreateSequenceItem (DcmTagKey (t->seq_group, t->seq_element), item, 0)
+                   .bad ())
+            {
+              std::snprintf (msg, msg_size, "cannot make sequence (%04x,%04x)", t->seq_group,
+                             t->seq_element);
+              return 1;
+            }
+          DcmTag tag (DcmTagKey (t->group, t->element), DcmVR (t->vr));
+          DcmElement *el = nullptr;
+          std::string vr = t->vr;
+          if (vr == "LO")
+            el = new DcmLongString (tag);
+          else if (vr == "SH")
+            el = new DcmShortString (tag);
+          else if (vr == "PN")
+            el = new DcmPersonName (tag);
+          else if (vr == "LT")
+            el = new DcmLongText (tag);
+          else if (vr == "DA")
+            el = new DcmDate (tag);
+          else
+            el = new DcmCodeString (tag);
+          if (el->putString (t->value).bad () || item->insert (el, OFTrue).bad ())
+            {
+              std::snprintf (msg, msg_size, "cannot insert (%04x,%04x)", t->group, t->element);
+              return 1;
+            }
+        }
+      cond = ff.saveFile (OFFilename (path), EXS_LittleEndianExplicit);
+      if (cond.bad ())
+        {
+          std::snprintf (msg, msg_size, "cannot save: %s", cond.text ());
+          return 1;
+        }
+      return 0;
+    }
+  catch (...)
+    {
+      std::snprintf (msg, msg_size, "exception");
+      return 1;
+    }
+}

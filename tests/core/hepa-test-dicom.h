@@ -55,6 +55,24 @@ int hepa_test_dicom_write (const char          *path,
                            char                *msg,
                            size_t               msg_size);
 
+/* A text attribute to add to an existing file: at the top level, or in the first item of the
+ * sequence (seq_group, seq_element) when seq_group is not 0. Any tag, private ones included,
+ * with the VR given (LO, SH, PN, LT, DA, CS). */
+typedef struct
+{
+  uint16_t    seq_group, seq_element;
+  uint16_t    group, element;
+  const char *vr;
+  const char *value;
+} HepaTestDicomText;
+
+/* Adds @n texts to the DICOM file @path in place (explicit VR little endian). 0 on success. */
+int hepa_test_dicom_add_texts (const char              *path,
+                               const HepaTestDicomText *texts,
+                               size_t                   n,
+                               char                    *msg,
+                               size_t                   msg_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,8 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,6 +251,137 @@ test_damaged_moved_aside (void)
   names = g_strsplit (listing, " ", -1);
   g_assert_cmpuint (g_strv_length (names), ==, 2);
 
+  hepa_test_rmtree (dir);
+}
+
+/* A sidecar over 64 MiB dereferenced NULL (the move-aside path read a message that was never
+ * set). It is kept aside as damaged, with a message saying so; the file itself is untouched. */
+static void
+test_huge_moved_aside (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "scan.dcm.hepascope.json", NULL);
+  g_autoptr(HepaAnnotations) set = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *listing = NULL;
+  GStatBuf st;
+  FILE *fp = fopen (path, "wb");
+
+  g_assert_nonnull (fp);
+  g_assert_cmpint (ftruncate (fileno (fp), (off_t) HEPA_ANNOTATIONS_MAX_BYTES + 1), ==, 0);
+  fclose (fp);
+  set = hepa_annotations_load (path, &error);
+  g_assert_null (set);
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "larger than any sidecar"));
+  g_assert_nonnull (strstr (error->message, "moved to"));
+  listing = list_dir (dir);
+  g_assert_true (g_str_has_prefix (listing, "scan.dcm.hepascope.json.damaged-"));
+  g_assert_nonnull (strstr (error->message, listing));
+  {
+    g_autofree char *aside = g_build_filename (dir, listing, NULL);
+
+    g_assert_cmpint (g_stat (aside, &st), ==, 0);
+    g_assert_cmpint (st.st_size, ==, (off_t) HEPA_ANNOTATIONS_MAX_BYTES + 1);
+  }
+  hepa_test_rmtree (dir);
+}
+
+/* A sidecar that is a FIFO blocked the open for ever; one that links to /dev/zero read until
+ * memory ran out (the size check read st_size, 0 for a device). Both are refused at once and
+ * left where they are (neither is a file a user drew in). */
+static void
+test_not_regular (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *fifo = g_build_filename (dir, "a.dcm.hepascope.json", NULL);
+  g_autofree char *zero = g_build_filename (dir, "b.dcm.hepascope.json", NULL);
+  const char *paths[] = { fifo, zero };
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", zero), ==, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HepaAnnotations) set = hepa_annotations_load (paths[i], &error);
+
+      g_assert_null (set);
+      g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, paths[i]));
+      g_assert_nonnull (strstr (error->message, "Not a regular file"));
+      g_assert_true (g_file_test (paths[i], G_FILE_TEST_EXISTS));
+    }
+  hepa_test_rmtree (dir);
+}
+
+/* hepa_write_file_atomic (sidecars, export crops and manifests) left its hidden temporary file
+ * (.NAME.XXXXXX) when the process was killed while writing. Now the data goes to an unnamed
+ * O_TMPFILE first. A child rewrites 48 MB again and again and is SIGKILLed 8 times. */
+static void
+test_atomic_write_killed (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "big.json", NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  guint leftovers = 0;
+
+  for (int round = 0; round < 8; round++)
+    {
+      pid_t pid = fork ();
+      int status = 0;
+
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          gsize n = 48 * 1024 * 1024;
+          char *data = g_malloc (n);
+
+          memset (data, 'x', n);
+          for (;;)
+            hepa_write_file_atomic (path, data, n, 0644, "test", NULL);
+        }
+      g_usleep (g_rand_int_range (rand, 20000, 200000));
+      kill (pid, SIGKILL);
+      waitpid (pid, &status, 0);
+    }
+  {
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      if (strcmp (name, "big.json") != 0)
+        {
+          g_test_message ("left behind: %s", name);
+          leftovers++;
+        }
+  }
+  g_assert_cmpuint (leftovers, ==, 0);
+  hepa_test_rmtree (dir);
+}
+
+/* The workbench starts with no regions when the sidecar is from a newer Hepascope; its first
+ * autosave replaced that file and every region in it. A save now refuses to. */
+static void
+test_newer_version_not_replaced (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "scan.dcm.hepascope.json", NULL);
+  const char *newer = "{\"format\": \"hepascope-annotations\", \"version\": 9, \"rois\": [],"
+                      " \"future\": true}";
+  g_autoptr(HepaAnnotations) set = hepa_annotations_new ("scan.dcm");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  HepaRect rect = { 1, 2, 3, 4 };
+
+  g_assert_true (g_file_set_contents (path, newer, -1, NULL));
+  g_ptr_array_add (set->rois, hepa_roi_new (0, &rect, "cyst", "me"));
+  g_assert_false (hepa_annotations_save (set, path, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, newer);
   hepa_test_rmtree (dir);
 }
 
@@ -623,6 +756,10 @@ main (int    argc,
   g_test_add_func ("/core/annotations/missing-is-empty", test_missing_is_empty);
   g_test_add_func ("/core/annotations/damaged-moved-aside", test_damaged_moved_aside);
   g_test_add_func ("/core/annotations/newer-version-left-alone", test_newer_version_left_alone);
+  g_test_add_func ("/core/annotations/huge-moved-aside", test_huge_moved_aside);
+  g_test_add_func ("/core/annotations/not-regular", test_not_regular);
+  g_test_add_func ("/core/annotations/newer-version-not-replaced", test_newer_version_not_replaced);
+  g_test_add_func ("/core/annotations/atomic-write-killed", test_atomic_write_killed);
   g_test_add_func ("/core/annotations/parse-rejects", test_parse_rejects);
   g_test_add_func ("/core/annotations/parse-accepts-minimal", test_parse_accepts_minimal);
   g_test_add_func ("/core/annotations/save-enospc-hook", test_save_enospc_hook);

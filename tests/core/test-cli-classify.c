@@ -7,6 +7,7 @@
 #include "hepa-model.h"
 #include "hepa-synth.h"
 #include "hepa-test-utils.h"
+#include "hepa-safetensors.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -44,9 +45,9 @@ make_files (void)
         p[2] = (guint8) (y * 2);
       }
   g_assert_true (hepa_png_write_rgb (image_path, 120, 90, rgb, &error));
-  g_assert_true (hepa_weights_save_safetensors (w, nocard_path, HEPA_DTYPE_F16, &error));
+  g_assert_true (hepa_safetensors_save (w, nocard_path, HEPA_DTYPE_F16, &error));
   hepa_weights_set_metadata (w, "hepascope.card", CARD);
-  g_assert_true (hepa_weights_save_safetensors (w, model_path, HEPA_DTYPE_F32, &error));
+  g_assert_true (hepa_safetensors_save (w, model_path, HEPA_DTYPE_F32, &error));
   g_assert_no_error (error);
 }
 

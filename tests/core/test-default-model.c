@@ -14,6 +14,7 @@
 #include "hepa-image.h"
 #include "hepa-model.h"
 #include "hepa-test-utils.h"
+#include "hepa-safetensors.h"
 
 #define MODEL_NAME  "hepascope-phantom-r50"
 #define FRESH_SEED  "777000111"     /* never a training seed: the card's is checked against it */
@@ -67,7 +68,7 @@ test_file (void)
   g_strfreev (fields);
 
   /* Stored as F16. */
-  weights = hepa_weights_load_safetensors (path, &error);
+  weights = hepa_safetensors_load (path, &error);
   g_assert_no_error (error);
   g_assert_cmpint (hepa_weights_lookup (weights, "fc.weight")->stored_dtype, ==, HEPA_DTYPE_F16);
 

@@ -8,12 +8,17 @@
 #include "hepa-image.h"
 #include "dicom/hepa-dicom-writer.h"
 
+#include "hepa-gen.h"
 #include "hepa-test-dicom.h"
 #include "hepa-test-utils.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char *tmpdir;
 
@@ -1108,6 +1113,176 @@ test_unsupported_syntax (void)
                      "(1.2.840.10008.1.2.4.90)");
 }
 
+/* ---- Nesting, fragments, files that are not files (issue 19) ------------------------------ */
+
+typedef struct
+{
+  HepaGenEncoding encoding;
+  gboolean        undefined;
+} NestCase;
+
+static char *
+write_generated (const char *name,
+                 GBytes     *bytes)
+{
+  char *path = fixture_path (name);
+
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+                                      (gssize) g_bytes_get_size (bytes), NULL));
+  return path;
+}
+
+/* Ten thousand nested sequences overflowed DCMTK's recursive reader (a segfault in the CLI, an
+ * abort in the workbench); the file is refused with one line before DCMTK parses it, in every
+ * encoding. Twenty levels still open, pixels intact. */
+static void
+test_nesting (gconstpointer data)
+{
+  const NestCase *c = data;
+  g_autofree char *name = g_strdup_printf ("nest-%s-%s", hepa_gen_encoding_name (c->encoding),
+                                           c->undefined ? "undefined" : "defined");
+  g_autofree char *shallow_name = g_strconcat (name, "-20.dcm", NULL);
+  g_autofree char *deep_name = g_strconcat (name, "-10000.dcm", NULL);
+  g_autoptr(GBytes) shallow = hepa_gen_nested_dicom (20, c->encoding, c->undefined);
+  g_autoptr(GBytes) deep = hepa_gen_nested_dicom (10000, c->encoding, c->undefined);
+  g_autofree char *shallow_path = write_generated (shallow_name, shallow);
+  g_autofree char *deep_path = write_generated (deep_name, deep);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaImage) image = hepa_image_open (shallow_path, &error);
+  const HepaFrame *frame;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (hepa_image_get_width (image), ==, 8);
+  frame = hepa_image_get_frame (image, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (((const guint16 *) frame->data)[9], ==, 9 * 4);
+
+  expect_open_error (deep_path, HEPA_ERROR_FORMAT, "sequences nested deeper than 64 levels");
+}
+
+/* The same through the CLI: one line on stderr, exit status 1, no signal. */
+static void
+test_nesting_cli (void)
+{
+  g_autoptr(GBytes) deep = hepa_gen_nested_dicom (10000, HEPA_GEN_EXPLICIT_LE, TRUE);
+  g_autofree char *path = write_generated ("nest-cli.dcm", deep);
+  g_autofree char *png = fixture_path ("nest-cli.png");
+  const char *cli = g_getenv ("HEPASCOPE_CLI");
+  const char *const commands[][6] = {
+    { cli, "info", path, NULL },
+    { cli, "render", path, "-o", png, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *out = NULL, *err = NULL;
+      int status = 0;
+
+      g_assert_true (g_spawn_sync (NULL, (char **) commands[i], NULL, 0, NULL, NULL, &out, &err,
+                                   &status, NULL));
+      g_test_message ("%s: %s", commands[i][1], err);
+      g_assert_true (WIFEXITED (status));
+      g_assert_cmpint (WEXITSTATUS (status), ==, 1);
+      g_assert_nonnull (strstr (err, "nested deeper than 64 levels"));
+      g_assert_nonnull (strstr (err, path));
+      g_assert_cmpint (strlen (err) - 1, ==, strchr (err, '\n') - err);
+    }
+}
+
+/* 100,000 empty fragments in a 64 x 64 frame took 20 s (the shim fetched each fragment by
+ * index from a linked list); now they are refused at once, and fetching stays linear. */
+static void
+test_many_fragments (void)
+{
+  g_autoptr(GBytes) bytes = hepa_gen_fragments_dicom (100000);
+  g_autofree char *path = write_generated ("fragments.dcm", bytes);
+  gint64 start = g_get_monotonic_time ();
+
+  expect_open_error (path, HEPA_ERROR_FORMAT, "100000 compressed fragments for 1 frames");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+}
+
+/* fuzz-dicom's finding in the nesting scan: a deflated data set whose stream ends a few bytes
+ * into an element header made the scan spin for ever (the reader reported bytes already
+ * buffered as new). Now DCMTK's own error, at once. */
+static void
+test_nesting_scan_short_deflate (void)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("HEPASCOPE_SOURCE_ROOT"), "tests", "fuzz",
+                                            "seed-dicom", "hang-deflated-short-header.dcm",
+                                            NULL);
+  gint64 start = g_get_monotonic_time ();
+
+  expect_open_error (path, HEPA_ERROR_FORMAT, "damaged DICOM file");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+}
+
+/* A FIFO named as an image blocked the open for ever; a link to /dev/zero read without end. */
+static void
+test_not_regular (void)
+{
+  g_autofree char *fifo = fixture_path ("fifo.dcm");
+  g_autofree char *zero = fixture_path ("zero.dcm");
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", zero), ==, 0);
+  expect_open_error (fifo, HEPA_ERROR_IO, "Not a regular file");
+  expect_open_error (zero, HEPA_ERROR_IO, "Not a regular file");
+}
+
+/* synth left its temporary files (PATH.XXXXXX) behind when killed while DCMTK wrote: the
+ * writer now writes an unnamed O_TMPFILE and names it only when complete. A child writes a 24
+ * MB cine again and again; it is SIGKILLed at random moments, eight times; only the complete
+ * file may be in the folder afterwards. */
+static void
+test_writer_killed (void)
+{
+  g_autofree char *dir = fixture_path ("killed");
+  g_autofree char *path = g_build_filename (dir, "cine.dcm", NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (19);
+  guint leftovers = 0, kills = 0;
+
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  for (int round = 0; round < 8; round++)
+    {
+      pid_t pid = fork ();
+      int status = 0;
+
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          HepaDicomUsParams params = { 0 };
+          guint8 *pixels = g_malloc0 (640 * 480 * 3 * 26);
+
+          params.width = 640;
+          params.height = 480;
+          params.n_frames = 26;
+          params.rgb = TRUE;
+          params.pixels = pixels;
+          for (;;)
+            hepa_dicom_write_us (path, &params, NULL);
+        }
+      g_usleep (g_rand_int_range (rand, 20000, 250000));
+      if (kill (pid, SIGKILL) == 0)
+        kills++;
+      waitpid (pid, &status, 0);
+    }
+  {
+    g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      if (strcmp (name, "cine.dcm") != 0)
+        {
+          g_test_message ("left behind: %s", name);
+          leftovers++;
+        }
+  }
+  g_test_message ("%u kills, %u files left behind", kills, leftovers);
+  g_assert_cmpuint (kills, ==, 8);
+  g_assert_cmpuint (leftovers, ==, 0);
+}
+
 /* ---- DCMTK's command-line tools ---------------------------------------------------------- */
 
 static gboolean
@@ -1334,6 +1509,24 @@ main (int    argc,
   g_test_add_func ("/core/dicom/bad/unsupported-syntax", test_unsupported_syntax);
   g_test_add_func ("/core/dicom/tools", test_tools);
   g_test_add_func ("/core/dicom/bad/rle-segment-table", test_bad_rle_segment_table);
+  for (int e = 0; e < HEPA_GEN_N_ENCODINGS; e++)
+    for (int u = 0; u < 2; u++)
+      {
+        NestCase *c = g_new0 (NestCase, 1);
+        g_autofree char *name = NULL;
+
+        c->encoding = (HepaGenEncoding) e;
+        c->undefined = u;
+        g_ptr_array_add (cases, c);
+        name = g_strdup_printf ("/core/dicom/bad/nesting/%s-%s", hepa_gen_encoding_name (e),
+                                u ? "undefined" : "defined");
+        g_test_add_data_func (name, c, test_nesting);
+      }
+  g_test_add_func ("/core/dicom/bad/nesting-cli", test_nesting_cli);
+  g_test_add_func ("/core/dicom/bad/many-fragments", test_many_fragments);
+  g_test_add_func ("/core/dicom/bad/nesting-scan-short-deflate", test_nesting_scan_short_deflate);
+  g_test_add_func ("/core/dicom/bad/not-regular", test_not_regular);
+  g_test_add_func ("/core/dicom/writer/killed", test_writer_killed);
 
   status = g_test_run ();
   if (g_getenv ("HEPA_TEST_KEEP") == NULL)

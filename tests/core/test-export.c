@@ -8,6 +8,7 @@
 #include "hepa-image.h"
 #include "hepa-manifest.h"
 #include "hepa-pseudonym.h"
+#include "hepa-test-dicom.h"
 #include "hepa-test-utils.h"
 #include "hepa-train.h"
 #include "dicom/hepa-dicom-writer.h"
@@ -577,8 +578,11 @@ test_export_png (Fixture       *f,
     HepaManifestRow *r4 = g_ptr_array_index (manifest->rows, 4);
 
     g_assert_cmpstr (r0->label, ==, "cyst");
-    g_assert_cmpstr (r0->rater, ==, "tester");
-    g_assert_cmpstr (r0->pred_model_id, ==, "resnet50-test");
+    /* Not allow-listed: keyed pseudonyms (stable for one key, so still groupable). */
+    g_assert_true (g_str_has_prefix (r0->rater, "rater-"));
+    g_assert_cmpstr (r0->rater, ==, ((HepaManifestRow *) g_ptr_array_index (manifest->rows,
+                                                                             1))->rater);
+    g_assert_true (g_str_has_prefix (r0->pred_model_id, "model-"));
     g_assert_false (r0->has_mm);
     g_assert_cmpstr (r3->crop_id, !=, r4->crop_id);
     g_assert_cmpstr (r3->patient, !=, r4->patient);
@@ -915,6 +919,37 @@ test_export_bad_input (Fixture       *f,
   /* The export only reads: the damaged sidecar is where it was. */
   g_assert_true (g_file_get_contents (damaged_sidecar, &contents, NULL, NULL));
   g_assert_cmpstr (contents, ==, "{\"format\": \"hepascope-annot");
+}
+
+/* A sidecar that is a FIFO blocked the export for ever; one that links to /dev/zero read until
+ * memory ran out. Both are skipped as unreadable, at once; the other image is exported. */
+static void
+test_export_not_regular_sidecar (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autofree char *good = make_png (f->in, "good.png", 60, 60, 21);
+  g_autofree char *piped = make_png (f->in, "piped.png", 60, 60, 22);
+  g_autofree char *zeroed = make_png (f->in, "zeroed.png", 60, 60, 23);
+  g_autofree char *fifo = hepa_annotations_sidecar_path (piped, NULL);
+  g_autofree char *zero = hepa_annotations_sidecar_path (zeroed, NULL);
+  const RoiSpec one[] = { { 0, 5, 5, 20, 20, "cyst" } };
+  g_autoptr(HepaExportSummary) summary = NULL;
+  gint64 start;
+
+  make_sidecar (good, one, 1, NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", zero), ==, 0);
+  start = g_get_monotonic_time ();
+  summary = run_export (f, f->in, FALSE, FALSE);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+  g_assert_cmpuint (summary->n_exported, ==, 1);
+  g_assert_cmpuint (summary->skipped[HEPA_EXPORT_SKIP_UNREADABLE], ==, 2);
+  for (guint i = 0; i < summary->problems->len; i++)
+    {
+      HepaExportProblem *p = g_ptr_array_index (summary->problems, i);
+
+      g_assert_nonnull (strstr (p->message, "Not a regular file"));
+    }
 }
 
 static ssize_t
@@ -1265,6 +1300,155 @@ test_export_deidentified (Fixture       *f,
       g_assert_false (contains_bytes (err_text, strlen (err_text), identifying[k].marker));
     }
   g_test_message ("%u file x marker checks over %u files", n_checked, files->len);
+}
+
+/* Issue 19's marker audit: identifying values beyond the top-level Annex E list (a private
+ * attribute, a nested Other Patient IDs Sequence, Consulting Physician's Name, Ethnic Group,
+ * an overlay label, the file name, the birth date as people write it) typed into a sidecar's
+ * free text, by raters and model ids that are even allow-listed, must not reach any output.
+ * On c0480bc (without --allow, which it lacks) 10 of these 11 reached manifest.csv and
+ * manifest.json verbatim (DRWHO was typed in another case then). Raters and model ids that are not
+ * allow-listed become pseudonyms. */
+static void
+test_export_deid_audit (Fixture       *f,
+                        gconstpointer  data)
+{
+  static const HepaTestDicomText texts[] = {
+    { 0x0010, 0x1002, 0x0010, 0x0020, "LO", "MRKNESTEDPID" },
+    { 0x0040, 0x0275, 0x0040, 0x1001, "SH", "MRKREQPROC" },
+    { 0, 0, 0x0008, 0x009C, "PN", "MRKCONSULT^DRWHO" },
+    { 0, 0, 0x0010, 0x2160, "SH", "MRKETHNIC" },
+    { 0, 0, 0x6000, 0x1500, "LO", "MRKOVERLAYLBL" },
+    { 0, 0, 0x0009, 0x0010, "LO", "MRKCREATOR" },
+    { 0, 0, 0x0009, 0x1001, "LO", "MRKPRIVATE" },
+  };
+  /* Marker, and the free text that carries it (rater or model id). */
+  static const struct { const char *marker, *text; gboolean model; } carried[] = {
+    { "MRKNESTEDPID", "MRKNESTEDPID", FALSE },
+    { "MRKREQPROC", "proc MRKREQPROC", FALSE },
+    { "MRKCONSULT", "MRKCONSULT", FALSE },
+    { "DRWHO", "DRWHO", FALSE },
+    { "MRKETHNIC", "MRKETHNIC-net", TRUE },
+    { "MRKOVERLAYLBL", "MRKOVERLAYLBL", FALSE },
+    { "MRKCREATOR", "MRKCREATOR-v2", TRUE },
+    { "MRKPRIVATE", "MRKPRIVATE", FALSE },
+    { "MRKFILENAME7", "from MRKFILENAME7", FALSE },
+    { "17.04.1931", "born 17.04.1931", FALSE },
+    { "1931-04-17", "1931-04-17-model", TRUE },
+  };
+  g_autofree char *dcmodify = g_find_program_in_path ("dcmodify");
+  const char *cli = g_getenv ("HEPASCOPE_CLI");
+  g_autofree char *config = g_build_filename (f->dir, "config", NULL);
+  g_autofree char *image = NULL;
+  g_autofree char *sidecar = NULL;
+  g_autofree char *out_text = NULL, *err_text = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(HepaAnnotations) set = NULL;
+  g_autoptr(HepaManifest) manifest = NULL;
+  g_autoptr(GPtrArray) files = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *classes[] = { "non_fll", "cyst", "hemangioma", "ffs", "hcc", NULL };
+  float p[5] = { 0.1f, 0.5f, 0.2f, 0.1f, 0.1f };
+  char msg[256] = "";
+  guint n_checked = 0, n_clean = 0, n_pseudonym = 0;
+  int status = 0;
+
+  if (dcmodify == NULL || cli == NULL)
+    {
+      g_test_skip ("dcmodify or HEPASCOPE_CLI missing");
+      return;
+    }
+  image = make_marked_dicom (f->in, "MRKFILENAME7.dcm", "1.2.826.0.1.3680043.10.777.9", 31);
+  if (hepa_test_dicom_add_texts (image, texts, G_N_ELEMENTS (texts), msg, sizeof msg) != 0)
+    g_error ("fixture: %s", msg);
+
+  /* One ROI per carried marker, plus a clean allow-listed rater and an unlisted one. */
+  set = hepa_annotations_new ("MRKFILENAME7.dcm");
+  for (guint i = 0; i < G_N_ELEMENTS (carried) + 2; i++)
+    {
+      HepaRect rect = { 10 + (int) i * 8, 20, 30, 30 };
+      const char *rater = i < G_N_ELEMENTS (carried) ? (carried[i].model ? "Dr Clean"
+                                                        : carried[i].text)
+                          : i == G_N_ELEMENTS (carried) ? "Dr Clean" : "unlisted person";
+      const char *model = i < G_N_ELEMENTS (carried) && carried[i].model ? carried[i].text
+                          : "resnet50-test";
+      HepaRoi *roi = hepa_roi_new (0, &rect, "cyst", rater);
+
+      hepa_roi_set_prediction (roi, model, classes, p);
+      g_ptr_array_add (set->rois, roi);
+    }
+  sidecar = hepa_annotations_sidecar_path (image, NULL);
+  g_assert_true (hepa_annotations_save (set, sidecar, &error));
+  g_assert_no_error (error);
+
+  /* Every carrying text is allow-listed: only the search over the data set can stop it. */
+  g_ptr_array_add (argv, g_strdup (cli));
+  g_ptr_array_add (argv, g_strdup ("export"));
+  for (guint i = 0; i < G_N_ELEMENTS (carried); i++)
+    {
+      g_ptr_array_add (argv, g_strdup ("--allow"));
+      g_ptr_array_add (argv, g_strdup (carried[i].text));
+    }
+  g_ptr_array_add (argv, g_strdup ("--allow=Dr Clean"));
+  g_ptr_array_add (argv, g_strdup ("--allow=resnet50-test"));
+  g_ptr_array_add (argv, g_strdup ("--native"));
+  g_ptr_array_add (argv, g_strdup ("--classes=" DEFAULT_CLASSES));
+  g_ptr_array_add (argv, g_strdup ("--out"));
+  g_ptr_array_add (argv, g_strdup (f->out));
+  g_ptr_array_add (argv, g_strdup (f->in));
+  g_ptr_array_add (argv, NULL);
+  {
+    g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "HEPASCOPE_CONFIG_DIR", config,
+                                           TRUE);
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
+                                 &out_text, &err_text, &status, &error));
+  }
+  g_test_message ("stdout: %s\nstderr: %s", out_text, err_text);
+  g_assert_true (WIFEXITED (status));
+
+  manifest = hepa_manifest_load (f->out, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (manifest->rows->len, ==, G_N_ELEMENTS (carried) + 2);
+  for (guint i = 0; i < manifest->rows->len; i++)
+    {
+      HepaManifestRow *row = g_ptr_array_index (manifest->rows, i);
+
+      if (g_strcmp0 (row->rater, "Dr Clean") == 0)
+        n_clean++;
+      else
+        {
+          g_assert_true (g_str_has_prefix (row->rater, "rater-"));
+          n_pseudonym++;
+        }
+    }
+  /* The allow-listed clean rater passes (ROIs carrying a model id marker, and one more). */
+  g_assert_cmpuint (n_clean, ==, 4);
+
+  files = list_files (f->out);
+  for (guint i = 0; i < files->len; i++)
+    {
+      const char *rel = g_ptr_array_index (files, i);
+      g_autofree char *path = g_build_filename (f->out, rel, NULL);
+      g_autofree char *contents = NULL;
+      gsize length = 0;
+
+      g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+      for (guint k = 0; k < G_N_ELEMENTS (carried); k++)
+        {
+          if (contains_bytes (rel, strlen (rel), carried[k].marker)
+              || contains_bytes (contents, length, carried[k].marker))
+            g_error ("%s holds %s", rel, carried[k].marker);
+          n_checked++;
+        }
+    }
+  for (guint k = 0; k < G_N_ELEMENTS (carried); k++)
+    {
+      g_assert_false (contains_bytes (out_text, strlen (out_text), carried[k].marker));
+      g_assert_false (contains_bytes (err_text, strlen (err_text), carried[k].marker));
+    }
+  g_test_message ("%u file x marker checks over %u files; %u raters pseudonymized", n_checked,
+                  files->len, n_pseudonym);
 }
 
 /* ---- The command line: interruption ------------------------------------------------------ */
@@ -1627,9 +1811,11 @@ main (int    argc,
   ADD ("native-gray16", test_export_native_gray16);
   ADD ("idempotent", test_export_idempotent);
   ADD ("bad-input", test_export_bad_input);
+  ADD ("not-regular-sidecar", test_export_not_regular_sidecar);
   ADD ("disk-full", test_export_disk_full);
   ADD ("reserved-class", test_export_reserved_class);
   ADD ("deidentified", test_export_deidentified);
+  ADD ("deid-audit", test_export_deid_audit);
   ADD ("interrupted", test_export_interrupted);
   ADD ("full-tmpfs", test_export_full_tmpfs);
   ADD ("read-only", test_export_read_only);

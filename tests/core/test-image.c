@@ -7,6 +7,7 @@
 #include "hepa-image.h"
 #include "dicom/hepa-dicom-writer.h"
 
+#include "hepa-gen.h"
 #include "hepa-test-utils.h"
 
 #include <glib/gstdio.h>
@@ -521,6 +522,126 @@ test_cli_info_render (void)
   g_assert_nonnull (strstr (err, "frame 2"));
 }
 
+/* A gray JPEG stream of @width x @height in memory. */
+static guint8 *
+make_jpeg (int    width,
+           int    height,
+           gsize *size)
+{
+  struct jpeg_compress_struct cinfo;
+  struct jpeg_error_mgr jerr;
+  unsigned char *out = NULL;
+  unsigned long out_size = 0;
+  g_autofree guint8 *row = g_new (guint8, width);
+  guint8 *copy;
+
+  cinfo.err = jpeg_std_error (&jerr);
+  jpeg_create_compress (&cinfo);
+  jpeg_mem_dest (&cinfo, &out, &out_size);
+  cinfo.image_width = width;
+  cinfo.image_height = height;
+  cinfo.input_components = 1;
+  cinfo.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults (&cinfo);
+  jpeg_start_compress (&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height)
+    {
+      for (int x = 0; x < width; x++)
+        row[x] = (guint8) (x + cinfo.next_scanline);
+      jpeg_write_scanlines (&cinfo, &row, 1);
+    }
+  jpeg_finish_compress (&cinfo);
+  jpeg_destroy_compress (&cinfo);
+  copy = g_memdup2 (out, out_size);
+  free (out);
+  *size = out_size;
+  return copy;
+}
+
+/* A 320 x 240 JPEG in a header that says otherwise rendered silently as a sheared picture; now
+ * an error naming both sizes. A header of 13000 x 13000 needs more than the ceiling to show
+ * (raw buffer, frame and rendering together): refused before anything is allocated. Both with
+ * libjpeg-turbo and with DCMTK's decoder. */
+static void
+test_frame_size_mismatch (void)
+{
+  gsize jpeg_size = 0;
+  g_autofree guint8 *jpeg = make_jpeg (320, 240, &jpeg_size);
+  g_autoptr(GBytes) wrong = hepa_gen_jpeg_dicom (300, 400, jpeg, jpeg_size);
+  g_autoptr(GBytes) huge = hepa_gen_jpeg_dicom (13000, 13000, jpeg, jpeg_size);
+  g_autoptr(GBytes) right = hepa_gen_jpeg_dicom (240, 320, jpeg, jpeg_size);
+  g_autofree char *wrong_path = tmp_path ("mismatch.dcm");
+  g_autofree char *huge_path = tmp_path ("mismatch-huge.dcm");
+  g_autofree char *right_path = tmp_path ("mismatch-none.dcm");
+  const char *decoders[] = { NULL, "dcmtk" };
+
+  g_assert_true (g_file_set_contents (wrong_path, g_bytes_get_data (wrong, NULL),
+                                      (gssize) g_bytes_get_size (wrong), NULL));
+  g_assert_true (g_file_set_contents (huge_path, g_bytes_get_data (huge, NULL),
+                                      (gssize) g_bytes_get_size (huge), NULL));
+  g_assert_true (g_file_set_contents (right_path, g_bytes_get_data (right, NULL),
+                                      (gssize) g_bytes_get_size (right), NULL));
+  for (gsize d = 0; d < G_N_ELEMENTS (decoders); d++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HepaImage) image = NULL;
+      const HepaFrame *frame;
+
+      if (decoders[d] != NULL)
+        g_setenv ("HEPASCOPE_DICOM_JPEG", decoders[d], TRUE);
+      else
+        g_unsetenv ("HEPASCOPE_DICOM_JPEG");
+
+      image = hepa_image_open (right_path, &error);
+      g_assert_no_error (error);
+      frame = hepa_image_get_frame (image, 0, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (frame);
+      g_clear_pointer (&image, hepa_image_unref);
+
+      image = hepa_image_open (wrong_path, &error);
+      g_assert_no_error (error);
+      frame = hepa_image_get_frame (image, 0, &error);
+      g_assert_null (frame);
+      g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, "frame 1 is 320 x 240 pixels, but the header "
+                                                "says 400 x 300"));
+      g_clear_error (&error);
+      g_clear_pointer (&image, hepa_image_unref);
+
+      image = hepa_image_open (huge_path, &error);
+      if (image != NULL)
+        frame = hepa_image_get_frame (image, 0, &error);
+      g_assert_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE);
+      g_test_message ("%s", error->message);
+    }
+  g_unsetenv ("HEPASCOPE_DICOM_JPEG");
+}
+
+/* The ceiling counted the decoded frame only: showing it takes its RGB rendering too. A 600 x
+ * 600 RGB PNG (1.08 MB decoded, 2.16 MB with its rendering) under a 2 MB ceiling. */
+static void
+test_ceiling_counts_render (void)
+{
+  g_autofree char *path = tmp_path ("ceiling.png");
+  g_autofree guint8 *rgb = g_new0 (guint8, 600 * 600 * 3);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaImage) image = NULL;
+
+  g_assert_true (hepa_png_write_rgb (path, 600, 600, rgb, &error));
+  g_setenv ("HEPASCOPE_MAX_IMAGE_MB", "2", TRUE);
+  image = hepa_image_open (path, &error);
+  g_unsetenv ("HEPASCOPE_MAX_IMAGE_MB");
+  g_assert_null (image);
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "HEPASCOPE_MAX_IMAGE_MB"));
+  g_clear_error (&error);
+  image = hepa_image_open (path, &error);
+  g_assert_no_error (error);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -539,6 +660,8 @@ main (int    argc,
   g_test_add_func ("/core/image/render/window", test_render_window);
   g_test_add_func ("/core/image/new-from-pixels", test_new_from_pixels);
   g_test_add_func ("/core/image/max-size", test_max_size);
+  g_test_add_func ("/core/image/frame-size-mismatch", test_frame_size_mismatch);
+  g_test_add_func ("/core/image/ceiling-counts-render", test_ceiling_counts_render);
   g_test_add_func ("/core/image/cli/info-render", test_cli_info_render);
 
   status = g_test_run ();

@@ -7,6 +7,7 @@
 #include "hepa-model.h"
 #include "hepa-weights-private.h"
 #include "hepa-test-utils.h"
+#include "hepa-safetensors.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -109,7 +110,7 @@ test_card (Fixture       *fixture,
   const HepaModelCard *card;
 
   hepa_weights_set_metadata (fixture->weights, "hepascope.card", CARD_5);
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F32,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F32,
                                                 &error));
   model = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -170,7 +171,7 @@ test_card_trust_round_trip (Fixture       *fixture,
       px[i] = 50 + i % 100;
     }
   hepa_weights_set_metadata (fixture->weights, "hepascope.card", CARD_5);
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
                                                 HEPA_DTYPE_F32, &error));
   base = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -187,7 +188,7 @@ test_card_trust_round_trip (Fixture       *fixture,
   g_assert_cmpuint (card->ood->rank, >, 0);
   g_assert_cmpfloat (card->ood->p99, >=, card->ood->p95);
   hepa_weights_set_metadata (fixture->weights, "hepascope.card", card->json);
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
                                                 HEPA_DTYPE_F32, &error));
   model = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -263,7 +264,7 @@ test_card_without_trust (Fixture       *fixture,
   float expected[5];
 
   hepa_weights_set_metadata (fixture->weights, "hepascope.card", CARD_5);
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
                                                 HEPA_DTYPE_F32, &error));
   model = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -295,7 +296,7 @@ test_card_without_trust (Fixture       *fixture,
   hepa_weights_set_metadata (fixture->weights, "hepascope.card",
                              "{\"arch\": \"resnet18\", \"classes\": [\"a\", \"b\", \"c\", "
                              "\"d\", \"e\"], \"calibration\": {\"temperature\": -1}}");
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
                                                 HEPA_DTYPE_F32, &error));
   g_clear_pointer (&model, hepa_model_unref);
   model = hepa_model_load (fixture->path, &error);
@@ -314,7 +315,7 @@ test_no_card (Fixture       *fixture,
   g_autofree char *expected_id = NULL;
   const HepaModelCard *card;
 
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F16,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F16,
                                                 &error));
   model = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -351,7 +352,7 @@ test_same_logits (Fixture       *fixture,
   hepa_weights_set_metadata (fixture->weights, "hepascope.card",
                              "{\"arch\": \"resnet18\", \"classes\": [\"a\",\"b\",\"c\",\"d\",\"e\"],"
                              " \"input_size\": 64}");
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F32,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F32,
                                                 &error));
   loaded = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -359,7 +360,7 @@ test_same_logits (Fixture       *fixture,
   forward_logits (loaded, b);
   hepa_assert_allclose (b, a, 5, 0, 0);
 
-  g_assert_true (hepa_weights_save_safetensors (fixture->weights, fixture->path, HEPA_DTYPE_F16,
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path, HEPA_DTYPE_F16,
                                                 &error));
   loaded16 = hepa_model_load (fixture->path, &error);
   g_assert_no_error (error);
@@ -435,7 +436,7 @@ test_bad_model (Fixture       *fixture,
     hepa_weights_add (w, c->add, 1, shape3, three);
   if (c->card != NULL)
     hepa_weights_set_metadata (w, "hepascope.card", c->card);
-  g_assert_true (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F32, &error));
+  g_assert_true (hepa_safetensors_save (w, fixture->path, HEPA_DTYPE_F32, &error));
 
   g_assert_null (hepa_model_load (fixture->path, &error));
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_MODEL);

@@ -10,6 +10,7 @@
 #include "hepa-pickle.h"
 #include "hepa-pth.h"
 #include "hepa-weights.h"
+#include "hepa-safetensors.h"
 #include "hepa-zip.h"
 #include "hepa-test-utils.h"
 
@@ -168,7 +169,7 @@ test_tiny (void)
 {
   g_autofree char *path = fixture_path ("tiny.pth");
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaWeights) w = hepa_weights_load_pth (path, &error);
+  g_autoptr(HepaWeights) w = hepa_pth_load (path, &error);
 
   g_assert_no_error (error);
   check_tiny (w);
@@ -179,7 +180,7 @@ test_zip64 (void)
 {
   g_autofree char *path = fixture_path ("tiny-zip64.pth");
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaWeights) w = hepa_weights_load_pth (path, &error);
+  g_autoptr(HepaWeights) w = hepa_pth_load (path, &error);
 
   g_assert_no_error (error);
   check_tiny (w);
@@ -200,7 +201,7 @@ test_wrapped_module_prefix (void)
 {
   g_autofree char *path = fixture_path ("wrapped.pth");
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaWeights) w = hepa_weights_load_pth (path, &error);
+  g_autoptr(HepaWeights) w = hepa_pth_load (path, &error);
 
   g_assert_no_error (error);
   check_small_net (w);
@@ -211,7 +212,7 @@ test_model_key (void)
 {
   g_autofree char *path = fixture_path ("model.pth");
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaWeights) w = hepa_weights_load_pth (path, &error);
+  g_autoptr(HepaWeights) w = hepa_pth_load (path, &error);
 
   g_assert_no_error (error);
   check_small_net (w);
@@ -224,7 +225,7 @@ assert_refused (const char *fixture,
 {
   g_autofree char *path = fixture_path (fixture);
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaWeights) w = hepa_weights_load_pth (path, &error);
+  g_autoptr(HepaWeights) w = hepa_pth_load (path, &error);
 
   g_assert_null (w);
   g_assert_error (error, HEPA_ERROR, code);
@@ -272,7 +273,7 @@ static void
 test_not_found (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaWeights) w = hepa_weights_load_pth ("/nonexistent/x.pth", &error);
+  g_autoptr(HepaWeights) w = hepa_pth_load ("/nonexistent/x.pth", &error);
 
   g_assert_null (w);
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
@@ -780,7 +781,7 @@ test_convert_new_head (void)
                                    NULL }, 0, &err);
   g_assert_nonnull (strstr (err, "1000 outputs"));
 
-  w = hepa_weights_load_safetensors (out, &error);
+  w = hepa_safetensors_load (out, &error);
   g_assert_no_error (error);
   assert_same_tensor (w, src, "conv1.weight");
   assert_same_tensor (w, src, "layer4.1.bn2.running_var");
@@ -818,9 +819,9 @@ test_convert_new_head (void)
                                    NULL }, 0, &err2);
   run_cli ((const char *const[]) { "convert", in, out3, "--classes", "a,b,c", "--seed", "8",
                                    NULL }, 0, &err3);
-  w2 = hepa_weights_load_safetensors (out2, &error);
+  w2 = hepa_safetensors_load (out2, &error);
   g_assert_no_error (error);
-  w3 = hepa_weights_load_safetensors (out3, &error);
+  w3 = hepa_safetensors_load (out3, &error);
   g_assert_no_error (error);
   assert_same_tensor (w, w2, "fc.weight");
   assert_same_tensor (w, w2, "fc.bias");
@@ -848,7 +849,7 @@ test_convert_keep_head (void)
   write_state_dict (src, in);
   run_cli ((const char *const[]) { "convert", in, out, NULL }, 0, &err);
   g_assert_null (strstr (err, "new head"));
-  w = hepa_weights_load_safetensors (out, &error);
+  w = hepa_safetensors_load (out, &error);
   g_assert_no_error (error);
   assert_same_tensor (w, src, "fc.weight");
   assert_same_tensor (w, src, "fc.bias");
@@ -874,7 +875,7 @@ test_convert_keep_head (void)
     g_assert_true (g_file_set_contents (bad, "{\"input_size\": 64}", -1, NULL));
     run_cli ((const char *const[]) { "convert", out, out2, "--dtype", "f16", "--card-extra",
                                      extra, NULL }, 0, &err5);
-    w2 = hepa_weights_load_safetensors (out2, &error);
+    w2 = hepa_safetensors_load (out2, &error);
     g_assert_no_error (error);
     card2 = parse_card (w2);
     g_assert_cmpstr (json_object_get_string_member (card2, "description"), ==, "phantoms only");

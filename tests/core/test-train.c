@@ -11,6 +11,7 @@
 #include "hepa-test-utils.h"
 #include "hepa-train.h"
 #include "hepa-weights.h"
+#include "hepa-safetensors.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -368,7 +369,7 @@ static HepaWeights *
 load_weights (const char *path)
 {
   g_autoptr(GError) error = NULL;
-  HepaWeights *w = hepa_weights_load_safetensors (path, &error);
+  HepaWeights *w = hepa_safetensors_load (path, &error);
 
   g_assert_no_error (error);
   return w;

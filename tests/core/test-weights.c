@@ -4,6 +4,9 @@
 #include "hepa-weights-private.h"
 #include "hepa-error.h"
 #include "hepa-test-utils.h"
+#include "hepa-safetensors.h"
+#include "hepa-model-file.h"
+#include "hepa-pth.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -113,7 +116,7 @@ test_round_trip_f32 (Fixture       *fixture,
   gsize len = 0;
   guint64 header_len = 0;
 
-  g_assert_true (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F32, &error));
+  g_assert_true (hepa_safetensors_save (w, fixture->path, HEPA_DTYPE_F32, &error));
   g_assert_no_error (error);
 
   /* The header is padded so the data starts 8-byte aligned. */
@@ -123,7 +126,7 @@ test_round_trip_f32 (Fixture       *fixture,
   g_assert_cmpuint (header_len % 8, ==, 0);
   g_assert_cmpuint (len, ==, 8 + header_len + (108 + 5 + 14) * 4);
 
-  r = hepa_weights_load_safetensors (fixture->path, &error);
+  r = hepa_safetensors_load (fixture->path, &error);
   g_assert_no_error (error);
   g_assert_nonnull (r);
   assert_same_tensors (w, r, 0.0, 0.0);
@@ -141,9 +144,9 @@ test_round_trip_f16 (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   const HepaTensorEntry *b;
 
-  g_assert_true (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F16, &error));
+  g_assert_true (hepa_safetensors_save (w, fixture->path, HEPA_DTYPE_F16, &error));
   g_assert_no_error (error);
-  r = hepa_weights_load (fixture->path, &error);
+  r = hepa_model_file_load (fixture->path, &error);
   g_assert_no_error (error);
   /* fp16 keeps 11 significant bits. */
   assert_same_tensors (w, r, 1.0 / 2048, 6e-8);
@@ -163,13 +166,13 @@ test_f16_range (Fixture       *fixture,
   const float v[2] = { 1.0f, 70000.0f };
 
   hepa_weights_add (w, "big", 1, shape, v);
-  g_assert_false (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F16, &error));
+  g_assert_false (hepa_safetensors_save (w, fixture->path, HEPA_DTYPE_F16, &error));
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "big"));
   /* Nothing is left behind, not even the temporary file. */
   g_assert_false (g_file_test (fixture->path, G_FILE_TEST_EXISTS));
   g_clear_error (&error);
-  g_assert_true (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F32, &error));
+  g_assert_true (hepa_safetensors_save (w, fixture->path, HEPA_DTYPE_F32, &error));
   g_assert_no_error (error);
 }
 
@@ -256,7 +259,7 @@ test_bad_file (Fixture       *fixture,
   g_autofree guint8 *data = g_malloc0 (MAX (c->data_len, 1));
 
   write_raw (fixture->path, c->header, data, c->data_len, c->claimed_len);
-  w = hepa_weights_load_safetensors (fixture->path, &error);
+  w = hepa_safetensors_load (fixture->path, &error);
   g_assert_null (w);
   g_assert_error (error, HEPA_ERROR, c->code);
   g_test_message ("%s: %s", c->name, error->message);
@@ -270,7 +273,7 @@ test_bad_file (Fixture       *fixture,
     gsize len;
 
     g_assert_true (g_file_get_contents (fixture->path, &contents, &len, NULL));
-    g_assert_null (hepa_weights_parse_safetensors ((const guint8 *) contents, len, &error2));
+    g_assert_null (hepa_safetensors_parse ((const guint8 *) contents, len, &error2));
     g_assert_cmpstr (error2->message, ==, error->message);
   }
 }
@@ -289,7 +292,7 @@ test_nan_weights (Fixture       *fixture,
   g_autoptr(HepaWeights) w = NULL;
 
   write_raw (fixture->path, header, data, sizeof data, -1);
-  w = hepa_weights_load_safetensors (fixture->path, &error);
+  w = hepa_safetensors_load (fixture->path, &error);
   g_assert_null (w);
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_MODEL);
   g_assert_nonnull (strstr (error->message, "“layer2.0.bn1.running_var” contains NaN"));
@@ -297,7 +300,7 @@ test_nan_weights (Fixture       *fixture,
 
   write_raw (fixture->path, "{\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
              inf32, 4, -1);
-  g_assert_null (hepa_weights_load_safetensors (fixture->path, &error));
+  g_assert_null (hepa_safetensors_load (fixture->path, &error));
   g_assert_nonnull (strstr (error->message, "“fc.bias” contains NaN or infinite"));
 }
 
@@ -313,7 +316,7 @@ test_bf16_and_unaligned (Fixture       *fixture,
   g_autoptr(HepaWeights) w = NULL;
 
   write_raw (fixture->path, header, data, sizeof data, -1);
-  w = hepa_weights_load_safetensors (fixture->path, &error);
+  w = hepa_safetensors_load (fixture->path, &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (hepa_weights_lookup (w, "a")->data[0], ==, 1.0f);
   g_assert_cmpfloat (hepa_weights_lookup (w, "a")->data[1], ==, -3.0f);
@@ -352,7 +355,7 @@ test_f16_every_value (void)
   for (gsize i = 0; i < n_a + n_b; i++)
     g_byte_array_append (bytes, (const guint8[]) { halves[i] & 0xff, halves[i] >> 8 }, 2);
 
-  w = hepa_weights_parse_safetensors (bytes->data, bytes->len, &error);
+  w = hepa_safetensors_parse (bytes->data, bytes->len, &error);
   g_assert_no_error (error);
   for (gsize i = 0; i < n_a + n_b; i++)
     {
@@ -378,12 +381,12 @@ test_truncated_everywhere (Fixture       *fixture,
   g_autofree char *contents = NULL;
   gsize len;
 
-  g_assert_true (hepa_weights_save_safetensors (w, fixture->path, HEPA_DTYPE_F16, &error));
+  g_assert_true (hepa_safetensors_save (w, fixture->path, HEPA_DTYPE_F16, &error));
   g_assert_true (g_file_get_contents (fixture->path, &contents, &len, NULL));
   /* Every prefix is refused with an error; flipping each header byte never crashes. */
   for (gsize cut = 0; cut < len; cut++)
     {
-      g_autoptr(HepaWeights) r = hepa_weights_parse_safetensors ((const guint8 *) contents, cut,
+      g_autoptr(HepaWeights) r = hepa_safetensors_parse ((const guint8 *) contents, cut,
                                                                 &error);
 
       g_assert_null (r);
@@ -396,7 +399,7 @@ test_truncated_everywhere (Fixture       *fixture,
       g_autoptr(HepaWeights) r = NULL;
 
       copy[i] ^= 0x55;
-      r = hepa_weights_parse_safetensors ((const guint8 *) copy, len, &error);
+      r = hepa_safetensors_parse ((const guint8 *) copy, len, &error);
       g_assert_true ((r == NULL) == (error != NULL));
       g_clear_error (&error);
     }
@@ -410,19 +413,19 @@ test_missing_file (void)
   g_autofree char *folder = g_dir_make_tmp ("hepa-weights-XXXXXX", NULL);
 
   /* The caller names the file, so the message does not: "PATH: No such file or directory". */
-  g_assert_null (hepa_weights_load ("/nonexistent/model.safetensors", &error));
+  g_assert_null (hepa_model_file_load ("/nonexistent/model.safetensors", &error));
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
   g_assert_null (strstr (error->message, "nonexistent"));
   g_assert_cmpstr (error->message, ==, g_strerror (ENOENT));
   g_clear_error (&error);
 
   g_assert_nonnull (folder);
-  g_assert_null (hepa_weights_load (folder, &error));
+  g_assert_null (hepa_model_file_load (folder, &error));
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
   g_assert_null (strstr (error->message, folder));
   g_assert_nonnull (strstr (error->message, "folder"));
   g_clear_error (&error);
-  g_assert_null (hepa_weights_load_pth (folder, &error));
+  g_assert_null (hepa_pth_load (folder, &error));
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_IO);
   g_rmdir (folder);
 }
@@ -439,7 +442,7 @@ test_size_ceiling (void)
 
   g_assert_true (g_file_set_contents (path, (const char *) zeros, 3 * 1048576, NULL));
   g_setenv ("HEPASCOPE_MAX_MODEL_MB", "2", TRUE);
-  w = hepa_weights_load (path, &error);
+  w = hepa_model_file_load (path, &error);
   g_unsetenv ("HEPASCOPE_MAX_MODEL_MB");
   g_assert_null (w);
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_TOO_LARGE);
@@ -447,7 +450,7 @@ test_size_ceiling (void)
 
   /* Below the ceiling the same file gets the parser's own answer. */
   g_clear_error (&error);
-  w = hepa_weights_load (path, &error);
+  w = hepa_model_file_load (path, &error);
   g_assert_null (w);
   g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
   hepa_test_rmtree (dir);

@@ -8,6 +8,7 @@
 
 #include "hepa-model.h"
 #include "hepa-weights-private.h"
+#include "hepa-safetensors.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -20,7 +21,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(HepaWeights) weights = hepa_weights_parse_safetensors (data, size, &error);
+  g_autoptr(HepaWeights) weights = hepa_safetensors_parse (data, size, &error);
   volatile float sink = 0;
 
   /* Exactly one of a result and an error, and the error is one line. */

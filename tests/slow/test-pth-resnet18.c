@@ -7,6 +7,7 @@
 
 #include "hepa-model.h"
 #include "hepa-weights.h"
+#include "hepa-pth.h"
 #include "nn/hepa-resnet.h"
 #include "hepa-test-utils.h"
 
@@ -134,7 +135,7 @@ test_torch_resnet18 (void)
   script = g_build_filename (root, "tests", "gen-pth-fixtures.py", NULL);
   spawn_ok ((const char *const[]) { PYTHON, script, "--resnet18", pth, NULL });
 
-  weights = hepa_weights_load_pth (pth, &error);
+  weights = hepa_pth_load (pth, &error);
   g_assert_no_error (error);
   /* Every parameter and running statistic; the num_batches_tracked buffers are left out. */
   g_assert_cmpuint (hepa_weights_get_n (weights), ==, hepa_resnet_n_params (HEPA_ARCH_RESNET18));

@@ -7,6 +7,7 @@
 #include "hepa-model.h"
 #include "hepa-synth.h"
 #include "hepa-weights.h"
+#include "hepa-safetensors.h"
 
 #include <stdlib.h>
 
@@ -71,7 +72,7 @@ hepa_ui_fixture_write_model_full (const char  *path,
   gboolean ok;
 
   hepa_weights_set_metadata (weights, "hepascope.card", card);
-  ok = hepa_weights_save_safetensors (weights, path, HEPA_DTYPE_F16, error);
+  ok = hepa_safetensors_save (weights, path, HEPA_DTYPE_F16, error);
   hepa_weights_free (weights);
   return ok;
 }
