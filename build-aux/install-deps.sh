@@ -21,6 +21,7 @@ packages=(
   # the end-to-end UI test gives the app a private session bus (dbus-daemon)
   dbus-daemon
   clang libclang-rt-14-dev valgrind
+  orthanc dicom3tools python3-pydicom  # PACS tests: a real archive, dciodvfy, pydicom (issue 23)
   # fonts for readable screenshots; Thai glyphs (the th translation) need the TLWG fonts
   fonts-dejavu-core fonts-thai-tlwg
 )

@@ -9,6 +9,7 @@
 #include "hepa-json.h"
 #include "hepa-manifest.h"
 #include "hepa-model.h"
+#include "hepa-model-file.h"
 #include "hepa-weights.h"
 
 #include "hepa-gen.h"
@@ -95,7 +96,7 @@ test_safetensors (void)
     data[i] = (guint8) ((guint64) n >> (8 * i));
   memcpy (data + 8, header, n);
   g_assert_true (g_file_set_contents (path, (const char *) data, (gssize) (8 + n), NULL));
-  weights = hepa_weights_load (path, &error);
+  weights = hepa_model_file_load (path, &error);
   g_assert_null (weights);
   assert_deep_error (error);
 }
