@@ -241,12 +241,10 @@ fill (HepaModelCardDialog *self,
   if (card->json != NULL && json_parser_load_from_data (parser, card->json, -1, NULL)
       && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
-      g_autoptr(JsonGenerator) gen = json_generator_new ();
 
       obj = json_node_get_object (json_parser_get_root (parser));
-      json_generator_set_pretty (gen, TRUE);
-      json_generator_set_root (gen, json_parser_get_root (parser));
-      pretty = json_generator_to_data (gen, NULL);
+      /* Issue 18: the OOD reference's arrays abbreviated (hundreds of kB of base64). */
+      pretty = hepa_model_card_to_display_json (card);
     }
 
   classes = g_strjoinv (", ", card->classes);
@@ -289,6 +287,14 @@ fill (HepaModelCardDialog *self,
         if (value != NULL)
           add_fact (grid, row++, _(facts[i].name), value);
       }
+  }
+  /* Issue 18: how far to trust its probabilities. */
+  {
+    g_autofree char *cal = hepa_model_card_describe_calibration (card);
+    g_autofree char *ood = hepa_model_card_describe_ood (card);
+
+    add_fact (grid, row++, _("Calibration"), cal);
+    add_fact (grid, row++, _("Out of distribution"), ood);
   }
   add_fact (grid, row++, _("SHA-256"), card->sha256 && *card->sha256 ? card->sha256 : NULL);
   if (!card->has_card)
