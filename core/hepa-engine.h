@@ -38,7 +38,7 @@ typedef struct
                              * activations (Grad-CAM for GAP + linear, before its ReLU and
                              * up to the 1/(h*w) scale), upsampled bilinearly to the ROI, not
                              * normalized; on the layer4 grid its mean is logit - fc bias */
-  double    latency_ms;     /* preprocessing + forward + CAM */
+  double    latency_ms;     /* preprocessing + forward + CAM + trust_ms */
 } HepaResult;
 
 void hepa_result_free (HepaResult *result);
