@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "hepa-applicability.h"
+#include "hepa-burnin.h"
 
 #include <glib/gi18n.h>
 #include <math.h>
@@ -15,11 +16,6 @@
 #define COLOUR_FRACTION   0.03
 /* The ROI must lie this much inside the ultrasound region or the estimated scan fan. */
 #define INSIDE_FRACTION   0.9
-/* Burned-in graphics: a near-white pixel at least STROKE_CONTRAST above the median of the
- * eight pixels three away from it, or a strongly coloured one that much more coloured. */
-#define STROKE_LUMA       200
-#define STROKE_CONTRAST   90
-#define MARKER_CHROMA     80
 /* The ROI holds graphics when at least this many pixels (and 0.05 % of it) are marked. */
 #define OVERLAY_MIN_PIXELS 12
 /* Fan blocks: BLOCK x BLOCK pixels of which FAN_FILL are above FAN_DARK (echo texture). */
@@ -107,32 +103,6 @@ pixels_clear (Pixels *px)
 }
 
 /* Renders @rect (inside the frame) as (height, width, 3) RGB8. */
-static guint8 *
-pixels_render (const Pixels   *px,
-               const HepaRect *rect)
-{
-  const HepaFrame *f = px->frame;
-  guint8 *rgb = g_malloc ((gsize) rect->width * rect->height * 3);
-
-  for (int y = 0; y < rect->height; y++)
-    {
-      const guint8 *row = f->data + (gsize) (rect->y + y) * f->stride;
-      guint8 *out = rgb + (gsize) y * rect->width * 3;
-
-      if (f->format == HEPA_PIXEL_RGB8)
-        memcpy (out, row + (gsize) rect->x * 3, (gsize) rect->width * 3);
-      else
-        {
-          const guint16 *g = (const guint16 *) row + rect->x;
-          guint mask = (1u << CLAMP (f->bits_stored, 1, 16)) - 1;
-
-          for (int x = 0; x < rect->width; x++)
-            out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = px->lut[MIN (g[x], mask)];
-        }
-    }
-  return rgb;
-}
-
 static inline int
 luma (const guint8 *p)
 {
@@ -143,101 +113,6 @@ static inline int
 chroma (const guint8 *p)
 {
   return MAX (p[0], MAX (p[1], p[2])) - MIN (p[0], MIN (p[1], p[2]));
-}
-
-/* ---- Burned-in graphics -------------------------------------------------------------------- */
-
-static int
-median8 (int v[8])
-{
-  /* Insertion sort of eight values; the median is the mean of the middle two. */
-  for (int i = 1; i < 8; i++)
-    {
-      int x = v[i], j = i - 1;
-
-      while (j >= 0 && v[j] > x)
-        {
-          v[j + 1] = v[j];
-          j--;
-        }
-      v[j + 1] = x;
-    }
-  return (v[3] + v[4]) / 2;
-}
-
-guint8 *
-hepa_overlay_mask (const HepaFrame *frame,
-                   const HepaRect  *rect,
-                   guint           *n_marked)
-{
-  static const int dx[8] = { -3, 0, 3, -3, 3, -3, 0, 3 };
-  static const int dy[8] = { -3, -3, -3, 0, 0, 3, 3, 3 };
-  Pixels px;
-  HepaRect big;
-  g_autofree guint8 *rgb = NULL;
-  g_autofree guint8 *raw = NULL;
-  guint8 *mask;
-  guint count = 0;
-  int w, h, ox, oy;
-
-  g_return_val_if_fail (frame != NULL && rect != NULL, NULL);
-  g_return_val_if_fail (rect->x >= 0 && rect->y >= 0 && rect->width > 0 && rect->height > 0
-                        && rect->x + rect->width <= frame->width
-                        && rect->y + rect->height <= frame->height, NULL);
-
-  /* The rect with a 3-pixel margin (where the frame has one), so the ring is always there. */
-  big.x = MAX (rect->x - 3, 0);
-  big.y = MAX (rect->y - 3, 0);
-  big.width = MIN (rect->x + rect->width + 3, frame->width) - big.x;
-  big.height = MIN (rect->y + rect->height + 3, frame->height) - big.y;
-  pixels_init (&px, frame);
-  rgb = pixels_render (&px, &big);
-  pixels_clear (&px);
-  w = big.width;
-  h = big.height;
-  ox = rect->x - big.x;
-  oy = rect->y - big.y;
-
-  raw = g_malloc0 ((gsize) rect->width * rect->height);
-  for (int y = 0; y < rect->height; y++)
-    for (int x = 0; x < rect->width; x++)
-      {
-        int bx = x + ox, by = y + oy;
-        const guint8 *p = rgb + ((gsize) by * w + bx) * 3;
-        int l = luma (p), c = chroma (p);
-        int ring_l[8], ring_c[8];
-        gboolean bright = l >= STROKE_LUMA;
-        gboolean coloured = c >= MARKER_CHROMA;
-
-        if (!bright && !coloured)
-          continue;
-        for (int k = 0; k < 8; k++)
-          {
-            int sx = CLAMP (bx + dx[k], 0, w - 1), sy = CLAMP (by + dy[k], 0, h - 1);
-            const guint8 *q = rgb + ((gsize) sy * w + sx) * 3;
-
-            ring_l[k] = luma (q);
-            ring_c[k] = chroma (q);
-          }
-        if ((bright && l - median8 (ring_l) >= STROKE_CONTRAST)
-            || (coloured && c - median8 (ring_c) >= STROKE_CONTRAST))
-          {
-            raw[(gsize) y * rect->width + x] = 1;
-            count++;
-          }
-      }
-
-  /* Grown by one pixel (3 x 3). */
-  mask = g_malloc0 ((gsize) rect->width * rect->height);
-  for (int y = 0; y < rect->height; y++)
-    for (int x = 0; x < rect->width; x++)
-      if (raw[(gsize) y * rect->width + x])
-        for (int j = MAX (y - 1, 0); j <= MIN (y + 1, rect->height - 1); j++)
-          for (int i = MAX (x - 1, 0); i <= MIN (x + 1, rect->width - 1); i++)
-            mask[(gsize) j * rect->width + i] = 1;
-  if (n_marked != NULL)
-    *n_marked = count;
-  return mask;
 }
 
 /* ---- Region and fan ------------------------------------------------------------------------ */
@@ -438,7 +313,7 @@ hepa_applicability_check (HepaImage           *image,
     }
 
   /* Burned-in graphics. */
-  mask = hepa_overlay_mask (frame, roi, &self->overlay_pixels);
+  mask = hepa_burnin_mask (frame, roi, &self->overlay_pixels);
   if (self->overlay_pixels >= OVERLAY_MIN_PIXELS
       && self->overlay_pixels >= 0.0005 * roi->width * roi->height)
     add_reason (self, HEPA_REASON_BURNED_IN,

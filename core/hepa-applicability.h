@@ -51,14 +51,4 @@ HepaApplicability *hepa_applicability_check (HepaImage           *image,
                                              const HepaRect      *roi,
                                              const HepaModelCard *card);
 
-/* The burned-in graphics detector (text, calipers, measurement lines, markers, body marks):
- * thin strokes that are near white, or strongly coloured, and stand out from what lies three
- * pixels around them. Returns a (rect->height, rect->width) mask, 1 on graphics pixels, grown
- * by one pixel so antialiased edges are covered; @n_marked (nullable) receives the number of
- * marked pixels before growing. @rect must lie inside the frame. Reusable for masking
- * exported crops. */
-guint8 *hepa_overlay_mask (const HepaFrame *frame,
-                           const HepaRect  *rect,
-                           guint           *n_marked);
-
 G_END_DECLS
