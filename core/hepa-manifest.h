@@ -69,6 +69,9 @@ typedef struct
   char       *resize;         /* "stretch" or "letterbox" */
   char       *software_version;
   GPtrArray  *rows;           /* (element-type HepaManifestRow) */
+  /* Crop ids of ROIs left out because their raters differ and nobody adjudicated (nullable,
+   * element-type utf8); written as "excluded_raters_disagree" only when not empty. */
+  GPtrArray  *excluded;
 } HepaManifest;
 
 HepaManifestRow *hepa_manifest_row_new  (void);
