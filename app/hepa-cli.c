@@ -32,6 +32,8 @@ static const Subcommand subcommands[] = {
   { "model", hepa_cli_model, N_("Show a model and its card (default: the default model)") },
   { "pacs", hepa_cli_pacs, N_("Query, retrieve from and send to a PACS (DICOM node)") },
   { "results", hepa_cli_results, N_("Write a study's results as DICOM SR, maps, views and PDF") },
+  { "study", hepa_cli_study, N_("Labeling progress, per class and rater, and rater agreement") },
+  { "models", hepa_cli_models, N_("List the model library (trained and imported models)") },
   { NULL, NULL, NULL },
 };
 

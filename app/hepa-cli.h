@@ -49,6 +49,8 @@ int hepa_cli_convert  (int argc, char **argv);
 int hepa_cli_model    (int argc, char **argv);
 int hepa_cli_pacs     (int argc, char **argv);
 int hepa_cli_results  (int argc, char **argv);
+int hepa_cli_study    (int argc, char **argv);
+int hepa_cli_models   (int argc, char **argv);
 
 /* hepascope-cli bench --train (hepa-cli-train.c): times SGD steps of @arch (a HepaArch). */
 int hepa_cli_bench_train (int      arch,

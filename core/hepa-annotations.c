@@ -50,6 +50,11 @@ hepa_roi_new (guint           frame,
   roi->rater = g_strdup (rater != NULL ? rater : "");
   roi->created = g_get_real_time () / G_USEC_PER_SEC;
   roi->modified = roi->created;
+  if (roi->label != NULL)
+    {
+      roi->ratings = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_rating_free);
+      g_ptr_array_add (roi->ratings, hepa_rating_new (roi->rater, roi->label, roi->modified));
+    }
   return roi;
 }
 
@@ -71,6 +76,19 @@ hepa_roi_copy (const HepaRoi *roi)
   if (roi->pred_model_id != NULL)
     hepa_roi_set_prediction (copy, roi->pred_model_id, (const char *const *) roi->pred_classes,
                              roi->pred_probabilities);
+  if (roi->ratings != NULL)
+    {
+      copy->ratings = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_rating_free);
+      for (guint i = 0; i < roi->ratings->len; i++)
+        {
+          const HepaRating *r = g_ptr_array_index (roi->ratings, i);
+
+          g_ptr_array_add (copy->ratings, hepa_rating_new (r->rater, r->label, r->modified));
+        }
+    }
+  copy->adjudicated = g_strdup (roi->adjudicated);
+  copy->adjudicator = g_strdup (roi->adjudicator);
+  copy->adjudicated_time = roi->adjudicated_time;
   return copy;
 }
 
@@ -85,6 +103,9 @@ hepa_roi_free (HepaRoi *roi)
   g_free (roi->pred_model_id);
   g_strfreev (roi->pred_classes);
   g_free (roi->pred_probabilities);
+  g_clear_pointer (&roi->ratings, g_ptr_array_unref);
+  g_free (roi->adjudicated);
+  g_free (roi->adjudicator);
   g_free (roi);
 }
 
@@ -111,6 +132,143 @@ hepa_roi_set_prediction (HepaRoi           *roi,
   roi->pred_probabilities = g_new0 (float, MAX (n, 1));
   if (n > 0)
     memcpy (roi->pred_probabilities, probabilities, n * sizeof (float));
+}
+
+/* ---- Raters ------------------------------------------------------------------------------ */
+
+HepaRating *
+hepa_rating_new (const char *rater,
+                 const char *label,
+                 gint64      modified)
+{
+  HepaRating *rating = g_new0 (HepaRating, 1);
+
+  rating->rater = g_strdup (rater != NULL ? rater : "");
+  rating->label = g_strdup (label);
+  rating->modified = modified;
+  return rating;
+}
+
+void
+hepa_rating_free (HepaRating *rating)
+{
+  if (rating == NULL)
+    return;
+  g_free (rating->rater);
+  g_free (rating->label);
+  g_free (rating);
+}
+
+static int
+compare_ratings (gconstpointer a,
+                 gconstpointer b)
+{
+  const HepaRating *ra = *(const HepaRating *const *) a;
+  const HepaRating *rb = *(const HepaRating *const *) b;
+
+  return strcmp (ra->rater, rb->rater);
+}
+
+GPtrArray *
+hepa_roi_dup_ratings (const HepaRoi *roi)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_rating_free);
+  const char *current;
+
+  g_return_val_if_fail (roi != NULL, out);
+
+  current = roi->rater != NULL ? roi->rater : "";
+  if (roi->ratings != NULL)
+    for (guint i = 0; i < roi->ratings->len; i++)
+      {
+        const HepaRating *r = g_ptr_array_index (roi->ratings, i);
+
+        if (r->label != NULL && strcmp (r->rater, current) != 0)
+          g_ptr_array_add (out, hepa_rating_new (r->rater, r->label, r->modified));
+      }
+  if (roi->label != NULL)
+    g_ptr_array_add (out, hepa_rating_new (current, roi->label, roi->modified));
+  g_ptr_array_sort (out, compare_ratings);
+  return out;
+}
+
+void
+hepa_roi_set_rating (HepaRoi    *roi,
+                     const char *rater,
+                     const char *label)
+{
+  g_autoptr(GPtrArray) merged = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  g_return_if_fail (roi != NULL);
+
+  if (rater == NULL)
+    rater = "";
+  if (label != NULL && *label == '\0')
+    label = NULL;
+  merged = hepa_roi_dup_ratings (roi);
+  for (guint i = 0; i < merged->len; i++)
+    if (strcmp (((HepaRating *) g_ptr_array_index (merged, i))->rater, rater) == 0)
+      {
+        g_ptr_array_remove_index (merged, i);
+        break;
+      }
+  /* The current rater's label is kept in @ratings too, so that code which later replaces
+   * (rater, label) directly does not lose it. */
+  if (label != NULL)
+    g_ptr_array_add (merged, hepa_rating_new (rater, label, now));
+  g_clear_pointer (&roi->ratings, g_ptr_array_unref);
+  roi->ratings = g_steal_pointer (&merged);
+  /* A rating removed: the latest remaining one becomes the ROI's label. */
+  if (label == NULL && roi->ratings->len > 0)
+    {
+      const HepaRating *latest = g_ptr_array_index (roi->ratings, 0);
+
+      for (guint i = 1; i < roi->ratings->len; i++)
+        if (((HepaRating *) g_ptr_array_index (roi->ratings, i))->modified > latest->modified)
+          latest = g_ptr_array_index (roi->ratings, i);
+      rater = latest->rater;
+      label = latest->label;
+    }
+  g_free (roi->label);
+  roi->label = g_strdup (label);
+  if (rater != roi->rater)
+    {
+      g_free (roi->rater);
+      roi->rater = g_strdup (rater);
+    }
+  roi->modified = now;
+}
+
+void
+hepa_roi_set_adjudicated (HepaRoi    *roi,
+                          const char *label,
+                          const char *by)
+{
+  g_return_if_fail (roi != NULL);
+
+  g_clear_pointer (&roi->adjudicated, g_free);
+  g_clear_pointer (&roi->adjudicator, g_free);
+  roi->adjudicated_time = 0;
+  if (label == NULL || *label == '\0')
+    return;
+  roi->adjudicated = g_strdup (label);
+  roi->adjudicator = g_strdup (by != NULL ? by : "");
+  roi->adjudicated_time = g_get_real_time () / G_USEC_PER_SEC;
+}
+
+/* TRUE when @roi needs version 2: more than one rater, or an adjudication. */
+static gboolean
+roi_needs_v2 (const HepaRoi *roi)
+{
+  g_autoptr(GPtrArray) ratings = NULL;
+
+  if (roi->adjudicated != NULL)
+    return TRUE;
+  if (roi->ratings == NULL)
+    return FALSE;
+  ratings = hepa_roi_dup_ratings (roi);
+  return ratings->len > 1 || (ratings->len == 1 && roi->label == NULL);
 }
 
 /* ---- Annotation sets ---------------------------------------------------------------------- */
@@ -336,6 +494,77 @@ parse_prediction (JsonNode  *node,
   return TRUE;
 }
 
+/* "ratings" and "adjudicated" (version 2); both optional. */
+static gboolean
+parse_ratings (JsonObject  *object,
+               HepaRoi     *roi,
+               guint        index,
+               GError     **error)
+{
+  JsonNode *member = json_object_get_member (object, "ratings");
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
+    {
+      JsonArray *array;
+
+      if (!JSON_NODE_HOLDS_ARRAY (member))
+        return hepa_format_error (error, _("ROI %u: “ratings” is not an array"), index);
+      array = json_node_get_array (member);
+      if (json_array_get_length (array) > 1024)
+        return hepa_format_error (error, _("ROI %u: too many ratings"), index);
+      roi->ratings = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_rating_free);
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        {
+          JsonNode *node = json_array_get_element (array, i);
+          const char *rater, *label, *modified;
+          gint64 when = 0;
+          JsonObject *o;
+
+          if (!JSON_NODE_HOLDS_OBJECT (node))
+            return hepa_format_error (error, _("ROI %u: a rating is not an object"), index);
+          o = json_node_get_object (node);
+          if (!get_string_member (o, "rater", FALSE, index, &rater, error)
+              || !get_string_member (o, "label", TRUE, index, &label, error)
+              || !get_string_member (o, "modified", TRUE, index, &modified, error))
+            return FALSE;
+          if (modified != NULL && !hepa_annotations_parse_time (modified, &when))
+            return hepa_format_error (error,
+                                      _("ROI %u has a time stamp that is not ISO 8601"), index);
+          if (!g_hash_table_add (seen, (gpointer) rater))
+            return hepa_format_error (error, _("ROI %u: rater “%s” has two ratings"), index,
+                                      rater);
+          if (label != NULL && *label != '\0')
+            g_ptr_array_add (roi->ratings, hepa_rating_new (rater, label, when));
+        }
+    }
+
+  member = json_object_get_member (object, "adjudicated");
+  if (member != NULL && !JSON_NODE_HOLDS_NULL (member))
+    {
+      const char *label, *by, *modified;
+      JsonObject *o;
+
+      if (!JSON_NODE_HOLDS_OBJECT (member))
+        return hepa_format_error (error, _("ROI %u: “adjudicated” is not an object"), index);
+      o = json_node_get_object (member);
+      if (!get_string_member (o, "label", FALSE, index, &label, error)
+          || !get_string_member (o, "by", TRUE, index, &by, error)
+          || !get_string_member (o, "modified", TRUE, index, &modified, error))
+        return FALSE;
+      if (*label != '\0')
+        {
+          roi->adjudicated = g_strdup (label);
+          roi->adjudicator = g_strdup (by != NULL ? by : "");
+          if (modified != NULL && !hepa_annotations_parse_time (modified,
+                                                                &roi->adjudicated_time))
+            return hepa_format_error (error,
+                                      _("ROI %u has a time stamp that is not ISO 8601"), index);
+        }
+    }
+  return TRUE;
+}
+
 static HepaRoi *
 parse_roi (JsonNode  *node,
            guint      index,
@@ -387,8 +616,15 @@ parse_roi (JsonNode  *node,
       hepa_format_error (error, _("ROI %u has a time stamp that is not ISO 8601"), index);
       return NULL;
     }
-  if (!parse_prediction (json_object_get_member (object, "prediction"), roi, index, error))
+  if (!parse_prediction (json_object_get_member (object, "prediction"), roi, index, error)
+      || !parse_ratings (object, roi, index, error))
     return NULL;
+  /* Version 1: the one label is its rater's rating (kept when another rater relabels). */
+  if (roi->ratings == NULL && roi->label != NULL)
+    {
+      roi->ratings = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_rating_free);
+      g_ptr_array_add (roi->ratings, hepa_rating_new (roi->rater, roi->label, roi->modified));
+    }
   return g_steal_pointer (&roi);
 }
 
@@ -660,6 +896,44 @@ roi_to_node (const HepaRoi *roi)
     }
   else
     json_builder_add_null_value (b);
+  if (roi_needs_v2 (roi))
+    {
+      g_autoptr(GPtrArray) ratings = hepa_roi_dup_ratings (roi);
+
+      json_builder_set_member_name (b, "ratings");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < ratings->len; i++)
+        {
+          const HepaRating *r = g_ptr_array_index (ratings, i);
+          g_autofree char *when = hepa_annotations_format_time (r->modified);
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "rater");
+          json_builder_add_string_value (b, r->rater);
+          json_builder_set_member_name (b, "label");
+          json_builder_add_string_value (b, r->label);
+          json_builder_set_member_name (b, "modified");
+          json_builder_add_string_value (b, when);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "adjudicated");
+      if (roi->adjudicated != NULL)
+        {
+          g_autofree char *when = hepa_annotations_format_time (roi->adjudicated_time);
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "label");
+          json_builder_add_string_value (b, roi->adjudicated);
+          json_builder_set_member_name (b, "by");
+          json_builder_add_string_value (b, roi->adjudicator != NULL ? roi->adjudicator : "");
+          json_builder_set_member_name (b, "modified");
+          json_builder_add_string_value (b, when);
+          json_builder_end_object (b);
+        }
+      else
+        json_builder_add_null_value (b);
+    }
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -673,14 +947,20 @@ hepa_annotations_to_data (const HepaAnnotations *self,
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *text = NULL;
   char *data;
+  int version = 1;
 
   g_return_val_if_fail (self != NULL, NULL);
+
+  /* Version 1 unless a ROI has several raters or an adjudication: see the header. */
+  for (guint i = 0; i < self->rois->len && version == 1; i++)
+    if (roi_needs_v2 (g_ptr_array_index (self->rois, i)))
+      version = 2;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "format");
   json_builder_add_string_value (b, FORMAT_NAME);
   json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, HEPA_ANNOTATIONS_VERSION);
+  json_builder_add_int_value (b, version);
   json_builder_set_member_name (b, "image");
   json_builder_add_string_value (b, self->image_name != NULL ? self->image_name : "");
   json_builder_set_member_name (b, "sop_instance_uid_sha256");

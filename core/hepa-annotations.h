@@ -12,6 +12,12 @@
  *               "prediction": { "model_id": "...", "classes": [...], "probabilities": [...] } | null
  *             } ]
  * }
+ * Version 2 adds, per ROI and only where there is more than one rater or an adjudication:
+ *   "ratings": [ { "rater": "...", "label": "cyst", "modified": "..." } ],   (one per rater)
+ *   "adjudicated": { "label": "cyst", "by": "...", "modified": "..." } | null
+ * A file without them is written as version 1, so older Hepascope versions still read it; one
+ * with them is version 2, which older versions refuse (and keep unchanged) instead of dropping
+ * the other raters' labels. "label"/"rater" stay the latest rater's label.
  */
 #pragma once
 
@@ -21,7 +27,20 @@
 
 G_BEGIN_DECLS
 
-#define HEPA_ANNOTATIONS_VERSION 1
+#define HEPA_ANNOTATIONS_VERSION 2
+
+/* One rater's label of a ROI. */
+typedef struct
+{
+  char      *rater;
+  char      *label;
+  gint64     modified;
+} HepaRating;
+
+HepaRating *hepa_rating_new  (const char *rater,
+                              const char *label,
+                              gint64      modified);
+void        hepa_rating_free (HepaRating *rating);
 
 typedef struct
 {
@@ -36,6 +55,14 @@ typedef struct
   char      *pred_model_id;
   char     **pred_classes;   /* NULL-terminated */
   float     *pred_probabilities;
+  /* Several raters (version 2). @ratings (nullable, element-type HepaRating) holds every
+   * rater's label as last set through hepa_roi_set_rating (or loaded); (rater, label) above
+   * always wins for its rater, so code that only sets label and rater keeps working and a
+   * relabel by another rater keeps the first one's label. hepa_roi_dup_ratings merges both. */
+  GPtrArray *ratings;
+  char      *adjudicated;    /* the label that counts when raters differ; NULL: none */
+  char      *adjudicator;
+  gint64     adjudicated_time;
 } HepaRoi;
 
 HepaRoi *hepa_roi_new  (guint           frame,
@@ -48,6 +75,17 @@ void     hepa_roi_set_prediction (HepaRoi           *roi,
                                   const char        *model_id,
                                   const char *const *classes,
                                   const float       *probabilities);
+/* Every rater's label, one per rater, sorted by rater name: @ratings merged with
+ * (rater, label). (transfer full) (element-type HepaRating) */
+GPtrArray *hepa_roi_dup_ratings (const HepaRoi *roi);
+/* Sets @rater's label (NULL removes it) and makes it the ROI's current label. */
+void     hepa_roi_set_rating      (HepaRoi    *roi,
+                                   const char *rater,
+                                   const char *label);
+/* Sets (or with @label NULL clears) the adjudicated label. */
+void     hepa_roi_set_adjudicated (HepaRoi    *roi,
+                                   const char *label,
+                                   const char *by);
 
 typedef struct
 {
@@ -72,6 +110,7 @@ gboolean         hepa_annotations_save (const HepaAnnotations *self,
                                         GError               **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoi, hepa_roi_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRating, hepa_rating_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaAnnotations, hepa_annotations_free)
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include "hepa-export.h"
 #include "hepa-applicability.h"
 #include "hepa-annotations-private.h"
+#include "hepa-raters.h"
 #include "hepa-engine.h"
 #include "dicom/hepa-dicom.h"
 #include "hepa-error.h"
@@ -172,6 +173,8 @@ hepa_export_skip_describe (HepaExportSkip reason)
       return _("image given twice");
     case HEPA_EXPORT_SKIP_BURNED_IN:
       return _("frame with burned-in text not exported");
+    case HEPA_EXPORT_SKIP_RATERS_DISAGREE:
+      return _("raters disagree, not adjudicated");
     case HEPA_EXPORT_N_SKIPS:
     default:
       break;
@@ -396,6 +399,8 @@ typedef struct
   guint       n_written;
   guint       n_unchanged;
   GHashTable *masked;     /* frame index -> MaskedFrame: burned-in text blanked */
+  GPtrArray  *disagreed;  /* (element-type HepaRoi) (transfer none) raters differ */
+  GPtrArray  *excluded;   /* (element-type utf8) their crop ids, for the manifest */
 } Job;
 
 static void
@@ -409,6 +414,8 @@ job_free (Job *job)
   g_free (job->study);
   g_free (job->sop);
   g_clear_pointer (&job->masked, g_hash_table_unref);
+  g_clear_pointer (&job->disagreed, g_ptr_array_unref);
+  g_clear_pointer (&job->excluded, g_ptr_array_unref);
   g_free (job);
 }
 
@@ -1338,14 +1345,33 @@ process_image (Context *ctx,
     return;
   job->read = TRUE;
 
+  /* Several raters: the label that counts is the agreed or the adjudicated one; a ROI whose
+   * raters differ with nobody adjudicating is left out (said below and in the manifest). */
   for (guint i = 0; i < set->rois->len; i++)
     {
       HepaRoi *roi = g_ptr_array_index (set->rois, i);
+      const char *decided = NULL;
+      HepaConsensus consensus = hepa_roi_get_consensus (roi, &decided);
 
-      if (roi->label == NULL)
+      if (consensus == HEPA_CONSENSUS_UNLABELED)
         job->n_unlabeled++;
       else
         n_labeled++;
+      if (decided != NULL && g_strcmp0 (decided, roi->label) != 0)
+        {
+          HepaRoi *copy = hepa_roi_copy (roi);
+
+          g_free (copy->label);
+          copy->label = g_strdup (decided);
+          set->rois->pdata[i] = copy;
+          hepa_roi_free (roi);
+        }
+      else if (consensus == HEPA_CONSENSUS_DISAGREED)
+        {
+          if (job->disagreed == NULL)
+            job->disagreed = g_ptr_array_new ();
+          g_ptr_array_add (job->disagreed, roi);
+        }
     }
   job->n_labeled = n_labeled;
   if (n_labeled == 0)
@@ -1387,7 +1413,8 @@ process_image (Context *ctx,
       HepaRoi *roi = g_ptr_array_index (set->rois, i);
       guint category = 0;
 
-      if (roi->label == NULL)
+      if (roi->label == NULL
+          || (job->disagreed != NULL && g_ptr_array_find (job->disagreed, roi, NULL)))
         continue;
       if (!label_known (ctx->card, roi->label, &category))
         {
@@ -1403,9 +1430,23 @@ process_image (Context *ctx,
       g_ptr_array_add (valid, roi);
       g_array_append_val (categories, category);
     }
-  if (valid->len == 0)
+  if (valid->len == 0 && job->disagreed == NULL)
     return;
   if (!compute_pseudonyms (ctx, job, info))
+    return;
+  for (guint i = 0; job->disagreed != NULL && i < job->disagreed->len; i++)
+    {
+      HepaRoi *roi = g_ptr_array_index (job->disagreed, i);
+      g_autofree char *id = loggable (roi->id, identifying);
+
+      add_problem (job->problems, HEPA_EXPORT_SKIP_RATERS_DISAGREE, job->input->image_path,
+                   _("ROI %s: its raters gave different labels and none was adjudicated; "
+                     "not exported"), id);
+      if (job->excluded == NULL)
+        job->excluded = g_ptr_array_new_with_free_func (g_free);
+      g_ptr_array_add (job->excluded, short_hash ("crop", job->sop, roi->frame, roi->id));
+    }
+  if (valid->len == 0)
     return;
 
   for (guint i = 0; i < valid->len; i++)
@@ -2039,6 +2080,12 @@ hepa_export_run (const HepaExportOptions  *options,
           /* Move the row; the job's array frees NULL harmlessly. */
           g_ptr_array_add (manifest->rows, row);
           job->rows->pdata[i] = NULL;
+        }
+      for (guint i = 0; job->excluded != NULL && i < job->excluded->len; i++)
+        {
+          if (manifest->excluded == NULL)
+            manifest->excluded = g_ptr_array_new_with_free_func (g_free);
+          g_ptr_array_add (manifest->excluded, g_strdup (job->excluded->pdata[i]));
         }
       for (guint i = 0; i < job->problems->len; i++)
         {

@@ -42,6 +42,7 @@ typedef enum
   HEPA_EXPORT_SKIP_IO,              /* another write error */
   HEPA_EXPORT_SKIP_DUPLICATE,       /* the same image was given twice */
   HEPA_EXPORT_SKIP_BURNED_IN,       /* a whole frame with burned-in text and nothing to mask */
+  HEPA_EXPORT_SKIP_RATERS_DISAGREE, /* raters gave different labels, none adjudicated */
   HEPA_EXPORT_N_SKIPS,
 } HepaExportSkip;
 

@@ -76,6 +76,7 @@ hepa_manifest_free (HepaManifest *self)
   g_free (self->software_version);
   g_free (self->intended_use);
   g_ptr_array_unref (self->rows);
+  g_clear_pointer (&self->excluded, g_ptr_array_unref);
   g_free (self);
 }
 
@@ -635,11 +636,19 @@ hepa_manifest_to_json (const HepaManifest *self,
   json_builder_end_object (b);
   json_builder_set_member_name (b, "software_version");
   json_builder_add_string_value (b, self->software_version);
-  /* Issue 18: the model card's intended use. */
+  /* The model card's intended use (issue 18). */
   if (self->intended_use != NULL)
     {
       json_builder_set_member_name (b, "intended_use");
       json_builder_add_string_value (b, self->intended_use);
+    }
+  if (self->excluded != NULL && self->excluded->len > 0)
+    {
+      json_builder_set_member_name (b, "excluded_raters_disagree");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < self->excluded->len; i++)
+        json_builder_add_string_value (b, g_ptr_array_index (self->excluded, i));
+      json_builder_end_array (b);
     }
   json_builder_set_member_name (b, "crops");
   json_builder_begin_array (b);

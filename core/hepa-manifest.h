@@ -73,6 +73,9 @@ typedef struct
   char       *software_version;
   char       *intended_use;   /* issue 18: the model card's intended use; NULL when unknown */
   GPtrArray  *rows;           /* (element-type HepaManifestRow) */
+  /* Crop ids of ROIs left out because their raters differ and nobody adjudicated (nullable,
+   * element-type utf8); written as "excluded_raters_disagree" only when not empty. */
+  GPtrArray  *excluded;
 } HepaManifest;
 
 HepaManifestRow *hepa_manifest_row_new  (void);
