@@ -354,6 +354,10 @@ static const struct
   { "win.zoom-fit", { "<Control>0", NULL } },
   { "win.zoom-one", { "<Control>1", NULL } },
   { "win.export", { "<Control>e", NULL } },
+  { "win.next-unlabeled", { "<Control>Page_Down", NULL } },
+  { "win.previous-unlabeled", { "<Control>Page_Up", NULL } },
+  { "win.train", { "<Control>t", NULL } },
+  { "win.review", { "<Control>r", NULL } },
 };
 
 static void

@@ -755,6 +755,7 @@ hepa_window_actions_attach (HepaWindow *self)
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions),
                                    self);
+  hepa_window_loop_attach (self);
   none = g_action_map_lookup_action (G_ACTION_MAP (self), "none");
   g_simple_action_set_enabled (G_SIMPLE_ACTION (none), FALSE);
 

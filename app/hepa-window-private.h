@@ -62,6 +62,8 @@ struct _HepaWindow
   gboolean          info_about_file; /* the info bar speaks of the open file */
   GtkRecentManager *recent;
   GMenu            *recent_menu;
+  char             *pending_roi_id;   /* a region to select once its file is open */
+  char             *pending_roi_path; /* that region's file */
 };
 
 /* hepa-window.c, for the actions */
@@ -76,5 +78,8 @@ void hepa_window_show_info       (HepaWindow     *self,
                                   const char     *message);
 void hepa_window_set_status      (HepaWindow     *self,
                                   const char     *message);
+
+/* hepa-window-loop.c: train, review, compare models, next/previous unlabeled file */
+void hepa_window_loop_attach     (HepaWindow     *self);
 
 G_END_DECLS

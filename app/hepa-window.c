@@ -1070,6 +1070,8 @@ hepa_window_finalize (GObject *object)
   g_clear_pointer (&self->model_error, g_free);
   g_clear_pointer (&self->pending_open, g_free);
   g_clear_pointer (&self->opening, g_free);
+  g_clear_pointer (&self->pending_roi_id, g_free);
+  g_clear_pointer (&self->pending_roi_path, g_free);
 
   G_OBJECT_CLASS (hepa_window_parent_class)->finalize (object);
 }

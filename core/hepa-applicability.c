@@ -313,7 +313,7 @@ hepa_applicability_check (HepaImage           *image,
     }
 
   /* Burned-in graphics. */
-  mask = hepa_burnin_mask (frame, roi, &self->overlay_pixels);
+  mask = hepa_burnin_find (frame, roi, &self->overlay_pixels);
   if (self->overlay_pixels >= OVERLAY_MIN_PIXELS
       && self->overlay_pixels >= 0.0005 * roi->width * roi->height)
     add_reason (self, HEPA_REASON_BURNED_IN,

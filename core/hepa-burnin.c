@@ -9,12 +9,19 @@
  * are 1 to 3 pixels wide, so at 3 pixels most of the eight directions land beside them. */
 #define RING 3
 /* A pixel is a stroke when at least this many of its eight ring samples are darker (or, for a
- * coloured pixel, less coloured) by at least CONTRAST. */
+ * coloured pixel, less coloured) by at least a contrast, and near white when its brightness
+ * is at least a floor with little colour. Two operating points of the same rule: masking
+ * exported pixels wants every stroke pixel (a missed one can carry a name), so it takes
+ * dimmer, lower-contrast strokes; telling a user that graphics lie in the ROI must not fire on
+ * the bright speckle of posterior enhancement or a hyperechoic lesion (it did on two of the
+ * seven demo ROIs at the masking point), so it asks for what scanners draw: near-white
+ * strokes far above their surroundings. */
 #define MIN_DARKER 5
-#define CONTRAST 60
-/* Near white: brightness at least BRIGHT with little colour; strongly coloured: the spread of
- * R, G, B at least COLOURED. */
-#define BRIGHT 170
+#define MASK_CONTRAST 60
+#define MASK_BRIGHT 170
+#define FIND_CONTRAST 90
+#define FIND_BRIGHT 200
+/* Strongly coloured: the spread of R, G, B at least COLOURED. */
 #define GREYISH 40
 #define COLOURED 80
 
@@ -62,10 +69,12 @@ sample_row (const HepaFrame *frame,
   }
 }
 
-guint8 *
-hepa_burnin_mask (const HepaFrame *frame,
-                  const HepaRect  *rect,
-                  guint           *n_marked)
+static guint8 *
+burnin_mask (const HepaFrame *frame,
+             const HepaRect  *rect,
+             int              bright,
+             int              contrast,
+             guint           *n_marked)
 {
   HepaRect r;
   int ex0, ey0, ex1, ey1, ew, eh;
@@ -103,7 +112,7 @@ hepa_burnin_mask (const HepaFrame *frame,
     for (int x = 0; x < ew; x++)
       {
         const Sample *c = &s[(gsize) y * ew + x];
-        gboolean white = c->lum >= BRIGHT && c->chroma < GREYISH;
+        gboolean white = c->lum >= bright && c->chroma < GREYISH;
         gboolean coloured = c->chroma >= COLOURED;
         int darker = 0, inside = 0;
 
@@ -119,7 +128,7 @@ hepa_burnin_mask (const HepaFrame *frame,
               continue;
             inside++;
             n = &s[(gsize) ny * ew + nx];
-            if (white ? c->lum - n->lum >= CONTRAST : c->chroma - n->chroma >= CONTRAST)
+            if (white ? c->lum - n->lum >= contrast : c->chroma - n->chroma >= contrast)
               darker++;
           }
         /* At the frame's edge fewer samples exist: the same share of those there. */
@@ -173,4 +182,20 @@ hepa_burnin_mask (const HepaFrame *frame,
   if (n_marked != NULL)
     *n_marked = marked;
   return mask;
+}
+
+guint8 *
+hepa_burnin_mask (const HepaFrame *frame,
+                  const HepaRect  *rect,
+                  guint           *n_marked)
+{
+  return burnin_mask (frame, rect, MASK_BRIGHT, MASK_CONTRAST, n_marked);
+}
+
+guint8 *
+hepa_burnin_find (const HepaFrame *frame,
+                  const HepaRect  *rect,
+                  guint           *n_marked)
+{
+  return burnin_mask (frame, rect, FIND_BRIGHT, FIND_CONTRAST, n_marked);
 }

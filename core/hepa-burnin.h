@@ -20,5 +20,10 @@ G_BEGIN_DECLS
 guint8 *hepa_burnin_mask (const HepaFrame *frame,
                           const HepaRect  *rect,
                           guint           *n_marked);
+/* The same detector at a stricter point (brighter strokes, higher contrast), for saying that a
+ * ROI holds burned-in graphics without firing on bright speckle. Same mask format. */
+guint8 *hepa_burnin_find (const HepaFrame *frame,
+                          const HepaRect  *rect,
+                          guint           *n_marked);
 
 G_END_DECLS

@@ -792,7 +792,7 @@ test_applicability_overlay_and_fan (void)
                                       (gsize) params.width * 3, rgb, "clean");
   frame = hepa_image_get_frame (clean, 0, &error);
   g_assert_no_error (error);
-  mask = hepa_burnin_mask (frame, &info.roi, &n);
+  mask = hepa_burnin_find (frame, &info.roi, &n);
   g_assert_cmpuint (n, <, 12);
   a = hepa_applicability_check (clean, frame, &info.roi, NULL);
   g_assert_cmpuint (a->reasons->len, ==, 0);
@@ -818,7 +818,7 @@ test_applicability_overlay_and_fan (void)
                                        (gsize) params.width * 3, rgb, "marked");
   frame = hepa_image_get_frame (marked, 0, &error);
   g_clear_pointer (&mask, g_free);
-  mask = hepa_burnin_mask (frame, &info.roi, &n);
+  mask = hepa_burnin_find (frame, &info.roi, &n);
   g_assert_cmpuint (n, >=, 20);
   /* The caliper's centre is masked. */
   g_assert_cmpuint (mask[(gsize) (cy - info.roi.y) * info.roi.width + (cx - info.roi.x)], ==, 1);
