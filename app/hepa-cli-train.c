@@ -111,10 +111,16 @@ print_summary (const HepaTrainResult *r)
         {
           if (!run->held_out)
             g_ptr_array_add (folds, run->metrics);
-          printf (_("%s: accuracy %.1f%%, macro sensitivity %.1f%%, macro specificity %.1f%% "
-                    "(%u test images)\n"), run->name, 100 * run->metrics->accuracy,
-                  100 * run->metrics->macro_sensitivity, 100 * run->metrics->macro_specificity,
-                  run->n_test);
+          if (run->held_out)
+            printf (_("%s: accuracy %.1f%%, macro sensitivity %.1f%%, macro specificity %.1f%% "
+                      "(%u validation images)\n"), run->name, 100 * run->metrics->accuracy,
+                    100 * run->metrics->macro_sensitivity,
+                    100 * run->metrics->macro_specificity, run->n_test);
+          else
+            printf (_("%s: accuracy %.1f%%, macro sensitivity %.1f%%, macro specificity %.1f%% "
+                      "(%u test images)\n"), run->name, 100 * run->metrics->accuracy,
+                    100 * run->metrics->macro_sensitivity,
+                    100 * run->metrics->macro_specificity, run->n_test);
         }
     }
   if (folds->len > 0)
