@@ -19,17 +19,19 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   "$cli" export --out "$tmp/tree" --no-frames --size 64 \
     --classes non_fll,cyst,hemangioma,ffs,hcc "$tmp/ph" >/dev/null 2>&1
 # No augmentation (no translation, no balancing copies; flips cannot be switched off and do not
-# matter: the batches themselves are traced). lr 0.01, momentum 0.9, weight decay 1e-4.
+# matter: the batches themselves are traced, and checked against the tree's images). lr 0.01,
+# momentum 0.9, weight decay 0.05: large enough that a wrong decay formulation shows (the script
+# told weight decay 0 fails every step after the first, checked by hand).
 if "$cli" train --data "$tmp/tree" --out "$tmp/m.safetensors" --arch resnet18 --size 64 \
-     --batch 8 --folds 1 --epochs 1 --lr 0.01 --translate 0 --no-balance \
+     --batch 8 --folds 1 --epochs 1 --lr 0.01 --weight-decay 0.05 --translate 0 --no-balance \
      --trace "$tmp/trace" --trace-steps 3 --max-steps 3 >"$tmp/train.log" 2>&1 &&
    [ -f "$tmp/trace/step-2.safetensors" ] && [ -f "$tmp/trace/after.safetensors" ]; then
   echo "ok 1 - the trainer traced 3 steps"
 else
   echo "not ok 1 - hepascope-cli train --trace failed"; sed 's/^/# /' "$tmp/train.log" | tail -20
 fi
-if OMP_NUM_THREADS=2 /usr/bin/python3 "$here/train_parity.py" "$tmp/trace" >"$tmp/parity.log" 2>&1; then
-  echo "ok 2 - losses, gradients, weights, running statistics and momentum agree with PyTorch"
+if OMP_NUM_THREADS=2 /usr/bin/python3 "$here/train_parity.py" "$tmp/trace" --tree "$tmp/tree" >"$tmp/parity.log" 2>&1; then
+  echo "ok 2 - inputs, losses, gradients, weights, running statistics and momentum agree with PyTorch"
 else
   echo "not ok 2 - the trainer and PyTorch disagree"
 fi

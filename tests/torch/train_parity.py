@@ -30,7 +30,29 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hepa_torch import load_state, make_model, read_safetensors  # noqa: E402
+from hepa_torch import load_state, make_model, read_safetensors, read_tree  # noqa: E402
+
+MEAN = np.array([0.485, 0.456, 0.406]).reshape(3, 1, 1)
+STD = np.array([0.229, 0.224, 0.225]).reshape(3, 1, 1)
+
+
+def check_inputs(x, labels, tree):
+    """With no translation and no balancing copies every traced input is an image of the tree as
+    PIL reads it, or its mirror image, with that image's label. Returns the failures."""
+    images, tree_labels = tree
+    bad = []
+    for j, sample in enumerate(x):
+        grey = (sample * STD + MEAN) * 255.0
+        if np.abs(grey - grey[0:1]).max() > 1e-3:
+            bad.append(f"input {j}: the 3 channels differ")
+            continue
+        g = grey[0]
+        d = [min(np.abs(g - im).max(), np.abs(g - im[:, ::-1]).max()) for im in images]
+        i = int(np.argmin(d))
+        if d[i] > 0.01 or tree_labels[i] != int(labels[j]):
+            bad.append(f"input {j}: nearest tree image differs by {d[i]:.3f} grey levels, "
+                       f"label {int(labels[j])} vs {tree_labels[i]}")
+    return bad
 
 
 def rel_err(ours, ref):
@@ -38,6 +60,11 @@ def rel_err(ours, ref):
     ref = np.asarray(ref, dtype=np.float64).ravel()
     scale = max(np.linalg.norm(ref), 1e-12)
     return float(np.linalg.norm(ours - ref) / scale)
+
+
+def init_size(trace):
+    t, _ = read_safetensors(os.path.join(trace, "step-0.safetensors"))
+    return t["input"].shape[-1]
 
 
 def main():
@@ -49,6 +76,9 @@ def main():
     p.add_argument("--tol-weight", type=float, default=1e-4,
                    help="relative L2 error of each tensor after the last step")
     p.add_argument("--show", type=int, default=6, help="named gradients to print per step")
+    p.add_argument("--tree", help="the export tree trained on (with --translate 0 --no-balance): "
+                                  "check that every traced input is one of its images, as read "
+                                  "by PIL, or its mirror, with its label")
     args = p.parse_args()
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -78,6 +108,10 @@ def main():
         print(f"{args.trace}: no step-N.safetensors", file=sys.stderr)
         return 2
     failures = []
+    tree = None
+    if args.tree:
+        images, tree_labels, _, _ = read_tree(args.tree, init_size(args.trace))
+        tree = (images.astype(np.float64), tree_labels)
     print(f"# {arch}, {n_classes} classes, lr {sgd['lr']}, momentum {sgd['momentum']}, "
           f"weight decay {sgd['weight_decay']}; torch {torch.__version__} float64 as reference")
     print("| step | batch | loss (ours) | loss (torch f64) | loss (torch f32) | |ours - f64| | "
@@ -88,6 +122,12 @@ def main():
         t, m = read_safetensors(path)
         x = torch.from_numpy(t["input"]).double()
         y = torch.from_numpy(t["labels"].astype(np.int64))
+        if tree is not None:
+            bad = check_inputs(t["input"].astype(np.float64), t["labels"], tree)
+            failures += [f"step {i}: {b}" for b in bad]
+            if not bad:
+                print(f"# step {i}: all {x.shape[0]} inputs are tree images (or mirrors) with "
+                      f"their labels, exact to 0.01 grey levels")
         opt.zero_grad()
         logits = model(x)
         loss = loss_fn(logits, y)
