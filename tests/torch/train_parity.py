@@ -62,6 +62,35 @@ def rel_err(ours, ref):
     return float(np.linalg.norm(ours - ref) / scale)
 
 
+def check_init(init, arch, n_classes):
+    """The trainer's initial weights against torchvision's own initialisation of the same model:
+    per tensor of 256 values or more the standard deviation (within 5 %), the constant ones
+    (batch norm) equal, and for the convolutions of 4096 values or more the
+    kurtosis (3 for kaiming_normal_, 1.8 for a uniform). Returns (rows, failures)."""
+    ref = make_model(arch, n_classes).state_dict()
+    rows, bad = [], []
+    for name, t in ref.items():
+        if name.endswith("num_batches_tracked") or name not in init:
+            continue
+        ours = init[name].astype(np.float64).ravel()
+        theirs = t.numpy().astype(np.float64).ravel()
+        if theirs.std() == 0:
+            same = np.allclose(ours, theirs)
+            if not same:
+                bad.append(f"init: {name} is not constant {theirs[0]} as torchvision's")
+            continue
+        r = ours.std() / theirs.std()
+        kurt = lambda v: float(np.mean((v - v.mean()) ** 4) / v.var() ** 2)
+        row = (name, r, kurt(ours), kurt(theirs))
+        if name.endswith(".weight") and init[name].ndim == 4 and ours.size >= 4096:
+            rows.append(row)
+            if abs(kurt(ours) - kurt(theirs)) > 0.5:
+                bad.append(f"init: {name} kurtosis {kurt(ours):.2f}, torchvision {kurt(theirs):.2f}")
+        if ours.size >= 256 and abs(r - 1) > 0.05:
+            bad.append(f"init: {name} standard deviation {ours.std():.3g}, torchvision {theirs.std():.3g}")
+    return rows, bad
+
+
 def init_size(trace):
     t, _ = read_safetensors(os.path.join(trace, "step-0.safetensors"))
     return t["input"].shape[-1]
@@ -108,6 +137,12 @@ def main():
         print(f"{args.trace}: no step-N.safetensors", file=sys.stderr)
         return 2
     failures = []
+    rows, bad = check_init(init, arch, n_classes)
+    failures += bad
+    print(f"# initial weights vs torchvision's own init: {len(rows)} convolutions; std ratio "
+          f"{min(r[1] for r in rows):.3f}..{max(r[1] for r in rows):.3f}, kurtosis ours "
+          f"{min(r[2] for r in rows):.2f}..{max(r[2] for r in rows):.2f}, torchvision "
+          f"{min(r[3] for r in rows):.2f}..{max(r[3] for r in rows):.2f}")
     tree = None
     if args.tree:
         images, tree_labels, _, _ = read_tree(args.tree, init_size(args.trace))
