@@ -27,6 +27,7 @@ typedef struct
   HepaTrainResult  *result;
   GError           *error;
   GMainLoop        *loop;
+  gboolean          tty;
 } TrainJob;
 
 static void
@@ -36,6 +37,26 @@ progress_cb (const HepaTrainProgress *p,
   TrainJob *job = user_data;
   char extra[160];
 
+  if (p->epoch_done)
+    {
+      /* A log that is not a terminal gets one summary line per epoch. */
+      if (!job->tty)
+        {
+          g_autofree char *test = NULL;
+
+          if (!isnan (p->test_acc))
+            test = g_strdup_printf (_(", %s loss %.4f accuracy %.1f%%"),
+                                    job->opts->folds >= 2 && p->run < job->opts->folds
+                                    ? _("test") : _("validation"),
+                                    p->test_loss, 100 * p->test_acc);
+          g_printerr (_("%s %d/%d epoch %d/%d: training loss %.4f accuracy %.1f%%%s\n"),
+                      job->opts->folds < 2 ? _("run")
+                      : p->run < job->opts->folds ? _("fold") : _("final"),
+                      p->run + 1, p->n_runs, p->epoch + 1, p->n_epochs, p->loss,
+                      100 * p->train_acc, test != NULL ? test : "");
+        }
+      return;
+    }
   if (job->progress == NULL)
     job->progress = hepa_cli_progress_new (_("train"), p->total_steps);
   g_snprintf (extra, sizeof extra, _("%s %d/%d epoch %d/%d step %d/%d loss %.4f %.1f img/s"),
@@ -88,11 +109,18 @@ print_summary (const HepaTrainResult *r)
       HepaTrainRun *run = g_ptr_array_index (r->runs, i);
       if (run->metrics != NULL)
         {
-          g_ptr_array_add (folds, run->metrics);
-          printf (_("%s: accuracy %.1f%%, macro sensitivity %.1f%%, macro specificity %.1f%% "
-                    "(%u test images)\n"), run->name, 100 * run->metrics->accuracy,
-                  100 * run->metrics->macro_sensitivity, 100 * run->metrics->macro_specificity,
-                  run->n_test);
+          if (!run->held_out)
+            g_ptr_array_add (folds, run->metrics);
+          if (run->held_out)
+            printf (_("%s: accuracy %.1f%%, macro sensitivity %.1f%%, macro specificity %.1f%% "
+                      "(%u validation images)\n"), run->name, 100 * run->metrics->accuracy,
+                    100 * run->metrics->macro_sensitivity,
+                    100 * run->metrics->macro_specificity, run->n_test);
+          else
+            printf (_("%s: accuracy %.1f%%, macro sensitivity %.1f%%, macro specificity %.1f%% "
+                      "(%u test images)\n"), run->name, 100 * run->metrics->accuracy,
+                    100 * run->metrics->macro_sensitivity,
+                    100 * run->metrics->macro_specificity, run->n_test);
         }
     }
   if (folds->len > 0)
@@ -121,9 +149,11 @@ hepa_cli_train (int    argc,
                 char **argv)
 {
   g_autofree char *data_dir = NULL, *out = NULL, *arch_text = NULL, *init = NULL;
-  g_autofree char *report_dir = NULL, *resume = NULL;
+  g_autofree char *report_dir = NULL, *resume = NULL, *val_dir = NULL, *trace = NULL;
+  g_autofree char *copies = NULL, *translation = NULL, *zero_init = NULL;
   int size = 224, epochs = 30, batch = 16, folds = 5, threads = 0, max_steps = 0, warmup = 0;
-  double lr = 1e-4, momentum = 0.9, weight_decay = 1e-4, translate = 0.1;
+  int trace_steps = 3;
+  double lr = 1e-4, momentum = 0.9, weight_decay = 1e-4, translate = 0.1, rescale = 0.1;
   gint64 seed = 1;
   gboolean cosine = FALSE, vflip = FALSE, no_final = FALSE, no_balance = FALSE;
   const GOptionEntry entries[] = {
@@ -162,6 +192,20 @@ hepa_cli_train (int    argc,
       N_("Largest random translation, as a fraction of the size (default 0.1)"), N_("F") },
     { "no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance,
       N_("Do not fill small classes up with copies"), NULL },
+    { "balance-rescale", 0, 0, G_OPTION_ARG_DOUBLE, &rescale,
+      N_("Balancing copies are rescaled by a factor in [1 - F, 1 + F] (default 0.1)"), N_("F") },
+    { "balance-copies", 0, 0, G_OPTION_ARG_STRING, &copies,
+      N_("Draw each balancing copy's rescale once per run (default, as torchvision) or anew "
+         "every epoch"), N_("once|every-epoch") },
+    { "translation", 0, 0, G_OPTION_ARG_STRING, &translation,
+      N_("Translate by whole pixels (default, as torchvision's RandomAffine) or by fractions "
+         "of a pixel (bilinear)"), N_("whole|subpixel") },
+    { "zero-init-residual", 0, 0, G_OPTION_ARG_STRING, &zero_init,
+      N_("From scratch, start the last batch norm of every residual block at zero (default no, "
+         "as torchvision)"), N_("yes|no") },
+    { "val", 0, 0, G_OPTION_ARG_FILENAME, &val_dir,
+      N_("Held-out tree evaluated after every epoch of the final model (a validation curve)"),
+      N_("DIR") },
     { "report", 'r', 0, G_OPTION_ARG_FILENAME, &report_dir,
       N_("Write report.json, report.md and plots here"), N_("DIR") },
     { "resume", 0, 0, G_OPTION_ARG_FILENAME, &resume,
@@ -170,10 +214,16 @@ hepa_cli_train (int    argc,
       N_("Threads (default: $HEPASCOPE_THREADS or all cores)"), N_("T") },
     { "max-steps", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &max_steps,
       N_("Stop each run after this many steps (testing)"), N_("N") },
+    { "trace", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &trace,
+      N_("Write the first run's initial weights and first steps' batches and gradients here "
+         "(testing against PyTorch)"), N_("DIR") },
+    { "trace-steps", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &trace_steps,
+      N_("Steps to trace (default 3)"), N_("N") },
     { NULL }
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(HepaDataset) data = NULL;
+  g_autoptr(HepaDataset) val = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GMainLoop) loop = NULL;
   HepaTrainOptions opts;
@@ -214,6 +264,17 @@ hepa_cli_train (int    argc,
     return hepa_cli_failf (NULL, _("--translate must be from 0 to 0.5"));
   if (seed < 0)
     return hepa_cli_failf (NULL, _("--seed must not be negative"));
+  if (!(rescale >= 0 && rescale < 1))
+    return hepa_cli_failf (NULL, _("--balance-rescale must be from 0 to below 1"));
+  if (copies != NULL && g_strcmp0 (copies, "once") != 0 && g_strcmp0 (copies, "every-epoch") != 0)
+    return hepa_cli_failf (NULL, _("--balance-copies must be once or every-epoch"));
+  if (translation != NULL && g_strcmp0 (translation, "whole") != 0
+      && g_strcmp0 (translation, "subpixel") != 0)
+    return hepa_cli_failf (NULL, _("--translation must be whole or subpixel"));
+  if (zero_init != NULL && g_strcmp0 (zero_init, "yes") != 0 && g_strcmp0 (zero_init, "no") != 0)
+    return hepa_cli_failf (NULL, _("--zero-init-residual must be yes or no"));
+  if (trace_steps < 1 || trace_steps > 1000)
+    return hepa_cli_failf (NULL, _("--trace-steps must be from 1 to 1000"));
   opts.size = size;
   opts.epochs = epochs;
   opts.batch = batch;
@@ -228,6 +289,15 @@ hepa_cli_train (int    argc,
   opts.vflip = vflip;
   opts.translate = translate;
   opts.balance = !no_balance;
+  opts.rescale = rescale;
+  if (copies != NULL)
+    opts.copies_per_epoch = g_str_equal (copies, "every-epoch");
+  if (translation != NULL)
+    opts.subpixel = g_str_equal (translation, "subpixel");
+  if (zero_init != NULL)
+    opts.zero_init_residual = g_str_equal (zero_init, "yes");
+  opts.trace = g_strdup (trace);
+  opts.trace_steps = trace_steps;
   opts.max_steps = MAX (max_steps, 0);
   if (init != NULL && g_strcmp0 (init, "scratch") != 0)
     opts.init = g_strdup (init);
@@ -258,6 +328,14 @@ hepa_cli_train (int    argc,
         hepa_train_options_clear (&opts);
         return hepa_cli_fail (NULL, error);
       }
+    if (val_dir != NULL
+        && ((val = hepa_dataset_load (val_dir, &error)) == NULL
+            || !hepa_dataset_preload (val, &card, NULL, NULL, NULL, &error)))
+      {
+        hepa_train_options_clear (&opts);
+        return hepa_cli_fail (NULL, error);
+      }
+    opts.val = val;
   }
   if (!data->has_manifest && folds >= 2)
     g_printerr (_("hepascope-cli: %s: no manifest with patient ids; folds are split by image, so "
@@ -270,6 +348,7 @@ hepa_cli_train (int    argc,
   job.resume = resume;
   job.cancellable = cancellable;
   job.loop = loop;
+  job.tty = isatty (STDERR_FILENO) && g_getenv ("CI") == NULL;
   sig = g_unix_signal_add (SIGINT, sigint_cb, &job);
   thread = g_thread_new ("hepa-train", train_thread, &job);
   g_main_loop_run (loop);

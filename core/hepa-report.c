@@ -246,7 +246,8 @@ hepa_report_plot_curves (GPtrArray   *runs,
           cairo_set_dash (cr, NULL, 0, 0);
           if (any)
             {
-              label = g_strdup_printf ("%s %s", run->name, series == 0 ? _("train") : _("test"));
+              label = g_strdup_printf ("%s %s", run->name, series == 0 ? _("train")
+                                       : run->held_out ? _("validation") : _("test"));
               legend_entry (cr, PLOT_W - 185, 60 + 18 * legend_row++, r, series == 1, label);
             }
         }
@@ -555,20 +556,58 @@ pooled (const HepaTrainResult *r,
   for (guint i = 0; i < r->runs->len; i++)
     {
       const HepaTrainRun *run = g_ptr_array_index (r->runs, i);
-      n += run->metrics != NULL ? run->n_test : 0;
+      n += run->metrics != NULL && !run->held_out ? run->n_test : 0;
     }
   *labels = g_new (int, MAX (n, 1));
   *probs = g_new (float, (gsize) MAX (n, 1) * k);
   for (guint i = 0; i < r->runs->len; i++)
     {
       const HepaTrainRun *run = g_ptr_array_index (r->runs, i);
-      if (run->metrics == NULL)
+      if (run->metrics == NULL || run->held_out)
         continue;
       memcpy (*labels + at, run->test_labels, sizeof (int) * run->n_test);
       memcpy (*probs + (gsize) at * k, run->test_probs, sizeof (float) * run->n_test * k);
       at += run->n_test;
     }
   return n;
+}
+
+/* Training and held-out (test fold or validation) accuracy per epoch, every run side by side:
+ * a held-out curve that falls while training rises is overfitting; both low, underfitting. */
+static void
+md_curves (GString   *md,
+           GPtrArray *runs)
+{
+  guint epochs = 0;
+  char a[64], b[64];
+
+  for (guint i = 0; i < runs->len; i++)
+    epochs = MAX (epochs, ((HepaTrainRun *) g_ptr_array_index (runs, i))->n_epochs);
+  if (epochs == 0)
+    return;
+  g_string_append (md, _("Accuracy per epoch, training / held-out (test fold or validation):"));
+  g_string_append (md, "\n\n| epoch |");
+  for (guint i = 0; i < runs->len; i++)
+    g_string_append_printf (md, " %s |", ((HepaTrainRun *) g_ptr_array_index (runs, i))->name);
+  g_string_append (md, "\n|---:|");
+  for (guint i = 0; i < runs->len; i++)
+    g_string_append (md, "---:|");
+  g_string_append (md, "\n");
+  for (guint e = 0; e < epochs; e++)
+    {
+      g_string_append_printf (md, "| %u |", e + 1);
+      for (guint i = 0; i < runs->len; i++)
+        {
+          const HepaTrainRun *run = g_ptr_array_index (runs, i);
+          if (e >= run->n_epochs)
+            g_string_append (md, " |");
+          else
+            g_string_append_printf (md, " %s / %s |", pct (run->train_acc[e], a, sizeof a),
+                                    pct (run->test_acc[e], b, sizeof b));
+        }
+      g_string_append (md, "\n");
+    }
+  g_string_append (md, "\n");
 }
 
 gboolean
@@ -592,7 +631,8 @@ hepa_report_write_train (const HepaTrainResult *r,
   for (guint i = 0; i < r->runs->len; i++)
     {
       HepaTrainRun *run = g_ptr_array_index (r->runs, i);
-      if (run->metrics != NULL)
+      /* A validation tree (--val) is not a cross-validation fold. */
+      if (run->metrics != NULL && !run->held_out)
         {
           g_ptr_array_add (folds, run->metrics);
           for (guint j = 0; j < k * k; j++)
@@ -735,6 +775,7 @@ hepa_report_write_train (const HepaTrainResult *r,
       g_string_append (md, "![confusion](confusion.png)\n\n![ROC](roc.png)\n\n");
     }
   g_string_append (md, "## Training curves\n\n![loss](loss.png)\n\n![accuracy](accuracy.png)\n\n");
+  md_curves (md, r->runs);
   g_string_append (md, "## Time\n\n");
   g_string_append_printf (md, "- Whole job: %.1f min; training throughput %.2f images/s.\n",
                           r->seconds / 60, r->img_per_s);

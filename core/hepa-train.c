@@ -3,6 +3,7 @@
 
 #include "hepa-train.h"
 #include "hepa-calibrate.h"
+#include "hepa-train-private.h"
 
 #include "hepa-engine.h"
 #include "hepa-error.h"
@@ -14,6 +15,7 @@
 #include "hepa-model-file.h"
 
 #include <glib/gi18n.h>
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -466,14 +468,18 @@ hepa_train_options_init (HepaTrainOptions *opts)
   opts->final_model = TRUE;
   opts->seed = 1;
   opts->translate = 0.1;
-  opts->rescale = 0.15;
+  opts->rescale = 0.1;
   opts->balance = TRUE;
+  opts->copies_per_epoch = FALSE;
+  opts->subpixel = FALSE;
+  opts->zero_init_residual = FALSE;
 }
 
 void
 hepa_train_options_clear (HepaTrainOptions *opts)
 {
   g_clear_pointer (&opts->init, g_free);
+  g_clear_pointer (&opts->trace, g_free);
 }
 
 void
@@ -550,12 +556,16 @@ u01 (guint64 stream,
 }
 
 /* The augmentation of position @pos in an epoch: a function of (seed, run, epoch, pos) only,
- * so a resumed job draws the same. */
+ * so a resumed job draws the same. A balancing copy takes @copy_scale when it was drawn once
+ * for the run (not NaN), else a fresh rescale. Whole-pixel translation rounds the offsets as
+ * torchvision's RandomAffine does (round (uniform (-t * size, t * size))); with no rescale the
+ * bilinear sampler then reads pixels exactly, as its nearest-neighbour sampling does. */
 static void
 draw_aug (const HepaTrainOptions *opts,
           guint64                 stream,
           guint64                 pos,
           gboolean                balance_copy,
+          float                   copy_scale,
           int                     size,
           Aug                    *aug)
 {
@@ -563,9 +573,15 @@ draw_aug (const HepaTrainOptions *opts,
 
   aug->scale = 1.0f;
   if (balance_copy)
-    aug->scale = 1.0f + (float) opts->rescale * (2.0f * u01 (stream, i) - 1.0f);
+    aug->scale = !isnan (copy_scale) ? copy_scale
+                 : 1.0f + (float) opts->rescale * (2.0f * u01 (stream, i) - 1.0f);
   aug->tx = (float) (opts->translate * size) * (2.0f * u01 (stream, i + 1) - 1.0f);
   aug->ty = (float) (opts->translate * size) * (2.0f * u01 (stream, i + 2) - 1.0f);
+  if (!opts->subpixel)
+    {
+      aug->tx = rintf (aug->tx);
+      aug->ty = rintf (aug->ty);
+    }
   aug->hflip = u01 (stream, i + 3) < 0.5f;
   aug->vflip = opts->vflip && u01 (stream, i + 4) < 0.5f;
 }
@@ -770,7 +786,7 @@ completed_folds (const HepaTrainResult *r)
   for (guint i = 0; r->runs != NULL && i < r->runs->len; i++)
     {
       HepaTrainRun *run = g_ptr_array_index (r->runs, i);
-      if (run->metrics != NULL)
+      if (run->metrics != NULL && !run->held_out)
         g_ptr_array_add (folds, run->metrics);
     }
   return folds;
@@ -857,13 +873,20 @@ hepa_train_card_json (const HepaTrainResult *r)
   json_builder_set_member_name (b, "weight_decay");
   json_builder_add_double_value (b, o->weight_decay);
   json_builder_set_member_name (b, "balancing");
-  json_builder_add_string_value (b, o->balance ? "classes below the largest filled with randomly "
-                                 "rescaled and translated copies" : "none");
+  json_builder_add_string_value (b, !o->balance ? "none" : o->copies_per_epoch
+                                 ? "classes below the largest filled with copies, each rescaled "
+                                   "anew every epoch"
+                                 : "classes below the largest filled with copies, each rescaled "
+                                   "once");
+  json_builder_set_member_name (b, "rescale");
+  json_builder_add_double_value (b, o->rescale);
   json_builder_set_member_name (b, "augmentation");
   json_builder_add_string_value (b, o->vflip ? "random x/y translation, horizontal and vertical "
                                  "flips" : "random x/y translation, horizontal flip");
   json_builder_set_member_name (b, "translate");
   json_builder_add_double_value (b, o->translate);
+  json_builder_set_member_name (b, "translation");
+  json_builder_add_string_value (b, o->subpixel ? "sub-pixel (bilinear)" : "whole pixels");
   json_builder_set_member_name (b, "init");
   if (o->init != NULL)
     {
@@ -871,7 +894,9 @@ hepa_train_card_json (const HepaTrainResult *r)
       json_builder_add_string_value (b, base);
     }
   else
-    json_builder_add_string_value (b, "scratch (He init, zero-init residual)");
+    json_builder_add_string_value (b, o->zero_init_residual
+                                   ? "scratch (He init, zero-init residual)"
+                                   : "scratch (He init)");
   json_builder_set_member_name (b, "seed");
   json_builder_add_int_value (b, (gint64) o->seed);
   json_builder_end_object (b);
@@ -960,6 +985,8 @@ run_to_json (const HepaTrainRun *run,
   json_builder_add_int_value (b, run->n_train);
   json_builder_set_member_name (b, "n_test");
   json_builder_add_int_value (b, run->n_test);
+  json_builder_set_member_name (b, "held_out");
+  json_builder_add_boolean_value (b, run->held_out);
   json_builder_set_member_name (b, "seconds");
   json_builder_add_double_value (b, run->seconds);
   json_builder_set_member_name (b, "test_labels");
@@ -1009,6 +1036,7 @@ run_from_json (JsonObject *o,
     run->test_acc[e] = json_double_or_nan (a, e);
   run->n_train = json_object_get_int_member (o, "n_train");
   run->n_test = json_object_get_int_member (o, "n_test");
+  run->held_out = json_object_get_boolean_member_with_default (o, "held_out", FALSE);
   run->seconds = json_object_get_double_member (o, "seconds");
   a = json_object_get_array_member (o, "test_labels");
   if (run->n_test > 0 && a != NULL && json_array_get_length (a) == run->n_test)
@@ -1084,6 +1112,9 @@ save_checkpoint (HepaTrainNet          *net,
   DBL_MEMBER ("translate", o->translate);
   DBL_MEMBER ("rescale", o->rescale);
   INT_MEMBER ("balance", o->balance);
+  INT_MEMBER ("copies_per_epoch", o->copies_per_epoch);
+  INT_MEMBER ("subpixel", o->subpixel);
+  INT_MEMBER ("zero_init_residual", o->zero_init_residual);
   INT_MEMBER ("max_steps", o->max_steps);
   json_builder_set_member_name (b, "init");
   if (o->init != NULL)
@@ -1138,12 +1169,15 @@ typedef struct
   gint64                   images;          /* trained images, for img/s */
   double                   train_seconds;
   const char              *checkpoint_path;
+  HepaDataset             *val;             /* held-out tree, or NULL */
+  int                     *val_labels;      /* (val samples) its labels as training classes */
 } Job;
 
 typedef struct
 {
   guint    sample;
   gboolean copy;    /* a balancing copy: gets a random rescale too */
+  float    scale;   /* the copy's rescale when drawn once for the run, else NaN */
 } Entry;
 
 static GArray *
@@ -1162,7 +1196,7 @@ build_train_list (const Job *job,
   for (guint i = 0; i < d->samples->len; i++)
     {
       const HepaSample *s = g_ptr_array_index (d->samples, i);
-      Entry e = { i, FALSE };
+      Entry e = { i, FALSE, NAN };
 
       if (fold_of != NULL && fold_of[i] == test_fold)
         continue;
@@ -1174,9 +1208,15 @@ build_train_list (const Job *job,
     max = MAX (max, count[c]);
   if (job->opts.balance)
     {
-      /* As the paper: classes below the largest are filled up with copies (which get a random
-       * rescale and translation), cycling through the class's images in a seeded order. */
+      /* As the paper: each class below the largest is filled up to its size with copies of its
+       * images, each drawn at random (with replacement, seeded by seed and fold). A copy is
+       * rescaled about the centre by a factor uniform in [1 - rescale, 1 + rescale]: drawn once
+       * for the run (the copy is a fixed image, as the torchvision reference script makes it),
+       * or drawn anew every epoch with copies_per_epoch. Like every image it is translated and
+       * flipped anew every epoch. */
       g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) mix (job->opts.seed, 77 + test_fold));
+      guint64 scale_stream = mix (mix (job->opts.seed, 99), (guint64) (test_fold + 1));
+      guint n_copies = 0;
 
       for (guint c = 0; c < d->n_classes; c++)
         {
@@ -1184,7 +1224,11 @@ build_train_list (const Job *job,
           for (guint j = 0; count[c] > 0 && j < max - count[c]; j++)
             {
               Entry e = { g_array_index (members, guint, g_rand_int_range (rand, 0, members->len)),
-                          TRUE };
+                          TRUE, NAN };
+              if (!job->opts.copies_per_epoch)
+                e.scale = 1.0f + (float) job->opts.rescale
+                                 * (2.0f * u01 (scale_stream, n_copies) - 1.0f);
+              n_copies++;
               g_array_append_val (list, e);
             }
         }
@@ -1215,19 +1259,51 @@ report_progress (Job       *job,
   p.total_steps = job->total_steps;
   p.loss = loss;
   p.img_per_s = job->train_seconds > 0 ? job->images / job->train_seconds : 0;
+  p.epoch_done = FALSE;
+  p.train_acc = p.test_loss = p.test_acc = NAN;
   job->progress (&p, job->user_data);
 }
 
-/* Forward over @idx (n) in eval mode; fills probs (n, k) and returns the mean loss. */
+static void
+report_epoch (Job                *job,
+              const HepaTrainRun *run,
+              int                 run_index,
+              int                 n_runs,
+              int                 epoch,
+              int                 n_steps)
+{
+  HepaTrainProgress p;
+
+  if (job->progress == NULL)
+    return;
+  p.run = run_index;
+  p.n_runs = n_runs;
+  p.epoch = epoch;
+  p.n_epochs = job->opts.epochs;
+  p.step = p.n_steps = n_steps;
+  p.global_step = job->global_step;
+  p.total_steps = job->total_steps;
+  p.loss = run->train_loss[epoch];
+  p.img_per_s = job->train_seconds > 0 ? job->images / job->train_seconds : 0;
+  p.epoch_done = TRUE;
+  p.train_acc = run->train_acc[epoch];
+  p.test_loss = run->test_loss[epoch];
+  p.test_acc = run->test_acc[epoch];
+  job->progress (&p, job->user_data);
+}
+
+/* Forward over @idx (n) of @d in eval mode; fills probs (n, k) and returns the mean loss.
+ * @label_map (nullable) turns @d's labels into the training classes'. */
 static double
 evaluate_indices (Job         *job,
+                  HepaDataset *d,
+                  const int   *label_map,
                   const guint *idx,
                   guint        n,
                   int         *labels_out,
                   float       *probs_out)
 {
-  HepaDataset *d = job->data;
-  int b = job->opts.batch, k = (int) d->n_classes;
+  int b = job->opts.batch, k = (int) job->data->n_classes;
   gsize per = (gsize) d->planes * d->size * d->size;
   gsize in_n = (gsize) 3 * d->size * d->size;
   double loss = 0;
@@ -1241,8 +1317,10 @@ evaluate_indices (Job         *job,
           const HepaSample *s = g_ptr_array_index (d->samples, idx[start + j]);
           plain_input (d->pixels + per * idx[start + j], d->planes, d->size, imagenet_mean,
                        imagenet_std, job->input + in_n * j);
-          job->labels[j] = s->label;
-          labels_out[start + j] = s->label;
+          int label = label_map != NULL ? label_map[s->label] : s->label;
+
+          job->labels[j] = label;
+          labels_out[start + j] = label;
         }
       hepa_train_net_forward (job->net, job->input, nb, 0, job->logits);
       loss += nb * hepa_nn_train_softmax_xent (job->logits, job->labels, nb, k,
@@ -1256,13 +1334,139 @@ init_net (Job *job,
           int  run)
 {
   hepa_train_net_init_he (job->net, mix (job->opts.seed, 1000 + run));
-  if (job->init == NULL)
+  if (job->init == NULL && job->opts.zero_init_residual)
     hepa_train_net_zero_init_residual (job->net);
   if (job->init != NULL)
     {
       /* Checked before training started, so this cannot fail. */
       weights_to_net (job->init, job->net, job->init_head, FALSE, "init", NULL);
     }
+}
+
+/* The epoch's order: Fisher-Yates with a generator seeded by (seed, run, epoch). */
+static void
+epoch_order (const HepaTrainOptions *o,
+             int                     run_index,
+             int                     epoch,
+             guint                  *perm,
+             guint                   n)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) mix (mix (o->seed, run_index), epoch));
+
+  for (guint i = 0; i < n; i++)
+    perm[i] = i;
+  for (guint i = n - 1; n > 0 && i > 0; i--)
+    {
+      guint j = (guint) g_rand_int_range (rand, 0, (gint32) i + 1);
+      guint t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+}
+
+static guint64
+epoch_stream (const HepaTrainOptions *o,
+              int                     run_index,
+              int                     epoch)
+{
+  return mix (mix (o->seed ^ 0xa5a5, run_index), epoch);
+}
+
+/* Tests: what the trainer draws for run @run_index (0-based; the run's test fold when @fold_of
+ * is given) in @epoch, in training order. */
+GArray *
+hepa_train_epoch_augs (HepaDataset            *data,
+                       const HepaTrainOptions *opts,
+                       const int              *fold_of,
+                       int                     run_index,
+                       int                     epoch)
+{
+  Job job = { 0 };
+  g_autoptr(GArray) list = NULL;
+  g_autofree guint *perm = NULL;
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (HepaTrainAug));
+  guint64 stream = epoch_stream (opts, run_index, epoch);
+
+  job.data = data;
+  job.opts = *opts;
+  list = build_train_list (&job, fold_of, fold_of != NULL ? run_index : -1);
+  perm = g_new (guint, MAX (list->len, 1));
+  epoch_order (opts, run_index, epoch, perm, list->len);
+  for (guint i = 0; i < list->len; i++)
+    {
+      const Entry *e = &g_array_index (list, Entry, perm[i]);
+      HepaTrainAug a;
+      Aug aug;
+
+      draw_aug (opts, stream, i, e->copy, e->scale, data->size > 0 ? data->size : opts->size,
+                &aug);
+      a.sample = e->sample;
+      a.entry = perm[i];
+      a.copy = e->copy;
+      a.scale = aug.scale;
+      a.tx = aug.tx;
+      a.ty = aug.ty;
+      a.hflip = aug.hflip;
+      a.vflip = aug.vflip;
+      g_array_append_val (out, a);
+    }
+  return out;
+}
+
+/* Writes @w as @dir/@name for a trace. */
+static gboolean
+trace_save (HepaWeights  *w,
+            const char   *dir,
+            const char   *name,
+            GError      **error)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return hepa_safetensors_save (w, path, HEPA_DTYPE_F32, error);
+}
+
+/* One step of a trace: the batch, its labels, the logits, the loss and every gradient. */
+static gboolean
+trace_step (Job         *job,
+            int          step,
+            int          nb,
+            double       loss,
+            GError     **error)
+{
+  g_autoptr(HepaWeights) w = hepa_weights_new ();
+  g_autofree char *name = g_strdup_printf ("step-%d.safetensors", step);
+  g_autofree float *labels = g_new (float, nb);
+  g_autofree char *loss_text = g_strdup_printf ("%.17g", loss);
+  int size = job->opts.size, k = (int) job->data->n_classes;
+  gint64 in_shape[4] = { nb, 3, size, size }, l_shape[1] = { nb }, z_shape[2] = { nb, k };
+
+  for (int j = 0; j < nb; j++)
+    labels[j] = (float) job->labels[j];
+  hepa_weights_add (w, "input", 4, in_shape, job->input);
+  hepa_weights_add (w, "labels", 1, l_shape, labels);
+  hepa_weights_add (w, "logits", 2, z_shape, job->logits);
+  for (int i = 0; i < hepa_train_net_n_params (job->net); i++)
+    {
+      HepaTrainParam *p = hepa_train_net_param (job->net, i);
+      g_autofree char *gname = NULL;
+      gint64 shape[4];
+
+      if (p->grad == NULL)
+        continue;
+      for (int d = 0; d < p->ndim; d++)
+        shape[d] = p->shape[d];
+      gname = g_strconcat ("grad.", p->name, NULL);
+      hepa_weights_add (w, gname, p->ndim, shape, p->grad);
+    }
+  hepa_weights_set_metadata (w, "loss", loss_text);
+  return trace_save (w, job->opts.trace, name, error);
 }
 
 /* Trains one run. Returns FALSE with G_IO_ERROR_CANCELLED after writing a checkpoint. */
@@ -1288,10 +1492,22 @@ train_one (Job          *job,
   gint64 run_t0 = g_get_monotonic_time ();
   double run_seconds0 = start != NULL ? start->seconds : 0;
   int steps_done_run = 0;
+  gboolean tracing = job->opts.trace != NULL && run_index == 0 && start == NULL;
+  HepaDataset *test_data = d;
+  const int *test_map = NULL;
 
   for (guint i = 0; fold_of != NULL && i < d->samples->len; i++)
     if (fold_of[i] == test_fold)
       g_array_append_val (test, i);
+  if (test->len == 0 && job->val != NULL)
+    {
+      /* No test fold: the held-out tree gives the validation curve. */
+      for (guint i = 0; i < job->val->samples->len; i++)
+        g_array_append_val (test, i);
+      test_data = job->val;
+      test_map = job->val_labels;
+      run->held_out = TRUE;
+    }
   run->n_train = list->len;
   run->n_test = test->len;
   if (test->len > 0 && run->test_labels == NULL)
@@ -1304,25 +1520,27 @@ train_one (Job          *job,
 
   if (start == NULL)
     init_net (job, run_index);
+  if (tracing)
+    {
+      g_autoptr(HepaWeights) w = net_to_weights (job->net, FALSE);
+      g_autofree char *sgd = g_strdup_printf ("{\"lr\": %.17g, \"momentum\": %.17g, "
+                                              "\"weight_decay\": %.17g, \"batch\": %d}",
+                                              o->lr, o->momentum, o->weight_decay, o->batch);
+
+      hepa_weights_set_metadata (w, "sgd", sgd);
+      hepa_weights_set_metadata (w, "arch", hepa_arch_to_string (o->arch));
+      if (!trace_save (w, job->opts.trace, "init.safetensors", error))
+        return FALSE;
+    }
 
   for (int epoch = start ? start->epoch : 0; epoch < o->epochs; epoch++)
     {
-      g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) mix (mix (o->seed, run_index), epoch));
-      guint64 stream = mix (mix (o->seed ^ 0xa5a5, run_index), epoch);
+      guint64 stream = epoch_stream (o, run_index, epoch);
       double loss_sum = 0;
       guint correct = 0, seen = 0;
       int first_step = 0;
 
-      /* The epoch's order: Fisher-Yates with a generator seeded by (seed, run, epoch). */
-      for (guint i = 0; i < list->len; i++)
-        perm[i] = i;
-      for (guint i = list->len - 1; i > 0; i--)
-        {
-          guint j = (guint) g_rand_int_range (rand, 0, (gint32) i + 1);
-          guint t = perm[i];
-          perm[i] = perm[j];
-          perm[j] = t;
-        }
+      epoch_order (o, run_index, epoch, perm, list->len);
       if (start != NULL && epoch == start->epoch)
         {
           first_step = start->step;
@@ -1366,7 +1584,7 @@ train_one (Job          *job,
               const HepaSample *s = g_ptr_array_index (d->samples, e->sample);
               Aug aug;
 
-              draw_aug (o, stream, (guint64) step * b + j, e->copy, d->size, &aug);
+              draw_aug (o, stream, (guint64) step * b + j, e->copy, e->scale, d->size, &aug);
               augment (d->pixels + per * e->sample, d->planes, d->size, &aug, imagenet_mean,
                        imagenet_std, job->input + in_n * j);
               job->labels[j] = s->label;
@@ -1379,8 +1597,17 @@ train_one (Job          *job,
           if (epoch < o->warmup)
             lr *= (double) (epoch * n_steps + step + 1) / ((double) o->warmup * n_steps);
           loss = hepa_train_net_loss_grad (job->net, job->input, job->labels, nb, job->logits);
+          if (tracing && steps_done_run < o->trace_steps
+              && !trace_step (job, steps_done_run, nb, loss, error))
+            return FALSE;
           hepa_train_net_sgd_step (job->net, (float) lr, (float) o->momentum,
                                    (float) o->weight_decay);
+          if (tracing && steps_done_run + 1 == o->trace_steps)
+            {
+              g_autoptr(HepaWeights) w = net_to_weights (job->net, TRUE);
+              if (!trace_save (w, o->trace, "after.safetensors", error))
+                return FALSE;
+            }
           job->train_seconds += (g_get_monotonic_time () - t0) / 1e6;
           job->images += nb;
           loss_sum += loss * nb;
@@ -1402,8 +1629,8 @@ train_one (Job          *job,
       run->train_acc[epoch] = seen ? (double) correct / seen : NAN;
       if (test->len > 0)
         {
-          double tl = evaluate_indices (job, (const guint *) test->data, test->len,
-                                        run->test_labels, run->test_probs);
+          double tl = evaluate_indices (job, test_data, test_map, (const guint *) test->data,
+                                        test->len, run->test_labels, run->test_probs);
           guint ok = 0;
 
           for (guint i = 0; i < test->len; i++)
@@ -1419,6 +1646,7 @@ train_one (Job          *job,
           run->test_acc[epoch] = (double) ok / test->len;
         }
       run->n_epochs = epoch + 1;
+      report_epoch (job, run, run_index, n_runs, epoch, n_steps);
       start = NULL;
       if (o->max_steps > 0 && steps_done_run >= o->max_steps)
         break;
@@ -1496,6 +1724,10 @@ load_resume (const char        *path,
   opts->translate = json_object_get_double_member (o, "translate");
   opts->rescale = json_object_get_double_member (o, "rescale");
   opts->balance = json_object_get_int_member (o, "balance");
+  /* Checkpoints from before these options trained as the defaults were then. */
+  opts->copies_per_epoch = json_object_get_int_member_with_default (o, "copies_per_epoch", 1);
+  opts->subpixel = json_object_get_int_member_with_default (o, "subpixel", 1);
+  opts->zero_init_residual = json_object_get_int_member_with_default (o, "zero_init_residual", 1);
   opts->max_steps = json_object_get_int_member (o, "max_steps");
   if (json_object_has_member (o, "init") && !json_object_get_null_member (o, "init"))
     opts->init = g_strdup (json_object_get_string_member (o, "init"));
@@ -1554,6 +1786,7 @@ hepa_train_run (HepaDataset            *data,
   g_autoptr(HepaWeights) init = NULL;
   g_autofree int *fold_of = NULL;
   g_autofree char *checkpoint = NULL;
+  g_autofree int *val_labels = NULL;
   HepaModelCard card = { 0 };
   Job job = { 0 };
   Position start_pos = { 0 };
@@ -1566,6 +1799,8 @@ hepa_train_run (HepaDataset            *data,
 
   r->opts = *opts_in;
   r->opts.init = g_strdup (opts_in->init);
+  r->opts.trace = g_strdup (opts_in->trace);
+  r->opts.val = NULL;        /* borrowed for the call only */
   if (resume != NULL)
     {
       if (!load_resume (resume, data, &r->opts, &resume_w, &resume_p, error))
@@ -1574,7 +1809,7 @@ hepa_train_run (HepaDataset            *data,
     }
   if (!validate_options (&r->opts, error))
     return NULL;
-  job.opts = r->opts;
+  job.opts = r->opts;        /* after a resume: no trace, which is of a fresh start only */
 
   r->data_dir = g_strdup (data->dir);
   r->data_name = g_strdup (data->name);
@@ -1662,6 +1897,31 @@ hepa_train_run (HepaDataset            *data,
   if (data->pixels == NULL || data->size != r->opts.size || data->planes != 1)
     if (!hepa_dataset_preload (data, &card, NULL, NULL, cancellable, error))
       return NULL;
+  if (opts_in->val != NULL)
+    {
+      HepaDataset *val = opts_in->val;
+
+      val_labels = g_new (int, val->n_classes);
+      job.val_labels = val_labels;
+      for (guint c = 0; c < val->n_classes; c++)
+        {
+          job.val_labels[c] = -1;
+          for (guint t = 0; t < data->n_classes; t++)
+            if (g_str_equal (val->classes[c], data->classes[t]))
+              job.val_labels[c] = (int) t;
+          if (job.val_labels[c] < 0)
+            {
+              g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                           _("%s: class “%s” is not among the training data's classes"),
+                           val->dir, val->classes[c]);
+              return NULL;
+            }
+        }
+      if ((val->pixels == NULL || val->size != r->opts.size || val->planes != 1)
+          && !hepa_dataset_preload (val, &card, NULL, NULL, cancellable, error))
+        return NULL;
+      job.val = val;
+    }
 
   job.net = hepa_train_net_new (r->opts.arch, (int) data->n_classes, r->opts.batch, r->opts.size);
   if (job.net == NULL)

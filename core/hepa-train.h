@@ -89,9 +89,24 @@ typedef struct
   guint64   seed;            /* 1 */
   gboolean  vflip;           /* vertical flips too (the authors' script) */
   double    translate;       /* max translation as a fraction of the size, 0.1 */
-  double    rescale;         /* balancing copies: scale in [1 - r, 1 + r], 0.15 */
+  double    rescale;         /* balancing copies: scale in [1 - r, 1 + r], 0.1 */
   gboolean  balance;         /* fill smaller classes up to the largest (the paper), TRUE */
+  gboolean  copies_per_epoch; /* draw each balancing copy's rescale anew every epoch; FALSE:
+                              * once per run, as the torchvision reference script */
+  gboolean  subpixel;        /* translate by fractions of a pixel (bilinear); FALSE: whole
+                              * pixels, as torchvision's RandomAffine */
+  gboolean  zero_init_residual; /* from scratch: the last batch norm of every residual block
+                              * starts at 0 (torchvision's zero_init_residual); FALSE */
   int       max_steps;       /* stop each run after this many steps (benchmarks, tests); 0 */
+  /* Held-out images evaluated after every epoch of a run without a test fold (the final model,
+   * or --folds 1), for a validation curve; borrowed, nullable, not saved in checkpoints. Its
+   * classes must all be among the training data's. */
+  HepaDataset *val;
+  /* Tests: a folder that gets the first run's initial weights (init.safetensors), each of its
+   * first trace_steps steps' batch, logits, loss and gradients (step-N.safetensors) and the
+   * weights, running statistics and velocities after them (after.safetensors). */
+  char     *trace;
+  int       trace_steps;
 } HepaTrainOptions;
 
 void         hepa_train_options_init  (HepaTrainOptions *opts);
@@ -111,6 +126,7 @@ typedef struct
   int         *test_labels;  /* (n_test) */
   float       *test_probs;   /* (n_test, n_classes) */
   HepaMetrics *metrics;      /* on the test set; NULL without one */
+  gboolean     held_out;     /* the test set is the options' val tree, not a fold */
   double       seconds;
 } HepaTrainRun;
 
@@ -149,6 +165,12 @@ typedef struct
   gint64  total_steps;
   double  loss;         /* running mean of this epoch */
   double  img_per_s;
+  /* Once per epoch, after it ended (step == n_steps), a call with epoch_done set and the
+   * epoch's training accuracy and test or validation loss and accuracy (NaN without). */
+  gboolean epoch_done;
+  double  train_acc;
+  double  test_loss;
+  double  test_acc;
 } HepaTrainProgress;
 
 typedef void (*HepaTrainProgressFunc) (const HepaTrainProgress *progress,

@@ -507,6 +507,25 @@ fill_uniform (HepaTrainParam *p,
     p->data[i] = bound * hepa_nn_seeded_uniform (s, i);
 }
 
+/* Normal with standard deviation @std (Box-Muller over the tensor's own uniform stream). */
+static void
+fill_normal (HepaTrainParam *p,
+             uint64_t        seed,
+             int             index,
+             float           std)
+{
+  uint64_t s = seed * 0x100000001b3ull + (uint64_t) index;
+
+  for (size_t i = 0; i < p->n; i++)
+    {
+      /* u1 in (0, 1], u2 in [0, 1) */
+      double u1 = 1.0 - 0.5 * (hepa_nn_seeded_uniform (s, 2 * i) + 1.0);
+      double u2 = 0.5 * (hepa_nn_seeded_uniform (s, 2 * i + 1) + 1.0);
+
+      p->data[i] = (float) (std * sqrt (-2.0 * log (u1)) * cos (2.0 * M_PI * u2));
+    }
+}
+
 static void
 init_head (HepaTrainNet *net,
            uint64_t      seed)
@@ -532,10 +551,10 @@ hepa_train_net_init_he (HepaTrainNet *net,
         memset (p->velocity, 0, sizeof (float) * p->n);
       if (p->ndim == 4)
         {
-          /* kaiming_normal_(mode="fan_out", nonlinearity="relu"): variance 2 / fan_out; a
-           * uniform in +-sqrt(3) * std has the same variance. */
+          /* kaiming_normal_(mode="fan_out", nonlinearity="relu"): normal, variance
+           * 2 / fan_out: torchvision's distribution, not only its variance (issue 27). */
           float fan_out = (float) p->shape[0] * p->shape[2] * p->shape[3];
-          fill_uniform (p, seed, i, sqrtf (3.0f) * sqrtf (2.0f / fan_out));
+          fill_normal (p, seed, i, sqrtf (2.0f / fan_out));
         }
       else if (len > 7 && strcmp (p->name + len - 7, ".weight") == 0)
         {

@@ -238,7 +238,7 @@ HepaTrainParam *hepa_train_net_param    (HepaTrainNet       *net,
 HepaTrainParam *hepa_train_net_find     (HepaTrainNet       *net,
                                          const char         *name);
 
-/* He (Kaiming) init as torchvision: convolutions uniform with variance 2 / fan_out, BN gamma 1,
+/* He (Kaiming) init as torchvision: convolutions normal with variance 2 / fan_out, BN gamma 1,
  * beta 0, running statistics (0, 1); the fc layer uniform in +-1/sqrt(fan_in). Seeded. */
 void          hepa_train_net_init_he    (HepaTrainNet *net,
                                          uint64_t      seed);

@@ -10,8 +10,10 @@
 #include "hepa-report.h"
 #include "hepa-test-utils.h"
 #include "hepa-train.h"
+#include "hepa-train-private.h"
 #include "hepa-weights.h"
 #include "hepa-safetensors.h"
+#include "hepa-model-file.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -569,6 +571,201 @@ test_report_plots (void)
   hepa_test_rmtree (out);
 }
 
+/* Leaves the first @keep images of class @c (file names c<c>-NNN.png). */
+static void
+cut_class (const char *dir,
+           int         c,
+           int         per_class,
+           int         keep)
+{
+  for (int i = keep; i < per_class; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/c%d-%03d.png", class_names[c], c, i);
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_assert_cmpint (g_unlink (path), ==, 0);
+    }
+}
+
+typedef struct
+{
+  guint  n, copies, hflips, vflips, whole;
+  float  scale_min, scale_max, tx_min, tx_max;
+  double scale_sum, tx_sum;
+} AugStats;
+
+static void
+aug_stats (GArray   *augs,
+           AugStats *st)
+{
+  memset (st, 0, sizeof *st);
+  st->scale_min = st->tx_min = INFINITY;
+  st->scale_max = st->tx_max = -INFINITY;
+  for (guint i = 0; i < augs->len; i++)
+    {
+      const HepaTrainAug *a = &g_array_index (augs, HepaTrainAug, i);
+
+      st->n++;
+      st->hflips += a->hflip != 0;
+      st->vflips += a->vflip != 0;
+      st->whole += a->tx == rintf (a->tx) && a->ty == rintf (a->ty);
+      st->tx_min = MIN (st->tx_min, MIN (a->tx, a->ty));
+      st->tx_max = MAX (st->tx_max, MAX (a->tx, a->ty));
+      st->tx_sum += a->tx + a->ty;
+      if (!a->copy)
+        {
+          g_assert_cmpfloat (a->scale, ==, 1.0f);
+          continue;
+        }
+      st->copies++;
+      st->scale_min = MIN (st->scale_min, a->scale);
+      st->scale_max = MAX (st->scale_max, a->scale);
+      st->scale_sum += a->scale;
+    }
+}
+
+/* Issue 27 / 25 item 4: the augmentation the trainer draws is what its options say, measured
+ * over the epochs of a run on an imbalanced tree (40 / 10 / 5 images: 65 balancing copies). */
+static void
+test_augment_flags (void)
+{
+  g_autofree char *dir = make_tree (3, 40, 0, 16, 31);
+  g_autoptr(HepaDataset) data = NULL;
+  g_autoptr(GError) error = NULL;
+  HepaTrainOptions opts;
+  const int epochs = 6;
+  g_autofree float *first_scale = NULL;
+  guint changed = 0;
+  AugStats st;
+
+  cut_class (dir, 1, 40, 10);
+  cut_class (dir, 2, 40, 5);
+  data = hepa_dataset_load (dir, &error);
+  g_assert_no_error (error);
+
+  /* Defaults, as the torchvision reference: copies rescaled once in [0.9, 1.1], whole-pixel
+   * translation within round (0.1 * 64) = 6 pixels, horizontal flips only. */
+  hepa_train_options_init (&opts);
+  opts.size = 64;
+  g_assert_cmpfloat (opts.rescale, ==, 0.1);
+  g_assert_false (opts.copies_per_epoch);
+  g_assert_false (opts.subpixel);
+  g_assert_false (opts.zero_init_residual);
+  first_scale = g_new (float, 120);
+  for (int e = 0; e < epochs; e++)
+    {
+      g_autoptr(GArray) augs = hepa_train_epoch_augs (data, &opts, NULL, 0, e);
+
+      g_assert_cmpuint (augs->len, ==, 120);
+      aug_stats (augs, &st);
+      g_assert_cmpuint (st.copies, ==, 65);
+      g_assert_cmpuint (st.whole, ==, st.n);
+      g_assert_cmpfloat (st.tx_min, ==, -6.0f);
+      g_assert_cmpfloat (st.tx_max, ==, 6.0f);
+      g_assert_cmpfloat (fabs (st.tx_sum / (2 * st.n)), <, 1.0);
+      g_assert_cmpuint (st.hflips, >, st.n * 35 / 100);
+      g_assert_cmpuint (st.hflips, <, st.n * 65 / 100);
+      g_assert_cmpuint (st.vflips, ==, 0);
+      g_assert_cmpfloat (st.scale_min, >=, 0.9f);
+      g_assert_cmpfloat (st.scale_max, <=, 1.1f);
+      g_assert_cmpfloat (st.scale_max - st.scale_min, >, 0.15f);
+      g_assert_cmpfloat (fabs (st.scale_sum / st.copies - 1.0), <, 0.02);
+      /* Drawn once: each copy (a list entry) keeps its scale in every epoch. */
+      for (guint i = 0; i < augs->len; i++)
+        {
+          const HepaTrainAug *a = &g_array_index (augs, HepaTrainAug, i);
+          if (e == 0)
+            first_scale[a->entry] = a->scale;
+          else
+            g_assert_cmpfloat (first_scale[a->entry], ==, a->scale);
+        }
+    }
+
+  /* The previous behaviour, one switch each: copies rescaled anew every epoch within +-15 %,
+   * translation by fractions of a pixel, vertical flips. */
+  opts.copies_per_epoch = TRUE;
+  opts.rescale = 0.15;
+  opts.subpixel = TRUE;
+  opts.vflip = TRUE;
+  for (int e = 0; e < epochs; e++)
+    {
+      g_autoptr(GArray) augs = hepa_train_epoch_augs (data, &opts, NULL, 0, e);
+
+      aug_stats (augs, &st);
+      g_assert_cmpuint (st.copies, ==, 65);
+      g_assert_cmpuint (st.whole, <, st.n / 20);
+      g_assert_cmpfloat (st.tx_min, >=, -6.4f);
+      g_assert_cmpfloat (st.tx_max, <=, 6.4f);
+      g_assert_cmpfloat (st.tx_max - st.tx_min, >, 11.0f);
+      g_assert_cmpuint (st.vflips, >, st.n * 35 / 100);
+      g_assert_cmpuint (st.vflips, <, st.n * 65 / 100);
+      g_assert_cmpfloat (st.scale_min, >=, 0.85f);
+      g_assert_cmpfloat (st.scale_max, <=, 1.15f);
+      g_assert_cmpfloat (st.scale_max - st.scale_min, >, 0.24f);
+      for (guint i = 0; i < augs->len; i++)
+        {
+          const HepaTrainAug *a = &g_array_index (augs, HepaTrainAug, i);
+          if (e == 0)
+            first_scale[a->entry] = a->scale;
+          else if (a->copy)
+            changed += first_scale[a->entry] != a->scale;
+        }
+    }
+  /* Every copy got a new scale in (nearly) every later epoch. */
+  g_assert_cmpuint (changed, >, 65 * (epochs - 1) * 95 / 100);
+  hepa_train_options_clear (&opts);
+  hepa_test_rmtree (dir);
+}
+
+/* Zero-init of the last batch norm of each residual block: off by default (torchvision's
+ * default), on with zero_init_residual; seen in the traced initial weights. */
+static void
+test_zero_init_flag (void)
+{
+  g_autofree char *dir = make_tree (2, 4, 0, 32, 5);
+  g_autofree char *out = hepa_test_mkdtemp ();
+  g_autoptr(HepaDataset) data = hepa_dataset_load (dir, NULL);
+
+  for (int zero = 0; zero < 2; zero++)
+    {
+      g_autofree char *trace = g_build_filename (out, zero ? "zero" : "plain", NULL);
+      g_autofree char *model = g_build_filename (out, "m.safetensors", NULL);
+      g_autofree char *init = g_build_filename (trace, "init.safetensors", NULL);
+      g_autoptr(HepaTrainResult) r = NULL;
+      g_autoptr(HepaWeights) w = NULL;
+      g_autoptr(GError) error = NULL;
+      const HepaTensorEntry *bn2, *bn1;
+      HepaTrainOptions opts;
+
+      hepa_train_options_init (&opts);
+      opts.arch = HEPA_ARCH_RESNET18;
+      opts.size = 32;
+      opts.batch = 4;
+      opts.epochs = 1;
+      opts.folds = 1;
+      opts.max_steps = 1;
+      opts.zero_init_residual = zero;
+      opts.trace = g_strdup (trace);
+      opts.trace_steps = 1;
+      r = hepa_train_run (data, &opts, model, NULL, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (r);
+      w = hepa_model_file_load (init, &error);
+      g_assert_no_error (error);
+      bn2 = hepa_weights_lookup (w, "layer3.1.bn2.weight");
+      bn1 = hepa_weights_lookup (w, "layer3.1.bn1.weight");
+      g_assert_nonnull (bn2);
+      g_assert_nonnull (bn1);
+      for (gint64 i = 0; i < bn2->shape[0]; i++)
+        {
+          g_assert_cmpfloat (bn2->data[i], ==, zero ? 0.0f : 1.0f);
+          g_assert_cmpfloat (bn1->data[i], ==, 1.0f);
+        }
+      hepa_train_options_clear (&opts);
+    }
+  hepa_test_rmtree (out);
+  hepa_test_rmtree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -582,5 +779,7 @@ main (int    argc,
   g_test_add_func ("/core/train/deterministic-resume", test_deterministic_resume);
   g_test_add_func ("/core/train/init-and-eval", test_init_and_eval);
   g_test_add_func ("/core/train/report-plots", test_report_plots);
+  g_test_add_func ("/core/train/augment-flags", test_augment_flags);
+  g_test_add_func ("/core/train/zero-init-flag", test_zero_init_flag);
   return g_test_run ();
 }

@@ -129,9 +129,15 @@ test_train_eval (void)
 
   status = run_cli (&out, &err, "train", "--data", data, "--out", model, "--arch", "resnet18",
                     "--size", "40", "--epochs", "10", "--batch", "8", "--lr", "0.005", "--folds",
-                    "2", "--seed", "3", "--report", report, "--threads", "2", NULL);
+                    "2", "--seed", "3", "--report", report, "--threads", "2", "--val", held,
+                    NULL);
   g_test_message ("train stdout:\n%s\nstderr:\n%s", out, err);
   g_assert_cmpint (status, ==, 0);
+  /* Not a terminal: one summary line per epoch, the final run's against the --val tree. */
+  g_assert_nonnull (strstr (err, "fold 1/3 epoch 1/10: training loss "));
+  g_assert_nonnull (strstr (err, ", test loss "));
+  g_assert_nonnull (strstr (err, "final 3/3 epoch 10/10: training loss "));
+  g_assert_nonnull (strstr (err, ", validation loss "));
   g_assert_true (g_file_test (model, G_FILE_TEST_EXISTS));
   for (guint i = 0; i < G_N_ELEMENTS (files); i++)
     {
@@ -150,6 +156,9 @@ test_train_eval (void)
     g_assert_true (g_file_get_contents (md_path, &md, NULL, NULL));
     g_assert_nonnull (strstr (md, "leakage"));
     g_assert_nonnull (strstr (md, "mean ± SD"));
+    /* Training and held-out accuracy per epoch side by side, every run a column. */
+    g_assert_nonnull (strstr (md, "| epoch | fold 1 | fold 2 | final |"));
+    g_assert_nonnull (strstr (md, "\n| 10 | "));
   }
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
