@@ -5,6 +5,7 @@
 #include "hepa-debug.h"
 #include "hepa-style.h"
 #include "hepa-preferences.h"
+#include "hepa-window-archive.h"
 #include "hepa-window.h"
 
 #include "hepa-core.h"
@@ -354,6 +355,10 @@ static const struct
   { "win.zoom-fit", { "<Control>0", NULL } },
   { "win.zoom-one", { "<Control>1", NULL } },
   { "win.export", { "<Control>e", NULL } },
+  /* The archive and view export (issue 23) */
+  { "win.save-view", { "<Control><Shift>s", NULL } },
+  { "win.copy-view", { "<Control><Shift>c", NULL } },
+  { "win.pacs-query", { "<Control><Shift>r", NULL } },
 };
 
 static void
@@ -428,6 +433,7 @@ get_window (HepaApplication *self)
     {
       window = GTK_WINDOW (hepa_window_new (GTK_APPLICATION (self), self->settings));
       hepa_window_actions_attach (HEPA_WINDOW (window));
+      hepa_window_archive_attach (HEPA_WINDOW (window));
       hepa_window_set_model (HEPA_WINDOW (window), self->model, self->loading,
                              self->model_error);
     }
