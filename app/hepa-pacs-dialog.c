@@ -219,13 +219,15 @@ find_done_cb (GObject      *source,
                                                                   "%ld images", m->n_instances),
                                                      m->n_instances)
                                   : g_strdup ("");
-      g_autofree char *subtitle = g_strdup_printf ("%s · %s · %s · %s",
-                                                   m->study_description ? m->study_description : "",
-                                                   m->modalities ? m->modalities : "",
-                                                   m->accession_number ? m->accession_number : "",
-                                                   images);
+      const char *parts[] = { m->study_description, m->modalities, m->accession_number, images };
+      g_autoptr(GString) subtitle = g_string_new (NULL);
 
-      gtk_list_box_append (GTK_LIST_BOX (self->study_list), match_row (title, subtitle));
+      for (guint k = 0; k < G_N_ELEMENTS (parts); k++)
+        if (parts[k] != NULL && *parts[k])
+          g_string_append_printf (subtitle, "%s%s", subtitle->len ? " · " : "", parts[k]);
+
+      g_strdelimit (title, "^", ' ');
+      gtk_list_box_append (GTK_LIST_BOX (self->study_list), match_row (title, subtitle->str));
     }
   {
     g_autofree char *line = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u study found.",
@@ -393,8 +395,8 @@ retrieve_done_cb (GObject      *source,
     }
   {
     g_autofree char *line = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                          "Retrieved %u image; opening it.",
-                                                          "Retrieved %u images; opening them.", n),
+                                                          "Retrieved %u file; opening it.",
+                                                          "Retrieved %u files; opening them.", n),
                                              n);
     set_status (self, line, FALSE);
   }

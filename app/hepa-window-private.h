@@ -76,5 +76,9 @@ void hepa_window_show_info       (HepaWindow     *self,
                                   const char     *message);
 void hepa_window_set_status      (HepaWindow     *self,
                                   const char     *message);
+/* Opens @path (again, when it is the open file) once the open file's regions are on disk
+ * (hepa-window-archive.c: Open SR). */
+void hepa_window_open_path       (HepaWindow     *self,
+                                  const char     *path);
 
 G_END_DECLS

@@ -2,7 +2,8 @@
 /* The workbench's side of the archive (issue 23 items 1 and 2), against the throwaway Orthanc
  * test-pacs-ui.sh starts: a node added in Preferences is verified (C-ECHO), a closed port gives
  * one line; the window's Query and Retrieve dialog finds the pushed phantom study and its series,
- * retrieves it with C-GET and with C-MOVE, and the study opens in the window.
+ * retrieves it with C-GET and with C-MOVE, and the study opens in the window; Send Results writes
+ * and stores SR, SEG, SC and PDF, which Orthanc then holds; Open SR brings a deleted ROI back.
  * Skips without the archive (HEPA_TEST_PACS_NODE unset) or without a display. */
 #include "config.h"
 
@@ -12,8 +13,11 @@
 #include <glib/gstdio.h>
 #include <gtk/gtk.h>
 
+#include "hepa-model-handle.h"
 #include "hepa-pacs-dialog.h"
+#include "hepa-ui-fixtures.h"
 #include "hepa-pacs-nodes.h"
+#include "hepa-results.h"
 #include "hepa-view-export.h"
 #include "hepa-window-archive.h"
 #include "hepa-window-private.h"
@@ -170,7 +174,8 @@ static void
 retrieve_and_open (HepaWindow     *window,
                    HepaPacsDialog *dialog,
                    const char     *patient_id,
-                   guint           n_images)
+                   guint           n_images,
+                   guint           n_series)
 {
   GtkWidget *root = GTK_WIDGET (dialog);
   g_autofree char *folder = NULL;
@@ -183,7 +188,7 @@ retrieve_and_open (HepaWindow     *window,
   g_assert_cmpuint (hepa_pacs_dialog_get_n_studies (dialog), ==, 1);
   /* The first study is chosen, and its series listed (synth: one series per image). */
   WAIT_FOR (!hepa_pacs_dialog_get_busy (dialog));
-  g_assert_cmpuint (hepa_pacs_dialog_get_n_series (dialog), ==, n_images);
+  g_assert_cmpuint (hepa_pacs_dialog_get_n_series (dialog), ==, n_series);
 
   hepa_study_clear (window->study);
   click (get (root, "pacs-retrieve"));
@@ -194,11 +199,134 @@ retrieve_and_open (HepaWindow     *window,
   g_assert_false (gtk_widget_is_sensitive (get (root, "pacs-cancel")));
 
   /* The study opens in the window, from the cache folder. */
-  WAIT_FOR (hepa_study_get_n_files (window->study) == n_images
+  WAIT_FOR (hepa_study_get_n_files (window->study) >= n_images
             && hepa_document_get_image (window->document) != NULL);
   folder = g_path_get_dirname (hepa_document_get_path (window->document));
   g_assert_true (g_str_has_prefix (folder, g_get_user_cache_dir ()));
   g_assert_cmpstr (hepa_study_get_folder (window->study), ==, folder);
+}
+
+static void
+results_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* Send Results from the open study, then find what Orthanc holds of it; Open SR afterwards.
+ * Returns the SR written (transfer full). */
+static char *
+send_results_and_open_sr (HepaWindow *window)
+{
+  g_autofree char *dir = g_dir_make_tmp ("hepa-pacs-model-XXXXXX", NULL);
+  g_autofree char *model_path = g_build_filename (dir, "model.safetensors", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModelHandle) handle = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GPtrArray) nodes = hepa_pacs_nodes_from_settings (settings);
+  g_autoptr(GPtrArray) series = NULL;
+  g_autofree char *out_dir = NULL, *image = NULL, *sr = NULL;
+  const char *path = hepa_document_get_path (window->document);
+  const HepaRect rect = { 200, 150, 128, 128 };
+  HepaPacsQuery query = { 0 };
+  g_autofree char *study_uid = NULL;
+  char *sop_uid = NULL;
+  const char *id;
+  guint n_sent = 0;
+  GDir *listing;
+  const char *name;
+  gboolean sr_found = FALSE, seg_found = FALSE;
+
+  g_assert_true (hepa_ui_fixture_write_model (model_path, &error));
+  g_assert_no_error (error);
+  {
+    HepaModel *model = hepa_model_load (model_path, &error);
+    HepaEngine *engine;
+
+    g_assert_no_error (error);
+    engine = hepa_engine_new (model, &error);
+    g_assert_no_error (error);
+    handle = hepa_model_handle_new (model, engine, model_path);
+  }
+  hepa_window_set_model (window, handle, FALSE, NULL);
+  g_assert_nonnull (path);
+  id = hepa_roi_store_add (window->store, 0, &rect);
+  g_assert_nonnull (id);
+  g_assert_true (hepa_roi_store_set_label (window->store, id, "cyst", NULL, NULL, NULL));
+
+  hepa_window_send_results_async (window, results_done_cb, &result);
+  WAIT_FOR (result != NULL);
+  g_assert_true (hepa_window_send_results_finish (window, result, &n_sent, &out_dir, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_test_message ("sent %u files from %s", n_sent, out_dir);
+  /* SR, one SEG, the SC of the view, the Encapsulated PDF. */
+  g_assert_cmpuint (n_sent, ==, 4);
+  listing = g_dir_open (out_dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (listing)) != NULL)
+    {
+      if (g_str_has_suffix (name, ".sr.dcm"))
+        sr = g_build_filename (out_dir, name, NULL);
+      seg_found |= g_str_has_suffix (name, ".seg.dcm");
+    }
+  g_dir_close (listing);
+  g_assert_nonnull (sr);
+  g_assert_true (seg_found);
+
+  /* Orthanc holds them, as new series of the study. */
+  {
+    g_autoptr(HepaAnnotations) annotations = hepa_results_import_sr (sr, &sop_uid, &error);
+
+    g_assert_no_error (error);
+    g_free (sop_uid);
+  }
+  {
+    /* The study's UID, from the dialog's find: the one study of the phantom patient. */
+    HepaPacsQuery study_query = { 0 };
+    g_autoptr(GPtrArray) studies = NULL;
+
+    study_query.patient_id = g_getenv ("HEPA_TEST_PATIENT_ID");
+    studies = hepa_pacs_find (g_ptr_array_index (nodes, 0), HEPA_PACS_LEVEL_STUDY, &study_query,
+                              NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (studies->len, ==, 1);
+    study_uid = g_strdup (((HepaPacsMatch *) g_ptr_array_index (studies, 0))->study_uid);
+  }
+  query.study_uid = study_uid;
+  series = hepa_pacs_find (g_ptr_array_index (nodes, 0), HEPA_PACS_LEVEL_SERIES, &query, NULL,
+                           &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < series->len; i++)
+    {
+      HepaPacsMatch *m = g_ptr_array_index (series, i);
+
+      sr_found |= g_strcmp0 (m->modalities, "SR") == 0;
+    }
+  g_assert_true (sr_found);
+
+  /* Open SR: the region, deleted meanwhile, comes back with its label. */
+  g_assert_true (hepa_roi_store_remove (window->store, id));
+  g_assert_cmpuint (hepa_roi_store_count_labeled (window->store), ==, 0);
+  hepa_window_open_sr_async (window, sr, results_done_cb, &result);
+  WAIT_FOR (result != NULL);
+  image = hepa_window_open_sr_finish (window, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (image, ==, path);
+  WAIT_FOR (!hepa_document_get_loading (window->document)
+            && hepa_roi_store_count_labeled (window->store) == 1);
+  {
+    GPtrArray *rois = hepa_roi_store_get_rois (window->store);
+    const HepaRoi *roi = g_ptr_array_index (rois, 0);
+
+    g_assert_cmpstr (roi->label, ==, "cyst");
+    g_assert_cmpint (roi->rect.x, ==, rect.x);
+    g_assert_cmpint (roi->rect.width, ==, rect.width);
+  }
+  g_unlink (model_path);
+  g_rmdir (dir);
+  return g_steal_pointer (&sr);
 }
 
 static void
@@ -213,6 +341,7 @@ test_dialog_retrieve (void)
   int our_port = (int) g_ascii_strtoll (g_getenv ("HEPA_TEST_OUR_PORT"), NULL, 10);
   HepaWindow *window;
   HepaPacsDialog *dialog;
+  g_autofree char *sr = NULL;
 
   g_assert_no_error (error);
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
@@ -236,7 +365,7 @@ test_dialog_retrieve (void)
   g_assert_cmpstr (label_text (get (GTK_WIDGET (dialog), "pacs-status")), ==, "");
 
   /* C-GET */
-  retrieve_and_open (window, dialog, patient_id, n_images);
+  retrieve_and_open (window, dialog, patient_id, n_images, n_images);
   if (g_getenv ("HEPA_TEST_DIALOG_PNG") != NULL)
     {
       /* What the dialog looks like, for the record (test-pacs-ui.sh --screenshot). */
@@ -257,10 +386,26 @@ test_dialog_retrieve (void)
         }
     }
 
+  sr = send_results_and_open_sr (window);
+
   /* C-MOVE to our own storage port: the second node. */
   gtk_drop_down_set_selected (GTK_DROP_DOWN (get (GTK_WIDGET (dialog), "pacs-node")), 1);
   g_assert_cmpint (g_settings_get_int (settings, "pacs-node"), ==, 1);
-  retrieve_and_open (window, dialog, patient_id, n_images);
+  /* Now with the results' four series (SR, SEG, SC, Encapsulated PDF). */
+  retrieve_and_open (window, dialog, patient_id, n_images, n_images + 4);
+  /* Known core bug (reported): after a C-MOVE (DCMTK's storage SCP ran in this process), the
+   * same SR no longer reads ("not a structured report: Invalid Value"), while another process
+   * reads it. Recorded as incomplete until core/dicom is fixed. */
+  {
+    g_autoptr(HepaAnnotations) again = hepa_results_import_sr (sr, NULL, &error);
+
+    if (again == NULL)
+      {
+        g_test_message ("after C-MOVE: %s", error->message);
+        g_test_incomplete ("core: an SR does not read in a process that has run a C-MOVE");
+        g_clear_error (&error);
+      }
+  }
 
   /* Nothing for an unknown patient: no studies, not an error. */
   gtk_editable_set_text (GTK_EDITABLE (get (GTK_WIDGET (dialog), "pacs-patient-id")), "NOBODY");
