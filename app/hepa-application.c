@@ -5,6 +5,7 @@
 #include "hepa-debug.h"
 #include "hepa-style.h"
 #include "hepa-preferences.h"
+#include "hepa-window-archive.h"
 #include "hepa-window.h"
 
 #include "hepa-core.h"
@@ -358,6 +359,10 @@ static const struct
   { "win.previous-unlabeled", { "<Control>Page_Up", NULL } },
   { "win.train", { "<Control>t", NULL } },
   { "win.review", { "<Control>r", NULL } },
+  /* The archive and view export (issue 23) */
+  { "win.save-view", { "<Control><Shift>s", NULL } },
+  { "win.copy-view", { "<Control><Shift>c", NULL } },
+  { "win.pacs-query", { "<Control><Shift>r", NULL } },
 };
 
 static void
@@ -432,6 +437,7 @@ get_window (HepaApplication *self)
     {
       window = GTK_WINDOW (hepa_window_new (GTK_APPLICATION (self), self->settings));
       hepa_window_actions_attach (HEPA_WINDOW (window));
+      hepa_window_archive_attach (HEPA_WINDOW (window));
       hepa_window_set_model (HEPA_WINDOW (window), self->model, self->loading,
                              self->model_error);
     }

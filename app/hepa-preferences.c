@@ -3,6 +3,8 @@
 
 #include "hepa-preferences.h"
 
+#include "hepa-pacs-nodes.h"
+
 #include "hepa-core.h"
 
 #include <glib/gi18n.h>
@@ -34,6 +36,7 @@ struct _HepaPreferences
   GtkWidget *model_button;
   GtkWidget *recent_label;
   GtkWidget *recent_button;
+  GtkWidget *pacs_box;          /* issue 23: hepa-pacs-nodes.c */
 
   GtkRecentManager *recent;
   gboolean          updating;   /* writing widgets from settings: do not write back */
@@ -374,6 +377,7 @@ hepa_preferences_class_init (HepaPreferencesClass *klass)
   BIND (last_export_button);
   BIND (model_button);
   BIND (recent_button);
+  BIND (pacs_box);
   BIND_AS (last_folder_label, "last_folder_button_description");
   BIND_AS (last_export_label, "last_export_button_description");
   BIND_AS (model_label, "model_button_description");
@@ -422,6 +426,7 @@ hepa_preferences_new (GtkWindow *parent,
                  self->last_export_button);
   update_model (self);
   update_recent (self);
+  gtk_box_append (GTK_BOX (self->pacs_box), hepa_pacs_nodes_new (settings));  /* issue 23 */
   g_signal_connect_object (settings, "changed", G_CALLBACK (settings_changed_cb), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->recent, "changed", G_CALLBACK (update_recent), self,

@@ -78,6 +78,10 @@ void hepa_window_show_info       (HepaWindow     *self,
                                   const char     *message);
 void hepa_window_set_status      (HepaWindow     *self,
                                   const char     *message);
+/* Opens @path (again, when it is the open file) once the open file's regions are on disk
+ * (hepa-window-archive.c: Open SR). */
+void hepa_window_open_path       (HepaWindow     *self,
+                                  const char     *path);
 
 /* hepa-window-loop.c: train, review, compare models, next/previous unlabeled file */
 void hepa_window_loop_attach     (HepaWindow     *self);

@@ -610,6 +610,13 @@ open_path (HepaWindow *self,
   really_open (self, path);
 }
 
+void
+hepa_window_open_path (HepaWindow *self,
+                       const char *path)
+{
+  open_path (self, path);
+}
+
 /* ---- Frames --------------------------------------------------------------------------- */
 
 /* Frames are decoded, windowed and scaled for the screen by the canvas's frame cache on a

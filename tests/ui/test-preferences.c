@@ -304,6 +304,91 @@ test_keyboard (Fixture       *f,
   g_assert_false (gtk_widget_get_visible (window));
 }
 
+/* Issue 23: the archive section. Adding, a bad AE title (one line, nothing stored), our own AE
+ * title and port, Verify against a port nobody listens on (one line naming the node), remove. */
+static gboolean
+verify_done (GtkWidget *label)
+{
+  const char *text = gtk_label_get_text (GTK_LABEL (label));
+
+  return *text && !g_str_has_suffix (text, "…");
+}
+
+static void
+test_pacs_nodes (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(GVariant) nodes = NULL;
+  g_autoptr(GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                          G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *our_aet = NULL;
+  const char *line;
+  int port;
+
+  /* A free port, closed again: nobody listens there. */
+  g_assert_true (g_socket_bind (sock, any, TRUE, NULL));
+  bound = g_socket_get_local_address (sock, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_socket_close (sock, NULL);
+
+  g_assert_null (find_named (GTK_WIDGET (f->preferences), "pacs-verify-0"));
+  gtk_editable_set_text (GTK_EDITABLE (get (f, "pacs-add-aet")), "ARCHIVE");
+  gtk_editable_set_text (GTK_EDITABLE (get (f, "pacs-add-host")), "127.0.0.1");
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (get (f, "pacs-add-port")), port);
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (get (f, "pacs-add-move")), TRUE);
+  g_signal_emit_by_name (get (f, "pacs-add"), "clicked");
+  nodes = g_settings_get_value (f->settings, "pacs-nodes");
+  g_assert_cmpuint (g_variant_n_children (nodes), ==, 1);
+  {
+    const char *aet, *host;
+    int p;
+    gboolean move;
+
+    g_variant_get_child (nodes, 0, "(&s&sib)", &aet, &host, &p, &move);
+    g_assert_cmpstr (aet, ==, "ARCHIVE");
+    g_assert_cmpstr (host, ==, "127.0.0.1");
+    g_assert_cmpint (p, ==, port);
+    g_assert_true (move);
+  }
+
+  /* A backslash is not allowed in an AE title: one line, nothing stored. */
+  gtk_editable_set_text (GTK_EDITABLE (get (f, "pacs-add-aet")), "A\\B");
+  gtk_editable_set_text (GTK_EDITABLE (get (f, "pacs-add-host")), "127.0.0.1");
+  g_signal_emit_by_name (get (f, "pacs-add"), "clicked");
+  line = gtk_label_get_text (GTK_LABEL (get (f, "pacs-add-error")));
+  g_assert_cmpstr (line, !=, "");
+  g_assert_null (strchr (line, '\n'));
+  g_clear_pointer (&nodes, g_variant_unref);
+  nodes = g_settings_get_value (f->settings, "pacs-nodes");
+  g_assert_cmpuint (g_variant_n_children (nodes), ==, 1);
+
+  /* Our own AE title and port go to the settings. */
+  gtk_editable_set_text (GTK_EDITABLE (get (f, "pacs-our-aet")), "WORKBENCH");
+  our_aet = g_settings_get_string (f->settings, "pacs-our-aet");
+  g_assert_cmpstr (our_aet, ==, "WORKBENCH");
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (get (f, "pacs-our-port")), 11112);
+  g_assert_cmpint (g_settings_get_int (f->settings, "pacs-our-port"), ==, 11112);
+
+  /* Verify: nobody listens, one line that names the node. */
+  g_signal_emit_by_name (get (f, "pacs-verify-0"), "clicked");
+  while (!verify_done (get (f, "pacs-result-0")))
+    g_main_context_iteration (NULL, TRUE);
+  line = gtk_label_get_text (GTK_LABEL (get (f, "pacs-result-0")));
+  g_test_message ("%s", line);
+  g_assert_nonnull (strstr (line, "ARCHIVE@127.0.0.1"));
+  g_assert_null (strchr (line, '\n'));
+  g_assert_true (gtk_widget_has_css_class (get (f, "pacs-result-0"), "error"));
+
+  g_signal_emit_by_name (get (f, "pacs-remove-0"), "clicked");
+  g_clear_pointer (&nodes, g_variant_unref);
+  nodes = g_settings_get_value (f->settings, "pacs-nodes");
+  g_assert_cmpuint (g_variant_n_children (nodes), ==, 0);
+  g_assert_null (find_named (GTK_WIDGET (f->preferences), "pacs-verify-0"));
+}
+
 static void
 test_finalize (void)
 {
@@ -339,6 +424,7 @@ main (int    argc,
   ADD ("/ui/preferences/model", test_model);
   ADD ("/ui/preferences/clear-recent", test_clear_recent);
   ADD ("/ui/preferences/keyboard", test_keyboard);
+  ADD ("/ui/preferences/pacs-nodes", test_pacs_nodes);
 #undef ADD
   g_test_add_func ("/ui/preferences/finalize", test_finalize);
   status = g_test_run ();
