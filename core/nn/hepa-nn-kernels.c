@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#if defined(__AVX2__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -32,21 +32,13 @@ typedef int v8i __attribute__ ((vector_size (32), aligned (4)));
 /* ---- GEMM -------------------------------------------------------------------------------- */
 
 #if defined(__AVX__)
-static inline v8f
-load_cols (const float *p,
-           int          n_valid)   /* columns 0 .. n_valid - 1 of these 8 */
-{
-  v8f v = { 0 };
-
-  if (n_valid >= 8)
-    return *(const v8f *) p;
-  for (int j = 0; j < n_valid; j++)
-    v[j] = p[j];
-  return v;
-}
-
-/* tile (6, 16) = ap (k, 6)^T * b (k, 16 columns, row stride ldb). */
-static inline __attribute__ ((always_inline)) void
+/* tile (6, 16) = ap (k, 6)^T * b (k, 16 columns of a zero-padded packed panel, row stride
+ * ldb). Written with intrinsics so that the 12 accumulators, the two vectors of b and the
+ * broadcast stay in the 16 registers of AVX2, and not inlined, so that the caller's live values
+ * do not take registers from it: inlined into gemm_job, GCC spilled one accumulator to the
+ * stack (a load, FMA and store per k on one slot, a chain through memory that halved the
+ * kernel's rate). Same products, in the same order over k, as before. */
+static __attribute__ ((noinline)) void
 kernel_6x16 (const float *ap,
              const float *b,
              size_t       ldb,
@@ -54,39 +46,50 @@ kernel_6x16 (const float *ap,
              int          n_valid,
              v8f          tile[MR][2])
 {
-  v8f c00 = { 0 }, c01 = { 0 }, c10 = { 0 }, c11 = { 0 }, c20 = { 0 }, c21 = { 0 };
-  v8f c30 = { 0 }, c31 = { 0 }, c40 = { 0 }, c41 = { 0 }, c50 = { 0 }, c51 = { 0 };
+  __m256 c00 = _mm256_setzero_ps (), c01 = _mm256_setzero_ps ();
+  __m256 c10 = _mm256_setzero_ps (), c11 = _mm256_setzero_ps ();
+  __m256 c20 = _mm256_setzero_ps (), c21 = _mm256_setzero_ps ();
+  __m256 c30 = _mm256_setzero_ps (), c31 = _mm256_setzero_ps ();
+  __m256 c40 = _mm256_setzero_ps (), c41 = _mm256_setzero_ps ();
+  __m256 c50 = _mm256_setzero_ps (), c51 = _mm256_setzero_ps ();
 
+  (void) n_valid;   /* the packed panel is always 16 wide, zero-padded */
   for (int kk = 0; kk < k; kk++, ap += MR, b += ldb)
     {
-      v8f b0, b1;
+      __m256 b0 = _mm256_loadu_ps (b);
+      __m256 b1 = _mm256_loadu_ps (b + 8);
+      __m256 a;
 
-      if (n_valid == NR)
-        {
-          b0 = *(const v8f *) b;
-          b1 = *(const v8f *) (b + 8);
-        }
-      else
-        {
-          b0 = load_cols (b, n_valid);
-          b1 = load_cols (b + 8, n_valid - 8);
-        }
-      c00 += ap[0] * b0;
-      c01 += ap[0] * b1;
-      c10 += ap[1] * b0;
-      c11 += ap[1] * b1;
-      c20 += ap[2] * b0;
-      c21 += ap[2] * b1;
-      c30 += ap[3] * b0;
-      c31 += ap[3] * b1;
-      c40 += ap[4] * b0;
-      c41 += ap[4] * b1;
-      c50 += ap[5] * b0;
-      c51 += ap[5] * b1;
+#if defined(__FMA__)
+#define HEPA_FMA(acc, x, y) acc = _mm256_fmadd_ps (x, y, acc)
+#else
+#define HEPA_FMA(acc, x, y) acc = _mm256_add_ps (acc, _mm256_mul_ps (x, y))
+#endif
+      a = _mm256_broadcast_ss (ap + 0);
+      HEPA_FMA (c00, a, b0);
+      HEPA_FMA (c01, a, b1);
+      a = _mm256_broadcast_ss (ap + 1);
+      HEPA_FMA (c10, a, b0);
+      HEPA_FMA (c11, a, b1);
+      a = _mm256_broadcast_ss (ap + 2);
+      HEPA_FMA (c20, a, b0);
+      HEPA_FMA (c21, a, b1);
+      a = _mm256_broadcast_ss (ap + 3);
+      HEPA_FMA (c30, a, b0);
+      HEPA_FMA (c31, a, b1);
+      a = _mm256_broadcast_ss (ap + 4);
+      HEPA_FMA (c40, a, b0);
+      HEPA_FMA (c41, a, b1);
+      a = _mm256_broadcast_ss (ap + 5);
+      HEPA_FMA (c50, a, b0);
+      HEPA_FMA (c51, a, b1);
+#undef HEPA_FMA
     }
-  tile[0][0] = c00, tile[0][1] = c01, tile[1][0] = c10, tile[1][1] = c11;
-  tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
-  tile[4][0] = c40, tile[4][1] = c41, tile[5][0] = c50, tile[5][1] = c51;
+#define HEPA_STORE(r, h, v) memcpy (&tile[r][h], &v, sizeof v)
+  HEPA_STORE (0, 0, c00); HEPA_STORE (0, 1, c01); HEPA_STORE (1, 0, c10); HEPA_STORE (1, 1, c11);
+  HEPA_STORE (2, 0, c20); HEPA_STORE (2, 1, c21); HEPA_STORE (3, 0, c30); HEPA_STORE (3, 1, c31);
+  HEPA_STORE (4, 0, c40); HEPA_STORE (4, 1, c41); HEPA_STORE (5, 0, c50); HEPA_STORE (5, 1, c51);
+#undef HEPA_STORE
 }
 
 /* tile (6, 8) = ap (k, 6)^T * b (k, 8 columns): the last panel when it has 8 columns or fewer
