@@ -587,6 +587,11 @@ output_block (const float        *m,
 }
 
 
+/* Blocks blk0 .. blk1 (at most HEPA_NN_WINO_GROUP) of 8 tiles, output channel blocks
+ * cb0 .. cb1. The group's inputs are transformed first; then, for HEPA_NN_WINO_CB_CHUNK channel
+ * blocks at a time, plane by plane, each 8 x c_in slice of u is used for every block of the
+ * group while it is in L1 (one block at a time streamed all of u from L3 once per block), and
+ * the chunk's outputs are transformed back. */
 static void
 winograd_job (const float        *u,
               int                 c_in,
@@ -595,7 +600,8 @@ winograd_job (const float        *u,
               int                 n,
               int                 h,
               int                 w,
-              int                 blk,
+              int                 blk0,
+              int                 blk1,
               int                 cb0,
               int                 cb1,
               const HepaEpilogue *epi,
@@ -605,18 +611,37 @@ winograd_job (const float        *u,
 {
   const int th = (h + M_OUT - 1) / M_OUT, tw = (w + M_OUT - 1) / M_OUT;
   const int co_blocks = (c_out + LANES - 1) / LANES;
-  TileBlock tb;
+  const int nb = blk1 - blk0;
+  const size_t v_block = (size_t) TT * c_in * LANES;
+  const size_t m_block = (size_t) TT * HEPA_NN_WINO_CB_CHUNK * LANES * LANES;
+  TileBlock tb[HEPA_NN_WINO_GROUP];
 
-  tile_block (blk, n, th, tw, &tb);
-  for (int ci = 0; ci < c_in; ci++)
-    input_block (x, c_in, h, w, &tb, ci, v + (size_t) ci * LANES, (size_t) c_in * LANES);
-  for (int cb = cb0; cb < cb1; cb++)
+  for (int g = 0; g < nb; g++)
     {
+      tile_block (blk0 + g, n, th, tw, &tb[g]);
+      for (int ci = 0; ci < c_in; ci++)
+        input_block (x, c_in, h, w, &tb[g], ci, v + g * v_block + (size_t) ci * LANES,
+                     (size_t) c_in * LANES);
+    }
+  for (int cc = cb0; cc < cb1; cc += HEPA_NN_WINO_CB_CHUNK)
+    {
+      const int ncb = cb1 - cc < HEPA_NN_WINO_CB_CHUNK ? cb1 - cc : HEPA_NN_WINO_CB_CHUNK;
+      const size_t t_stride = (size_t) ncb * LANES * LANES;
+
       for (int t = 0; t < TT; t++)
-        gemm_8x8 (u + ((size_t) t * co_blocks + cb) * c_in * LANES,
-                  v + (size_t) t * c_in * LANES, c_in, m + (size_t) t * LANES * LANES);
-      for (int r = 0; r < LANES && cb * LANES + r < c_out; r++)
-        output_block (m + r * LANES, LANES * LANES, c_out, h, w, &tb, cb * LANES + r, epi, y);
+        for (int cb = cc; cb < cc + ncb; cb++)
+          {
+            const float *ut = u + ((size_t) t * co_blocks + cb) * c_in * LANES;
+
+            for (int g = 0; g < nb; g++)
+              gemm_8x8 (ut, v + g * v_block + (size_t) t * c_in * LANES, c_in,
+                        m + g * m_block + t * t_stride + (size_t) (cb - cc) * LANES * LANES);
+          }
+      for (int g = 0; g < nb; g++)
+        for (int cb = cc; cb < cc + ncb; cb++)
+          for (int r = 0; r < LANES && cb * LANES + r < c_out; r++)
+            output_block (m + g * m_block + (size_t) (cb - cc) * LANES * LANES + r * LANES,
+                          t_stride, c_out, h, w, &tb[g], cb * LANES + r, epi, y);
     }
 }
 

@@ -59,7 +59,10 @@ typedef struct
                     const HepaEpilogue *epi,
                     float              *y,
                     float              *bp);
-  /* hepa-nn-winograd.c: block @blk of 8 tiles, output channel blocks cb0 .. cb1. */
+  /* hepa-nn-winograd.c: blocks blk0 .. blk1 of 8 tiles (at most HEPA_NN_WINO_GROUP), output
+   * channel blocks cb0 .. cb1; v holds HEPA_NN_WINO_GROUP blocks' transformed inputs
+   * (36 x c_in x 8 floats each), m as many blocks' products for HEPA_NN_WINO_CB_CHUNK channel
+   * blocks (36 x CB_CHUNK x 8 x 8 floats each). */
   void (*winograd_job) (const float        *u,
                         int                 c_in,
                         int                 c_out,
@@ -67,7 +70,8 @@ typedef struct
                         int                 n,
                         int                 h,
                         int                 w,
-                        int                 blk,
+                        int                 blk0,
+                        int                 blk1,
                         int                 cb0,
                         int                 cb1,
                         const HepaEpilogue *epi,
@@ -84,6 +88,8 @@ const HepaNnKernels *hepa_nn_kernels (void);
 #define HEPA_NN_WINO_LANES 8
 #define HEPA_NN_WINO_TT 36
 #define HEPA_NN_WINO_TILE 4
+#define HEPA_NN_WINO_GROUP 4
+#define HEPA_NN_WINO_CB_CHUNK 8
 
 /* row (hw) = act (row + bias + res) */
 static inline void
