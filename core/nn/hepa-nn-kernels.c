@@ -560,6 +560,37 @@ output_block (const float        *m,
       for (int i = 0; i < M_OUT; i++)
         o[i][q] = out[i] + bias;
     }
+#if defined(__AVX__)
+  /* Each output row i as one 4-float vector per lane: a 4 x 8 -> 8 x 4 transpose of o[i][0..3],
+   * so that a whole tile row is stored (with its residual and ReLU) at once. */
+  __m128 rows[M_OUT][LANES];
+
+  for (int i = 0; i < M_OUT; i++)
+    {
+      __m256 q0, q1, q2, q3, t0, t1, t2, t3, u0, u1, u2, u3;
+
+      memcpy (&q0, &o[i][0], sizeof q0);
+      memcpy (&q1, &o[i][1], sizeof q1);
+      memcpy (&q2, &o[i][2], sizeof q2);
+      memcpy (&q3, &o[i][3], sizeof q3);
+      t0 = _mm256_unpacklo_ps (q0, q1);   /* 0: q0 q1 (lane 0), q0 q1 (lane 1) | lanes 4, 5 */
+      t1 = _mm256_unpackhi_ps (q0, q1);   /* lanes 2, 3 | 6, 7 */
+      t2 = _mm256_unpacklo_ps (q2, q3);
+      t3 = _mm256_unpackhi_ps (q2, q3);
+      u0 = _mm256_shuffle_ps (t0, t2, 0x44);   /* lane 0 | lane 4 */
+      u1 = _mm256_shuffle_ps (t0, t2, 0xee);   /* lane 1 | lane 5 */
+      u2 = _mm256_shuffle_ps (t1, t3, 0x44);   /* lane 2 | lane 6 */
+      u3 = _mm256_shuffle_ps (t1, t3, 0xee);   /* lane 3 | lane 7 */
+      rows[i][0] = _mm256_castps256_ps128 (u0);
+      rows[i][1] = _mm256_castps256_ps128 (u1);
+      rows[i][2] = _mm256_castps256_ps128 (u2);
+      rows[i][3] = _mm256_castps256_ps128 (u3);
+      rows[i][4] = _mm256_extractf128_ps (u0, 1);
+      rows[i][5] = _mm256_extractf128_ps (u1, 1);
+      rows[i][6] = _mm256_extractf128_ps (u2, 1);
+      rows[i][7] = _mm256_extractf128_ps (u3, 1);
+    }
+#endif
   for (int l = 0; l < LANES; l++)
     {
       if (tb->b[l] < 0)
@@ -571,6 +602,25 @@ output_block (const float        *m,
       int ni = h - oy0 < M_OUT ? h - oy0 : M_OUT;
       int nq = w - ox0 < M_OUT ? w - ox0 : M_OUT;
 
+#if defined(__AVX__)
+      if (nq == M_OUT)
+        {
+          /* Same values as the scalar loop: the sum, then max (v, 0), which is v > 0 ? v : 0
+           * (NaN and -0 included: maxps returns its second operand, +0, for both). */
+          for (int i = 0; i < ni; i++)
+            {
+              size_t at = (size_t) (oy0 + i) * w + ox0;
+              __m128 val = rows[i][l];
+
+              if (rp)
+                val = _mm_add_ps (val, _mm_loadu_ps (rp + at));
+              if (relu)
+                val = _mm_max_ps (val, _mm_setzero_ps ());
+              _mm_storeu_ps (yp + at, val);
+            }
+          continue;
+        }
+#endif
       for (int i = 0; i < ni; i++)
         for (int q = 0; q < nq; q++)
           {
