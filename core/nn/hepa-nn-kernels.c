@@ -279,25 +279,24 @@ pack_b (const float *b,
 }
 
 
+/* Rows mb0 .. mb1 (blocks of 6) x columns n0 .. n0 + nc of one image, b already packed into
+ * panels of 16 columns at bp (panel p of this range at bp + p * k * 16). */
 static void
-gemm_job (const float        *packed,
-          int                 m,
-          int                 k,
-          const float        *b,
-          int                 ldb,
-          int                 n,
-          int                 n0,
-          int                 nc,
-          int                 mb0,
-          int                 mb1,
-          const HepaEpilogue *epi,
-          float              *y,
-          float              *bp)
+gemm_compute (const float        *packed,
+              int                 m,
+              int                 k,
+              const float        *bp,
+              int                 n,
+              int                 n0,
+              int                 nc,
+              int                 mb0,
+              int                 mb1,
+              const HepaEpilogue *epi,
+              float              *y)
 {
   int n_valid = n - n0 < nc ? n - n0 : nc;
   int panels = (n_valid + NR - 1) / NR;
 
-  pack_b (b, k, ldb, n0, nc, n, bp);
   for (int mb = mb0; mb < mb1; mb++)
     {
       int m0 = mb * MR, m_valid = m - m0 < MR ? m - m0 : MR;
@@ -316,6 +315,25 @@ gemm_job (const float        *packed,
           store_tile (tile, m0, m_valid, n0 + p * NR, cols, n, epi, y);
         }
     }
+}
+
+static void
+gemm_job (const float        *packed,
+          int                 m,
+          int                 k,
+          const float        *b,
+          int                 ldb,
+          int                 n,
+          int                 n0,
+          int                 nc,
+          int                 mb0,
+          int                 mb1,
+          const HepaEpilogue *epi,
+          float              *y,
+          float              *bp)
+{
+  pack_b (b, k, ldb, n0, nc, n, bp);
+  gemm_compute (packed, m, k, bp, n, n0, nc, mb0, mb1, epi, y);
 }
 
 /* ---- Winograd F(4x4, 3x3) ---------------------------------------------------------------- */
@@ -745,5 +763,7 @@ winograd_job (const float        *u,
 const HepaNnKernels KTABLE (HEPA_NN_ISA) = {
   .name = HEPA_NN_ISA_NAME,
   .gemm_job = gemm_job,
+  .gemm_pack_b = pack_b,
+  .gemm_compute = gemm_compute,
   .winograd_job = winograd_job,
 };

@@ -59,6 +59,26 @@ typedef struct
                     const HepaEpilogue *epi,
                     float              *y,
                     float              *bp);
+  /* The two halves of gemm_job, for a b packed once and shared by the team: columns
+   * n0 .. n0 + nc of b into panels of 16 at bp; then rows x columns from those panels. */
+  void (*gemm_pack_b)  (const float *b,
+                        int          k,
+                        int          ldb,
+                        int          n0,
+                        int          nc,
+                        int          n,
+                        float       *bp);
+  void (*gemm_compute) (const float        *packed,
+                        int                 m,
+                        int                 k,
+                        const float        *bp,
+                        int                 n,
+                        int                 n0,
+                        int                 nc,
+                        int                 mb0,
+                        int                 mb1,
+                        const HepaEpilogue *epi,
+                        float              *y);
   /* hepa-nn-winograd.c: blocks blk0 .. blk1 of 8 tiles (at most HEPA_NN_WINO_GROUP), output
    * channel blocks cb0 .. cb1; v holds HEPA_NN_WINO_GROUP blocks' transformed inputs
    * (36 x c_in x 8 floats each), m as many blocks' products for HEPA_NN_WINO_CB_CHUNK channel
