@@ -3,10 +3,11 @@
  * weights a packed once at load and the activations b read in place.
  *
  * In NCHW a 1x1 stride-1 conv's input already is b (c_in, h * w), and an im2col buffer is one
- * too, so nothing is packed per call: a 6 x 16 register-blocked kernel (12 accumulators, per k
- * two vector loads of b and six broadcasts of a) reads 16 columns of b straight from their rows
- * and writes the output tile with its epilogue applied (hepa-nn-kernels.c, built per instruction
- * set). The work is split over the team by (column range, row chunk), taken dynamically. */
+ * too: its columns are packed into zero-padded panels of 16 (per job, or once for the whole team
+ * when the rows are split), and a 6 x 16 register-blocked kernel (12 accumulators, per k two
+ * vector loads of b and six broadcasts of a) writes each output tile with its epilogue applied
+ * (hepa-nn-kernels.c, built per instruction set). The work is split over the team by (column
+ * range, row chunk), taken dynamically. */
 #include "hepa-nn.h"
 #include "hepa-nn-private.h"
 
