@@ -722,7 +722,8 @@ winograd_job (const float        *u,
               const HepaEpilogue *epi,
               float              *y,
               float              *v,
-              float              *m)
+              float              *m,
+              int                 v_ready)
 {
   const int th = (h + M_OUT - 1) / M_OUT, tw = (w + M_OUT - 1) / M_OUT;
   const int co_blocks = (c_out + LANES - 1) / LANES;
@@ -734,6 +735,8 @@ winograd_job (const float        *u,
   for (int g = 0; g < nb; g++)
     {
       tile_block (blk0 + g, n, th, tw, &tb[g]);
+      if (v_ready)
+        continue;
       for (int ci = 0; ci < c_in; ci++)
         input_block (x, c_in, h, w, &tb[g], ci, v + g * v_block + (size_t) ci * LANES,
                      (size_t) c_in * LANES);
@@ -760,10 +763,29 @@ winograd_job (const float        *u,
     }
 }
 
+/* The input transform of block @blk alone, into v (36 x c_in x 8). */
+static void
+winograd_input (const float *x,
+                int          c_in,
+                int          n,
+                int          h,
+                int          w,
+                int          blk,
+                float       *v)
+{
+  const int th = (h + M_OUT - 1) / M_OUT, tw = (w + M_OUT - 1) / M_OUT;
+  TileBlock tb;
+
+  tile_block (blk, n, th, tw, &tb);
+  for (int ci = 0; ci < c_in; ci++)
+    input_block (x, c_in, h, w, &tb, ci, v + (size_t) ci * LANES, (size_t) c_in * LANES);
+}
+
 const HepaNnKernels KTABLE (HEPA_NN_ISA) = {
   .name = HEPA_NN_ISA_NAME,
   .gemm_job = gemm_job,
   .gemm_pack_b = pack_b,
   .gemm_compute = gemm_compute,
   .winograd_job = winograd_job,
+  .winograd_input = winograd_input,
 };

@@ -97,7 +97,16 @@ typedef struct
                         const HepaEpilogue *epi,
                         float              *y,
                         float              *v,
-                        float              *m);
+                        float              *m,
+                        int                 v_ready);   /* v already holds the group's inputs */
+  /* The input transform of block @blk alone into v (36 x c_in x 8 floats). */
+  void (*winograd_input) (const float *x,
+                          int          c_in,
+                          int          n,
+                          int          h,
+                          int          w,
+                          int          blk,
+                          float       *v);
 } HepaNnKernels;
 
 /* The kernels in use (chosen on first use; see hepa_nn_set_isa). */

@@ -138,7 +138,7 @@ typedef struct
   const HepaEpilogue *epi;
   float              *y;
   float              *scratch;
-  int                 blocks, co_blocks, co_parts;
+  int                 blocks, co_blocks, co_parts, shared;
   const HepaNnKernels *kern;
 } WinoCtx;
 
@@ -156,8 +156,27 @@ wino_team_job (void *data,
   float *v = g->scratch + (size_t) index * thread_scratch (g->c_in);   /* (36, c_in, 8) */
   float *m = v + (size_t) HEPA_NN_WINO_GROUP * TT * g->c_in * LANES;
 
+  if (g->shared)
+    {
+      /* Inputs transformed once for the team (wino_input_team_job), products per thread. */
+      v = g->scratch + (size_t) blk0 * TT * g->c_in * LANES;
+      m = g->scratch + (size_t) g->blocks * TT * g->c_in * LANES
+          + (size_t) index * HEPA_NN_WINO_GROUP * TT * HEPA_NN_WINO_CB_CHUNK * LANES * LANES;
+    }
   g->kern->winograd_job (g->u, g->c_in, g->c_out, g->x, g->n, g->h, g->w, blk0, blk1, cb0, cb1,
-                         g->epi, g->y, v, m);
+                         g->epi, g->y, v, m, g->shared);
+}
+
+static void
+wino_input_team_job (void *data,
+                     int   blk,
+                     int   index)
+{
+  const WinoCtx *g = data;
+
+  (void) index;
+  g->kern->winograd_input (g->x, g->c_in, g->n, g->h, g->w, blk,
+                           g->scratch + (size_t) blk * TT * g->c_in * LANES);
 }
 
 void
@@ -179,7 +198,7 @@ hepa_nn_conv3x3_winograd (const float        *u,
   /* Gather offsets are int: one batch of inputs must stay below 2^31 floats. */
   HEPA_NN_ASSERT ((double) n * c_in * h * w < 2147483647.0);
 
-  WinoCtx g = { u, c_in, c_out, x, n, h, w, epi, y, scratch, 0, 0, 0, hepa_nn_kernels () };
+  WinoCtx g = { u, c_in, c_out, x, n, h, w, epi, y, scratch, 0, 0, 0, 0, hepa_nn_kernels () };
   const int th = n_tiles (h), tw = n_tiles (w);
   const int blocks = (n * th * tw + LANES - 1) / LANES;
   const int groups = (blocks + HEPA_NN_WINO_GROUP - 1) / HEPA_NN_WINO_GROUP;
@@ -201,6 +220,18 @@ hepa_nn_conv3x3_winograd (const float        *u,
       for (int job = 0; job < groups * g.co_parts; job++)
         wino_team_job (&g, job, hepa_nn_team_index ());
       return;
+    }
+  /* Output channels split: each part would transform the group's inputs again (eight times
+   * over in layer3 at batch 1 with two threads), so the inputs are transformed once, by block,
+   * into the scratch shared by the team when they fit it beside the threads' products. */
+  if (g.co_parts > 1
+      && (size_t) blocks * TT * c_in * LANES
+         + (size_t) HEPA_NN_MAX_THREADS * HEPA_NN_WINO_GROUP * TT * HEPA_NN_WINO_CB_CHUNK
+           * LANES * LANES
+         <= hepa_nn_winograd_scratch_size (c_in, c_out, n, h, w))
+    {
+      g.shared = 1;
+      hepa_nn_team_run (blocks, wino_input_team_job, &g);
     }
   hepa_nn_team_run (groups * g.co_parts, wino_team_job, &g);
 }
