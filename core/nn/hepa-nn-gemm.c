@@ -3,10 +3,11 @@
  * weights a packed once at load and the activations b read in place.
  *
  * In NCHW a 1x1 stride-1 conv's input already is b (c_in, h * w), and an im2col buffer is one
- * too, so nothing is packed per call: a 6 x 16 register-blocked kernel (12 accumulators, per k
- * two vector loads of b and six broadcasts of a) reads 16 columns of b straight from their rows
- * and writes the output tile with its epilogue applied (hepa-nn-kernels.c, built per instruction
- * set). The work is split over the team by (column range, row chunk), taken dynamically. */
+ * too: its columns are packed into zero-padded panels of 16 (per job, or once for the whole team
+ * when the rows are split), and a 6 x 16 register-blocked kernel (12 accumulators, per k two
+ * vector loads of b and six broadcasts of a) writes each output tile with its epilogue applied
+ * (hepa-nn-kernels.c, built per instruction set). The work is split over the team by (column
+ * range, row chunk), taken dynamically. */
 #include "hepa-nn.h"
 #include "hepa-nn-private.h"
 
@@ -118,6 +119,55 @@ gemm_team_job (void *data,
                      g->nc, mb0, mb1, &e, g->y + img * g->y_stride, bp);
 }
 
+/* Shared packing: image i's b in panels of 16 columns at scratch + i * k * round16 (n), packed
+ * once by the team (job = image x panel), then read by every row part. */
+static size_t
+shared_image_floats (int k,
+                     int n)
+{
+  return (size_t) k * ((n + NR - 1) / NR) * NR;
+}
+
+static void
+gemm_pack_team_job (void *data,
+                    int   job,
+                    int   index)
+{
+  const GemmCtx *g = data;
+  int panels = (g->n + NR - 1) / NR;
+  int img = job / panels, p = job % panels;
+
+  (void) index;
+  g->kern->gemm_pack_b (g->b + img * g->b_stride, g->k, g->ldb, p * NR, NR, g->n,
+                        g->scratch + img * shared_image_floats (g->k, g->n)
+                        + (size_t) p * g->k * NR);
+}
+
+static void
+gemm_shared_team_job (void *data,
+                      int   job,
+                      int   index)
+{
+  const GemmCtx *g = data;
+  int img = job / (g->n_ranges * g->m_parts);
+  int nr = (job / g->m_parts) % g->n_ranges, mp = job % g->m_parts;
+  int mb0 = (int) ((long) g->m_blocks * mp / g->m_parts);
+  int mb1 = (int) ((long) g->m_blocks * (mp + 1) / g->m_parts);
+  const float *bp = g->scratch + img * shared_image_floats (g->k, g->n)
+                    + (size_t) nr * g->nc / NR * g->k * NR;
+  HepaEpilogue e = { NULL, NULL, 0 };
+
+  (void) index;
+  if (g->epi != NULL)
+    {
+      e = *g->epi;
+      if (e.residual)
+        e.residual += img * g->y_stride;
+    }
+  g->kern->gemm_compute (g->packed, g->m, g->k, bp, g->n, nr * g->nc, g->nc, mb0, mb1, &e,
+                         g->y + img * g->y_stride);
+}
+
 /* The batched form: image i reads b + i * b_stride and writes y + i * y_stride (and its
  * residual at the same offset), all in one parallel region. */
 static void
@@ -159,6 +209,17 @@ gemm_batch (const float        *packed,
     {
       for (int job = 0; job < batch * g.n_ranges * g.m_parts; job++)
         gemm_team_job (&g, job, hepa_nn_team_index ());
+      return;
+    }
+  /* Split rows: each part would pack the same columns of b again (in layer3's 1x1 convs, ten
+   * copies of 0.8 MB per layer with two threads), so b is packed once, shared, when it fits the
+   * scratch of all the threads; the products are the same, from the same panels. */
+  if (g.m_parts > 1
+      && (size_t) batch * shared_image_floats (k, n)
+         <= (size_t) HEPA_NN_MAX_THREADS * HEPA_NN_GEMM_PANEL_FLOATS)
+    {
+      hepa_nn_team_run (batch * ((n + NR - 1) / NR), gemm_pack_team_job, &g);
+      hepa_nn_team_run (batch * g.n_ranges * g.m_parts, gemm_shared_team_job, &g);
       return;
     }
   hepa_nn_team_run (batch * g.n_ranges * g.m_parts, gemm_team_job, &g);

@@ -10,9 +10,10 @@
 #include "hepa-nn.h"
 #include "hepa-nn-private.h"
 
+#include <stddef.h>
 #include <string.h>
 
-#if defined(__AVX2__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -32,21 +33,13 @@ typedef int v8i __attribute__ ((vector_size (32), aligned (4)));
 /* ---- GEMM -------------------------------------------------------------------------------- */
 
 #if defined(__AVX__)
-static inline v8f
-load_cols (const float *p,
-           int          n_valid)   /* columns 0 .. n_valid - 1 of these 8 */
-{
-  v8f v = { 0 };
-
-  if (n_valid >= 8)
-    return *(const v8f *) p;
-  for (int j = 0; j < n_valid; j++)
-    v[j] = p[j];
-  return v;
-}
-
-/* tile (6, 16) = ap (k, 6)^T * b (k, 16 columns, row stride ldb). */
-static inline __attribute__ ((always_inline)) void
+/* tile (6, 16) = ap (k, 6)^T * b (k, 16 columns of a zero-padded packed panel, row stride
+ * ldb). Written with intrinsics so that the 12 accumulators, the two vectors of b and the
+ * broadcast stay in the 16 registers of AVX2, and not inlined, so that the caller's live values
+ * do not take registers from it: inlined into gemm_job, GCC spilled one accumulator to the
+ * stack (a load, FMA and store per k on one slot, a chain through memory that halved the
+ * kernel's rate). Same products, in the same order over k, as before. */
+static __attribute__ ((noinline)) void
 kernel_6x16 (const float *ap,
              const float *b,
              size_t       ldb,
@@ -54,39 +47,50 @@ kernel_6x16 (const float *ap,
              int          n_valid,
              v8f          tile[MR][2])
 {
-  v8f c00 = { 0 }, c01 = { 0 }, c10 = { 0 }, c11 = { 0 }, c20 = { 0 }, c21 = { 0 };
-  v8f c30 = { 0 }, c31 = { 0 }, c40 = { 0 }, c41 = { 0 }, c50 = { 0 }, c51 = { 0 };
+  __m256 c00 = _mm256_setzero_ps (), c01 = _mm256_setzero_ps ();
+  __m256 c10 = _mm256_setzero_ps (), c11 = _mm256_setzero_ps ();
+  __m256 c20 = _mm256_setzero_ps (), c21 = _mm256_setzero_ps ();
+  __m256 c30 = _mm256_setzero_ps (), c31 = _mm256_setzero_ps ();
+  __m256 c40 = _mm256_setzero_ps (), c41 = _mm256_setzero_ps ();
+  __m256 c50 = _mm256_setzero_ps (), c51 = _mm256_setzero_ps ();
 
+  (void) n_valid;   /* the packed panel is always 16 wide, zero-padded */
   for (int kk = 0; kk < k; kk++, ap += MR, b += ldb)
     {
-      v8f b0, b1;
+      __m256 b0 = _mm256_loadu_ps (b);
+      __m256 b1 = _mm256_loadu_ps (b + 8);
+      __m256 a;
 
-      if (n_valid == NR)
-        {
-          b0 = *(const v8f *) b;
-          b1 = *(const v8f *) (b + 8);
-        }
-      else
-        {
-          b0 = load_cols (b, n_valid);
-          b1 = load_cols (b + 8, n_valid - 8);
-        }
-      c00 += ap[0] * b0;
-      c01 += ap[0] * b1;
-      c10 += ap[1] * b0;
-      c11 += ap[1] * b1;
-      c20 += ap[2] * b0;
-      c21 += ap[2] * b1;
-      c30 += ap[3] * b0;
-      c31 += ap[3] * b1;
-      c40 += ap[4] * b0;
-      c41 += ap[4] * b1;
-      c50 += ap[5] * b0;
-      c51 += ap[5] * b1;
+#if defined(__FMA__)
+#define HEPA_FMA(acc, x, y) acc = _mm256_fmadd_ps (x, y, acc)
+#else
+#define HEPA_FMA(acc, x, y) acc = _mm256_add_ps (acc, _mm256_mul_ps (x, y))
+#endif
+      a = _mm256_broadcast_ss (ap + 0);
+      HEPA_FMA (c00, a, b0);
+      HEPA_FMA (c01, a, b1);
+      a = _mm256_broadcast_ss (ap + 1);
+      HEPA_FMA (c10, a, b0);
+      HEPA_FMA (c11, a, b1);
+      a = _mm256_broadcast_ss (ap + 2);
+      HEPA_FMA (c20, a, b0);
+      HEPA_FMA (c21, a, b1);
+      a = _mm256_broadcast_ss (ap + 3);
+      HEPA_FMA (c30, a, b0);
+      HEPA_FMA (c31, a, b1);
+      a = _mm256_broadcast_ss (ap + 4);
+      HEPA_FMA (c40, a, b0);
+      HEPA_FMA (c41, a, b1);
+      a = _mm256_broadcast_ss (ap + 5);
+      HEPA_FMA (c50, a, b0);
+      HEPA_FMA (c51, a, b1);
+#undef HEPA_FMA
     }
-  tile[0][0] = c00, tile[0][1] = c01, tile[1][0] = c10, tile[1][1] = c11;
-  tile[2][0] = c20, tile[2][1] = c21, tile[3][0] = c30, tile[3][1] = c31;
-  tile[4][0] = c40, tile[4][1] = c41, tile[5][0] = c50, tile[5][1] = c51;
+#define HEPA_STORE(r, h, v) memcpy (&tile[r][h], &v, sizeof v)
+  HEPA_STORE (0, 0, c00); HEPA_STORE (0, 1, c01); HEPA_STORE (1, 0, c10); HEPA_STORE (1, 1, c11);
+  HEPA_STORE (2, 0, c20); HEPA_STORE (2, 1, c21); HEPA_STORE (3, 0, c30); HEPA_STORE (3, 1, c31);
+  HEPA_STORE (4, 0, c40); HEPA_STORE (4, 1, c41); HEPA_STORE (5, 0, c50); HEPA_STORE (5, 1, c51);
+#undef HEPA_STORE
 }
 
 /* tile (6, 8) = ap (k, 6)^T * b (k, 8 columns): the last panel when it has 8 columns or fewer
@@ -275,25 +279,24 @@ pack_b (const float *b,
 }
 
 
+/* Rows mb0 .. mb1 (blocks of 6) x columns n0 .. n0 + nc of one image, b already packed into
+ * panels of 16 columns at bp (panel p of this range at bp + p * k * 16). */
 static void
-gemm_job (const float        *packed,
-          int                 m,
-          int                 k,
-          const float        *b,
-          int                 ldb,
-          int                 n,
-          int                 n0,
-          int                 nc,
-          int                 mb0,
-          int                 mb1,
-          const HepaEpilogue *epi,
-          float              *y,
-          float              *bp)
+gemm_compute (const float        *packed,
+              int                 m,
+              int                 k,
+              const float        *bp,
+              int                 n,
+              int                 n0,
+              int                 nc,
+              int                 mb0,
+              int                 mb1,
+              const HepaEpilogue *epi,
+              float              *y)
 {
   int n_valid = n - n0 < nc ? n - n0 : nc;
   int panels = (n_valid + NR - 1) / NR;
 
-  pack_b (b, k, ldb, n0, nc, n, bp);
   for (int mb = mb0; mb < mb1; mb++)
     {
       int m0 = mb * MR, m_valid = m - m0 < MR ? m - m0 : MR;
@@ -312,6 +315,25 @@ gemm_job (const float        *packed,
           store_tile (tile, m0, m_valid, n0 + p * NR, cols, n, epi, y);
         }
     }
+}
+
+static void
+gemm_job (const float        *packed,
+          int                 m,
+          int                 k,
+          const float        *b,
+          int                 ldb,
+          int                 n,
+          int                 n0,
+          int                 nc,
+          int                 mb0,
+          int                 mb1,
+          const HepaEpilogue *epi,
+          float              *y,
+          float              *bp)
+{
+  pack_b (b, k, ldb, n0, nc, n, bp);
+  gemm_compute (packed, m, k, bp, n, n0, nc, mb0, mb1, epi, y);
 }
 
 /* ---- Winograd F(4x4, 3x3) ---------------------------------------------------------------- */
@@ -410,24 +432,70 @@ input_block (const float     *x,
           col_ok[r][l] = valid && tb->x0[l] + r >= 0 && tb->x0[l] + r < w ? -1 : 0;
         }
     }
+#if defined(__AVX__)
+  /* Per lane, each tile row as one masked load of its 6 (of 8) pixels, the columns outside the
+   * image masked off (a masked element is neither read nor faults), then an 8 x 8 transpose to
+   * the lane-vectors d[r][p]: 8 loads and 24 shuffles per row in place of six gathers. */
+  {
+    __m256i colmask[LANES];
+
+    for (int l = 0; l < LANES; l++)
+      {
+        v8i cm;
+
+        for (int p = 0; p < 8; p++)
+          cm[p] = p < T ? col_ok[p][l] : 0;
+        memcpy (&colmask[l], &cm, sizeof cm);
+      }
+    for (int r = 0; r < T; r++)
+      {
+        __m256 rv[LANES], t[8], q[8];
+
+        for (int l = 0; l < LANES; l++)
+          rv[l] = row_ok[r][l] ? _mm256_maskload_ps (x + ((ptrdiff_t) base[l] + (ptrdiff_t) r * w),
+                                                     colmask[l])
+                               : _mm256_setzero_ps ();
+        t[0] = _mm256_unpacklo_ps (rv[0], rv[1]);
+        t[1] = _mm256_unpackhi_ps (rv[0], rv[1]);
+        t[2] = _mm256_unpacklo_ps (rv[2], rv[3]);
+        t[3] = _mm256_unpackhi_ps (rv[2], rv[3]);
+        t[4] = _mm256_unpacklo_ps (rv[4], rv[5]);
+        t[5] = _mm256_unpackhi_ps (rv[4], rv[5]);
+        t[6] = _mm256_unpacklo_ps (rv[6], rv[7]);
+        t[7] = _mm256_unpackhi_ps (rv[6], rv[7]);
+        q[0] = _mm256_shuffle_ps (t[0], t[2], 0x44);   /* columns 0 | 4 of lanes 0-3 */
+        q[1] = _mm256_shuffle_ps (t[0], t[2], 0xee);   /* columns 1 | 5 */
+        q[2] = _mm256_shuffle_ps (t[1], t[3], 0x44);   /* columns 2 | 6 */
+        q[3] = _mm256_shuffle_ps (t[1], t[3], 0xee);   /* columns 3 | 7 */
+        q[4] = _mm256_shuffle_ps (t[4], t[6], 0x44);   /* the same for lanes 4-7 */
+        q[5] = _mm256_shuffle_ps (t[4], t[6], 0xee);
+        q[6] = _mm256_shuffle_ps (t[5], t[7], 0x44);
+        q[7] = _mm256_shuffle_ps (t[5], t[7], 0xee);
+        for (int p = 0; p < 4; p++)
+          {
+            __m256 lo = _mm256_permute2f128_ps (q[p], q[p + 4], 0x20);
+
+            memcpy (&d[r][p], &lo, sizeof lo);
+            if (p + 4 < T)
+              {
+                __m256 hi = _mm256_permute2f128_ps (q[p], q[p + 4], 0x31);
+
+                memcpy (&d[r][p + 4], &hi, sizeof hi);
+              }
+          }
+      }
+  }
+#else
   for (int r = 0; r < T; r++)
     for (int p = 0; p < T; p++)
       {
         v8i ok = row_ok[r] & col_ok[p];
         v8i idx = base + (r * w + p);
-#if defined(__AVX2__)
-        __m256i mi, ii;
-        __m256 g;
 
-        memcpy (&mi, &ok, sizeof mi);
-        memcpy (&ii, &idx, sizeof ii);
-        g = _mm256_mask_i32gather_ps (_mm256_setzero_ps (), x, ii, _mm256_castsi256_ps (mi), 4);
-        memcpy (&d[r][p], &g, sizeof g);
-#else
         for (int l = 0; l < LANES; l++)
           d[r][p][l] = ok[l] ? x[idx[l]] : 0.f;
-#endif
       }
+#endif
   /* Vertical, then horizontal. */
   for (int p = 0; p < T; p++)
     {
@@ -557,6 +625,37 @@ output_block (const float        *m,
       for (int i = 0; i < M_OUT; i++)
         o[i][q] = out[i] + bias;
     }
+#if defined(__AVX__)
+  /* Each output row i as one 4-float vector per lane: a 4 x 8 -> 8 x 4 transpose of o[i][0..3],
+   * so that a whole tile row is stored (with its residual and ReLU) at once. */
+  __m128 rows[M_OUT][LANES];
+
+  for (int i = 0; i < M_OUT; i++)
+    {
+      __m256 q0, q1, q2, q3, t0, t1, t2, t3, u0, u1, u2, u3;
+
+      memcpy (&q0, &o[i][0], sizeof q0);
+      memcpy (&q1, &o[i][1], sizeof q1);
+      memcpy (&q2, &o[i][2], sizeof q2);
+      memcpy (&q3, &o[i][3], sizeof q3);
+      t0 = _mm256_unpacklo_ps (q0, q1);   /* 0: q0 q1 (lane 0), q0 q1 (lane 1) | lanes 4, 5 */
+      t1 = _mm256_unpackhi_ps (q0, q1);   /* lanes 2, 3 | 6, 7 */
+      t2 = _mm256_unpacklo_ps (q2, q3);
+      t3 = _mm256_unpackhi_ps (q2, q3);
+      u0 = _mm256_shuffle_ps (t0, t2, 0x44);   /* lane 0 | lane 4 */
+      u1 = _mm256_shuffle_ps (t0, t2, 0xee);   /* lane 1 | lane 5 */
+      u2 = _mm256_shuffle_ps (t1, t3, 0x44);   /* lane 2 | lane 6 */
+      u3 = _mm256_shuffle_ps (t1, t3, 0xee);   /* lane 3 | lane 7 */
+      rows[i][0] = _mm256_castps256_ps128 (u0);
+      rows[i][1] = _mm256_castps256_ps128 (u1);
+      rows[i][2] = _mm256_castps256_ps128 (u2);
+      rows[i][3] = _mm256_castps256_ps128 (u3);
+      rows[i][4] = _mm256_extractf128_ps (u0, 1);
+      rows[i][5] = _mm256_extractf128_ps (u1, 1);
+      rows[i][6] = _mm256_extractf128_ps (u2, 1);
+      rows[i][7] = _mm256_extractf128_ps (u3, 1);
+    }
+#endif
   for (int l = 0; l < LANES; l++)
     {
       if (tb->b[l] < 0)
@@ -568,6 +667,25 @@ output_block (const float        *m,
       int ni = h - oy0 < M_OUT ? h - oy0 : M_OUT;
       int nq = w - ox0 < M_OUT ? w - ox0 : M_OUT;
 
+#if defined(__AVX__)
+      if (nq == M_OUT)
+        {
+          /* Same values as the scalar loop: the sum, then max (v, 0), which is v > 0 ? v : 0
+           * (NaN and -0 included: maxps returns its second operand, +0, for both). */
+          for (int i = 0; i < ni; i++)
+            {
+              size_t at = (size_t) (oy0 + i) * w + ox0;
+              __m128 val = rows[i][l];
+
+              if (rp)
+                val = _mm_add_ps (val, _mm_loadu_ps (rp + at));
+              if (relu)
+                val = _mm_max_ps (val, _mm_setzero_ps ());
+              _mm_storeu_ps (yp + at, val);
+            }
+          continue;
+        }
+#endif
       for (int i = 0; i < ni; i++)
         for (int q = 0; q < nq; q++)
           {
@@ -584,6 +702,11 @@ output_block (const float        *m,
 }
 
 
+/* Blocks blk0 .. blk1 (at most HEPA_NN_WINO_GROUP) of 8 tiles, output channel blocks
+ * cb0 .. cb1. The group's inputs are transformed first; then, for HEPA_NN_WINO_CB_CHUNK channel
+ * blocks at a time, plane by plane, each 8 x c_in slice of u is used for every block of the
+ * group while it is in L1 (one block at a time streamed all of u from L3 once per block), and
+ * the chunk's outputs are transformed back. */
 static void
 winograd_job (const float        *u,
               int                 c_in,
@@ -592,33 +715,77 @@ winograd_job (const float        *u,
               int                 n,
               int                 h,
               int                 w,
-              int                 blk,
+              int                 blk0,
+              int                 blk1,
               int                 cb0,
               int                 cb1,
               const HepaEpilogue *epi,
               float              *y,
               float              *v,
-              float              *m)
+              float              *m,
+              int                 v_ready)
 {
   const int th = (h + M_OUT - 1) / M_OUT, tw = (w + M_OUT - 1) / M_OUT;
   const int co_blocks = (c_out + LANES - 1) / LANES;
+  const int nb = blk1 - blk0;
+  const size_t v_block = (size_t) TT * c_in * LANES;
+  const size_t m_block = (size_t) TT * HEPA_NN_WINO_CB_CHUNK * LANES * LANES;
+  TileBlock tb[HEPA_NN_WINO_GROUP];
+
+  for (int g = 0; g < nb; g++)
+    {
+      tile_block (blk0 + g, n, th, tw, &tb[g]);
+      if (v_ready)
+        continue;
+      for (int ci = 0; ci < c_in; ci++)
+        input_block (x, c_in, h, w, &tb[g], ci, v + g * v_block + (size_t) ci * LANES,
+                     (size_t) c_in * LANES);
+    }
+  for (int cc = cb0; cc < cb1; cc += HEPA_NN_WINO_CB_CHUNK)
+    {
+      const int ncb = cb1 - cc < HEPA_NN_WINO_CB_CHUNK ? cb1 - cc : HEPA_NN_WINO_CB_CHUNK;
+      const size_t t_stride = (size_t) ncb * LANES * LANES;
+
+      for (int t = 0; t < TT; t++)
+        for (int cb = cc; cb < cc + ncb; cb++)
+          {
+            const float *ut = u + ((size_t) t * co_blocks + cb) * c_in * LANES;
+
+            for (int g = 0; g < nb; g++)
+              gemm_8x8 (ut, v + g * v_block + (size_t) t * c_in * LANES, c_in,
+                        m + g * m_block + t * t_stride + (size_t) (cb - cc) * LANES * LANES);
+          }
+      for (int g = 0; g < nb; g++)
+        for (int cb = cc; cb < cc + ncb; cb++)
+          for (int r = 0; r < LANES && cb * LANES + r < c_out; r++)
+            output_block (m + g * m_block + (size_t) (cb - cc) * LANES * LANES + r * LANES,
+                          t_stride, c_out, h, w, &tb[g], cb * LANES + r, epi, y);
+    }
+}
+
+/* The input transform of block @blk alone, into v (36 x c_in x 8). */
+static void
+winograd_input (const float *x,
+                int          c_in,
+                int          n,
+                int          h,
+                int          w,
+                int          blk,
+                float       *v)
+{
+  const int th = (h + M_OUT - 1) / M_OUT, tw = (w + M_OUT - 1) / M_OUT;
   TileBlock tb;
 
   tile_block (blk, n, th, tw, &tb);
   for (int ci = 0; ci < c_in; ci++)
     input_block (x, c_in, h, w, &tb, ci, v + (size_t) ci * LANES, (size_t) c_in * LANES);
-  for (int cb = cb0; cb < cb1; cb++)
-    {
-      for (int t = 0; t < TT; t++)
-        gemm_8x8 (u + ((size_t) t * co_blocks + cb) * c_in * LANES,
-                  v + (size_t) t * c_in * LANES, c_in, m + (size_t) t * LANES * LANES);
-      for (int r = 0; r < LANES && cb * LANES + r < c_out; r++)
-        output_block (m + r * LANES, LANES * LANES, c_out, h, w, &tb, cb * LANES + r, epi, y);
-    }
 }
 
 const HepaNnKernels KTABLE (HEPA_NN_ISA) = {
   .name = HEPA_NN_ISA_NAME,
   .gemm_job = gemm_job,
+  .gemm_pack_b = pack_b,
+  .gemm_compute = gemm_compute,
   .winograd_job = winograd_job,
+  .winograd_input = winograd_input,
 };

@@ -59,7 +59,30 @@ typedef struct
                     const HepaEpilogue *epi,
                     float              *y,
                     float              *bp);
-  /* hepa-nn-winograd.c: block @blk of 8 tiles, output channel blocks cb0 .. cb1. */
+  /* The two halves of gemm_job, for a b packed once and shared by the team: columns
+   * n0 .. n0 + nc of b into panels of 16 at bp; then rows x columns from those panels. */
+  void (*gemm_pack_b)  (const float *b,
+                        int          k,
+                        int          ldb,
+                        int          n0,
+                        int          nc,
+                        int          n,
+                        float       *bp);
+  void (*gemm_compute) (const float        *packed,
+                        int                 m,
+                        int                 k,
+                        const float        *bp,
+                        int                 n,
+                        int                 n0,
+                        int                 nc,
+                        int                 mb0,
+                        int                 mb1,
+                        const HepaEpilogue *epi,
+                        float              *y);
+  /* hepa-nn-winograd.c: blocks blk0 .. blk1 of 8 tiles (at most HEPA_NN_WINO_GROUP), output
+   * channel blocks cb0 .. cb1; v holds HEPA_NN_WINO_GROUP blocks' transformed inputs
+   * (36 x c_in x 8 floats each), m as many blocks' products for HEPA_NN_WINO_CB_CHUNK channel
+   * blocks (36 x CB_CHUNK x 8 x 8 floats each). */
   void (*winograd_job) (const float        *u,
                         int                 c_in,
                         int                 c_out,
@@ -67,13 +90,23 @@ typedef struct
                         int                 n,
                         int                 h,
                         int                 w,
-                        int                 blk,
+                        int                 blk0,
+                        int                 blk1,
                         int                 cb0,
                         int                 cb1,
                         const HepaEpilogue *epi,
                         float              *y,
                         float              *v,
-                        float              *m);
+                        float              *m,
+                        int                 v_ready);   /* v already holds the group's inputs */
+  /* The input transform of block @blk alone into v (36 x c_in x 8 floats). */
+  void (*winograd_input) (const float *x,
+                          int          c_in,
+                          int          n,
+                          int          h,
+                          int          w,
+                          int          blk,
+                          float       *v);
 } HepaNnKernels;
 
 /* The kernels in use (chosen on first use; see hepa_nn_set_isa). */
@@ -84,6 +117,8 @@ const HepaNnKernels *hepa_nn_kernels (void);
 #define HEPA_NN_WINO_LANES 8
 #define HEPA_NN_WINO_TT 36
 #define HEPA_NN_WINO_TILE 4
+#define HEPA_NN_WINO_GROUP 4
+#define HEPA_NN_WINO_CB_CHUNK 8
 
 /* row (hw) = act (row + bias + res) */
 static inline void

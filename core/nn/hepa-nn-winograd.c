@@ -109,11 +109,13 @@ hepa_nn_winograd_pack_scaled (const float  *weight,
       }
 }
 
-/* Per thread: one block's transformed input and one channel block's products. */
+/* Per thread: a group of blocks' transformed inputs and their products for a chunk of
+ * channel blocks. */
 static size_t
 thread_scratch (int c_in)
 {
-  return (size_t) TT * LANES * c_in + (size_t) TT * LANES * LANES;
+  return (size_t) HEPA_NN_WINO_GROUP * TT * LANES * c_in
+         + (size_t) HEPA_NN_WINO_GROUP * TT * HEPA_NN_WINO_CB_CHUNK * LANES * LANES;
 }
 
 size_t
@@ -136,7 +138,7 @@ typedef struct
   const HepaEpilogue *epi;
   float              *y;
   float              *scratch;
-  int                 co_blocks, co_parts;
+  int                 blocks, co_blocks, co_parts, shared;
   const HepaNnKernels *kern;
 } WinoCtx;
 
@@ -146,14 +148,35 @@ wino_team_job (void *data,
                int   index)
 {
   const WinoCtx *g = data;
-  int blk = job / g->co_parts, part = job % g->co_parts;
+  int group = job / g->co_parts, part = job % g->co_parts;
+  int blk0 = group * HEPA_NN_WINO_GROUP;
+  int blk1 = blk0 + HEPA_NN_WINO_GROUP < g->blocks ? blk0 + HEPA_NN_WINO_GROUP : g->blocks;
   int cb0 = (int) ((long) g->co_blocks * part / g->co_parts);
   int cb1 = (int) ((long) g->co_blocks * (part + 1) / g->co_parts);
   float *v = g->scratch + (size_t) index * thread_scratch (g->c_in);   /* (36, c_in, 8) */
-  float *m = v + (size_t) TT * g->c_in * LANES;                         /* (36, 8, 8) */
+  float *m = v + (size_t) HEPA_NN_WINO_GROUP * TT * g->c_in * LANES;
 
-  g->kern->winograd_job (g->u, g->c_in, g->c_out, g->x, g->n, g->h, g->w, blk, cb0, cb1,
-                         g->epi, g->y, v, m);
+  if (g->shared)
+    {
+      /* Inputs transformed once for the team (wino_input_team_job), products per thread. */
+      v = g->scratch + (size_t) blk0 * TT * g->c_in * LANES;
+      m = g->scratch + (size_t) g->blocks * TT * g->c_in * LANES
+          + (size_t) index * HEPA_NN_WINO_GROUP * TT * HEPA_NN_WINO_CB_CHUNK * LANES * LANES;
+    }
+  g->kern->winograd_job (g->u, g->c_in, g->c_out, g->x, g->n, g->h, g->w, blk0, blk1, cb0, cb1,
+                         g->epi, g->y, v, m, g->shared);
+}
+
+static void
+wino_input_team_job (void *data,
+                     int   blk,
+                     int   index)
+{
+  const WinoCtx *g = data;
+
+  (void) index;
+  g->kern->winograd_input (g->x, g->c_in, g->n, g->h, g->w, blk,
+                           g->scratch + (size_t) blk * TT * g->c_in * LANES);
 }
 
 void
@@ -175,15 +198,18 @@ hepa_nn_conv3x3_winograd (const float        *u,
   /* Gather offsets are int: one batch of inputs must stay below 2^31 floats. */
   HEPA_NN_ASSERT ((double) n * c_in * h * w < 2147483647.0);
 
-  WinoCtx g = { u, c_in, c_out, x, n, h, w, epi, y, scratch, 0, 0, hepa_nn_kernels () };
+  WinoCtx g = { u, c_in, c_out, x, n, h, w, epi, y, scratch, 0, 0, 0, 0, hepa_nn_kernels () };
   const int th = n_tiles (h), tw = n_tiles (w);
   const int blocks = (n * th * tw + LANES - 1) / LANES;
+  const int groups = (blocks + HEPA_NN_WINO_GROUP - 1) / HEPA_NN_WINO_GROUP;
   const int threads = hepa_nn_team_size ();
 
+  g.blocks = blocks;
   g.co_blocks = round8 (c_out) / LANES;
-  /* Few blocks (layer3 at batch 1 has two): split each block's output channels too, each part
-   * transforming the block's input itself, which costs little beside its GEMMs. */
-  g.co_parts = (4 * threads + blocks - 1) / blocks;
+  /* Jobs are groups of up to four blocks (each slice of u serves the whole group from L1). Few
+   * groups (layer3 at batch 1 has one): split the output channels too, each part transforming
+   * the group's input itself, which costs little beside its GEMMs. */
+  g.co_parts = (4 * threads + groups - 1) / groups;
   if (g.co_parts > g.co_blocks)
     g.co_parts = g.co_blocks;
   if (g.co_parts < 1 || threads == 1)
@@ -191,9 +217,21 @@ hepa_nn_conv3x3_winograd (const float        *u,
   /* A small layer runs on the calling thread: no wake-up, no barrier. */
   if ((double) blocks * LANES * TT * c_in * c_out < 2e5)
     {
-      for (int job = 0; job < blocks * g.co_parts; job++)
+      for (int job = 0; job < groups * g.co_parts; job++)
         wino_team_job (&g, job, hepa_nn_team_index ());
       return;
     }
-  hepa_nn_team_run (blocks * g.co_parts, wino_team_job, &g);
+  /* Output channels split: each part would transform the group's inputs again (eight times
+   * over in layer3 at batch 1 with two threads), so the inputs are transformed once, by block,
+   * into the scratch shared by the team when they fit it beside the threads' products. */
+  if (g.co_parts > 1
+      && (size_t) blocks * TT * c_in * LANES
+         + (size_t) HEPA_NN_MAX_THREADS * HEPA_NN_WINO_GROUP * TT * HEPA_NN_WINO_CB_CHUNK
+           * LANES * LANES
+         <= hepa_nn_winograd_scratch_size (c_in, c_out, n, h, w))
+    {
+      g.shared = 1;
+      hepa_nn_team_run (blocks, wino_input_team_job, &g);
+    }
+  hepa_nn_team_run (groups * g.co_parts, wino_team_job, &g);
 }

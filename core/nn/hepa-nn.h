@@ -99,7 +99,7 @@ void   hepa_nn_conv2d_packed       (const HepaConvDesc *d,
  * thread into @scratch (hepa_nn_gemm_scratch_size floats); threads past HEPA_NN_MAX_THREADS are
  * not used. */
 #define HEPA_NN_MAX_THREADS 16
-#define HEPA_NN_GEMM_PANEL_FLOATS 131072
+#define HEPA_NN_GEMM_PANEL_FLOATS 294912
 size_t hepa_nn_gemm_scratch_size   (void);
 size_t hepa_nn_gemm_pack_size      (int                 m,
                                     int                 k);

@@ -85,6 +85,7 @@ typedef struct
   char        name[32];
   const char *method;     /* "winograd", "gemm" (1x1 stride 1, no copy), "im2col+gemm", "other" */
   double      ms;
+  double      cpu_ms;     /* CPU time of the whole process (every team member) in the layer */
   double      macs;       /* multiply-accumulates of the batch */
 } HepaLayerTime;
 

@@ -154,12 +154,19 @@ static const ConvCase conv_cases[] = {
   { 2, 16, 32, 1, 2, 0, 13, 13, TRUE, FALSE, FALSE },    /* 1x1/2 downsample, odd */
   { 1, 64, 32, 1, 2, 0, 14, 14, TRUE, FALSE, FALSE },    /* 1x1/2 downsample */
   { 1, 64, 64, 3, 1, 1, 56, 56, TRUE, FALSE, TRUE },     /* layer1 3x3 at 224 */
+  /* 3x3/1, 90 tiles: Winograd groups of 4 blocks and a last group of 3, and 10 output
+   * channel blocks, i.e. a chunk of 8 and a partial one of 2. */
+  { 3, 24, 80, 3, 1, 1, 19, 23, TRUE, TRUE, TRUE },
+  /* 1x1/1 with 16 row blocks: with two or more threads the rows are split, and b is packed
+   * once and shared by the row parts (a last panel of 3 columns). */
+  { 2, 64, 96, 1, 1, 0, 15, 13, TRUE, TRUE, TRUE },
 };
 
 static const char *conv_names[] = {
   "stem-7x7-s2-odd", "stem-7x7-s2-batch2", "3x3-s1-odd", "3x3-s1-residual-batch2", "3x3-s1-7x7",
   "3x3-s1-1x2", "3x3-s2", "3x3-s2-odd", "1x1-s1-residual", "1x1-s1-plain", "1x1-s2-odd",
-  "1x1-s2", "3x3-s1-56x56",
+  "1x1-s2", "3x3-s1-56x56", "3x3-s1-wino-groups",
+  "1x1-s1-shared-pack",
 };
 
 static void
