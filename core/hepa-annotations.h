@@ -9,9 +9,16 @@
  *   "rois": [ { "id": "r-...", "frame": 0, "x": 10, "y": 20, "width": 64, "height": 48,
  *               "label": "cyst" | null, "rater": "...",
  *               "created": "2026-11-27T09:00:00Z", "modified": "...",
- *               "prediction": { "model_id": "...", "classes": [...], "probabilities": [...] } | null
+ *               "prediction": { "model_id": "...", "classes": [...], "probabilities": [...] } | null,
+ *               "reads": [ { "rater": "...", "label": "cyst", "decided": "2026-...Z",
+ *                            "time_to_decide_ms": 4200, "mode": "read-first" } ]   (optional)
  *             } ]
  * }
+ *
+ * Version 2 adds the optional per-ROI "reads" array: a rater's own read made before the model's
+ * answer was shown (read-first mode). A file is written as version 1 when no ROI has a read, so
+ * that older Hepascopes keep opening it; with reads it is version 2, which they refuse rather
+ * than drop the reads on their next save. Version 1 files load as before.
  */
 #pragma once
 
@@ -21,7 +28,25 @@
 
 G_BEGIN_DECLS
 
-#define HEPA_ANNOTATIONS_VERSION 1
+#define HEPA_ANNOTATIONS_VERSION 2
+
+/* One rater's committed read of an ROI (read-first mode). */
+typedef struct
+{
+  char      *rater;
+  char      *label;          /* the class the rater committed */
+  gint64     decided;        /* unix seconds, UTC */
+  gint64     time_to_decide_ms;
+  char      *mode;           /* "read-first" or "quiz" */
+} HepaRoiRead;
+
+HepaRoiRead *hepa_roi_read_new  (const char        *rater,
+                                 const char        *label,
+                                 gint64             decided,
+                                 gint64             time_to_decide_ms,
+                                 const char        *mode);
+HepaRoiRead *hepa_roi_read_copy (const HepaRoiRead *read);
+void         hepa_roi_read_free (HepaRoiRead       *read);
 
 typedef struct
 {
@@ -36,6 +61,8 @@ typedef struct
   char      *pred_model_id;
   char     **pred_classes;   /* NULL-terminated */
   float     *pred_probabilities;
+  /* Raters' own reads, oldest first (element-type HepaRoiRead); NULL or empty when none. */
+  GPtrArray *reads;
 } HepaRoi;
 
 HepaRoi *hepa_roi_new  (guint           frame,
@@ -48,6 +75,9 @@ void     hepa_roi_set_prediction (HepaRoi           *roi,
                                   const char        *model_id,
                                   const char *const *classes,
                                   const float       *probabilities);
+/* Appends a copy of @read to the ROI's reads. */
+void     hepa_roi_add_read       (HepaRoi           *roi,
+                                  const HepaRoiRead *read);
 
 typedef struct
 {
@@ -72,6 +102,7 @@ gboolean         hepa_annotations_save (const HepaAnnotations *self,
                                         GError               **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoi, hepa_roi_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoiRead, hepa_roi_read_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaAnnotations, hepa_annotations_free)
 
 G_END_DECLS
