@@ -354,6 +354,7 @@ static const struct
   { "win.zoom-fit", { "<Control>0", NULL } },
   { "win.zoom-one", { "<Control>1", NULL } },
   { "win.export", { "<Control>e", NULL } },
+  { "win.read-first", { "<Control>r", NULL } },
 };
 
 static void

@@ -9,6 +9,7 @@
 #include "hepa-classifier.h"
 #include "hepa-document.h"
 #include "hepa-frame-bar.h"
+#include "hepa-read-first.h"
 #include "hepa-side-panel.h"
 #include "hepa-status-bar.h"
 #include "hepa-study.h"
@@ -58,6 +59,9 @@ struct _HepaWindow
   gboolean          asking;          /* the unsaved-regions question is on screen */
   gboolean          may_close;       /* saved elsewhere or given up: close now */
   char             *pending_open;    /* a file to open once the regions are on disk */
+
+  /* Read first (issue 24): NULL when off. The answer is held back until the user commits. */
+  HepaReadFirst    *read_first;
   char             *opening;         /* the file the newest open reads */
   gboolean          info_about_file; /* the info bar speaks of the open file */
   GtkRecentManager *recent;
@@ -69,6 +73,10 @@ void hepa_window_open_folder     (HepaWindow     *self,
                                   const char     *folder);
 void hepa_window_study_step      (HepaWindow     *self,
                                   int             delta);
+/* Read first on or off (the "read-first" preference); see hepa-read-first.h. */
+void hepa_window_set_read_first  (HepaWindow     *self,
+                                  gboolean        on);
+gboolean hepa_window_get_read_first (HepaWindow  *self);
 void hepa_window_label_selected  (HepaWindow     *self,
                                   int             class_index);
 void hepa_window_show_info       (HepaWindow     *self,

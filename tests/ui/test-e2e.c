@@ -1266,6 +1266,103 @@ test_unsaved_on_quit (void)
   run_files_clear (&r);
 }
 
+/* Saves a screenshot of the whole screen to $HEPASCOPE_E2E_READ_FIRST_SHOTS/NAME.png when set. */
+static void
+maybe_screenshot (const char *name)
+{
+  const char *dir = g_getenv ("HEPASCOPE_E2E_READ_FIRST_SHOTS");
+  g_autofree char *file = NULL;
+
+  if (dir == NULL)
+    return;
+  file = g_strdup_printf ("%s/%s.png", dir, name);
+  {
+    const char *argv[] = { "import", "-window", "root", file, NULL };
+    g_autofree char *out = run_capture (argv);
+  }
+}
+
+/* The first ROI of the sidecar once it has a read-first read; NULL before. */
+static JsonObject *
+read_first_read (const char *sidecar,
+                 JsonParser *parser)
+{
+  JsonObject *root, *roi;
+  JsonArray *rois;
+
+  if (!g_file_test (sidecar, G_FILE_TEST_EXISTS)
+      || !json_parser_load_from_file (parser, sidecar, NULL))
+    return NULL;
+  root = json_node_get_object (json_parser_get_root (parser));
+  rois = json_object_get_array_member (root, "rois");
+  if (rois == NULL || json_array_get_length (rois) != 1)
+    return NULL;
+  roi = json_array_get_object_element (rois, 0);
+  if (!json_object_has_member (roi, "reads"))
+    return NULL;
+  return roi;
+}
+
+/* Issue 24, read first in the workbench, keys only: Ctrl+R turns it on, N adds a region, key 2
+ * is the user's read (stored with rater and time, the label untouched), then key 3 labels as
+ * usual now that the answer is shown. HEPASCOPE_E2E_READ_FIRST_SHOTS=DIR saves before.png and
+ * after.png. */
+static void
+test_read_first_workbench (void)
+{
+  RunFiles r = run_files_make ("teach.png");
+  g_autofree char *wid = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *roi = NULL, *read;
+  JsonArray *reads;
+  gint64 deadline;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 11, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^teach\\.png$");
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("key ctrl+r");
+  xdotool ("key n");
+  wait_file (r.sidecar, 30);
+  pump_sleep (1500);  /* the model's answer arrives; it must stay hidden */
+  maybe_screenshot ("before");
+  xdotool ("key 2");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while ((roi = read_first_read (r.sidecar, parser)) == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      pump_sleep (100);
+    }
+  /* The read is the user's; the region's label is not set by it. */
+  g_assert_true (json_node_is_null (json_object_get_member (roi, "label")));
+  reads = json_object_get_array_member (roi, "reads");
+  g_assert_cmpuint (json_array_get_length (reads), ==, 1);
+  read = json_array_get_object_element (reads, 0);
+  g_assert_cmpstr (json_object_get_string_member (read, "label"), ==, "cyst");
+  g_assert_cmpstr (json_object_get_string_member (read, "rater"), ==, g_get_user_name ());
+  g_assert_cmpstr (json_object_get_string_member (read, "mode"), ==, "read-first");
+  /* The 1.5 s wait above is inside the time to decide. */
+  g_assert_cmpint (json_object_get_int_member (read, "time_to_decide_ms"), >=, 1400);
+  g_assert_cmpint (json_object_get_int_member (read, "time_to_decide_ms"), <, 60000);
+  pump_sleep (500);
+  maybe_screenshot ("after");
+
+  /* Revealed: number keys label again, and a second read is not recorded. */
+  xdotool ("key 3");
+  roi = wait_labeled_roi (r.sidecar, "hemangioma", parser, 60);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (roi, "reads")), ==, 1);
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1296,6 +1393,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/unreadable-in-study", test_unreadable_in_study);
   g_test_add_func ("/ui/e2e/draw-while-playing", test_draw_while_playing);
   g_test_add_func ("/ui/e2e/grab-unselected-corner", test_grab_unselected_corner);
+  g_test_add_func ("/ui/e2e/read-first-workbench", test_read_first_workbench);
   status = g_test_run ();
   if (bus != NULL)
     {
