@@ -62,6 +62,7 @@ struct _HepaWindow
 
   /* Read first (issue 24): NULL when off. The answer is held back until the user commits. */
   HepaReadFirst    *read_first;
+  struct _HepaQuiz *quiz;            /* a case-set session, or NULL (hepa-window-quiz.c) */
   char             *opening;         /* the file the newest open reads */
   gboolean          info_about_file; /* the info bar speaks of the open file */
   GtkRecentManager *recent;
@@ -77,6 +78,24 @@ void hepa_window_study_step      (HepaWindow     *self,
 void hepa_window_set_read_first  (HepaWindow     *self,
                                   gboolean        on);
 gboolean hepa_window_get_read_first (HepaWindow  *self);
+/* Opens one file, leaving any study (as opening a single file from the menu does). */
+void hepa_window_open_one        (HepaWindow     *self,
+                                  const char     *path);
+
+/* Case-set sessions (hepa-window-quiz.c). */
+typedef struct _HepaQuiz HepaQuiz;
+void     hepa_window_start_case_set (HepaWindow    *self,
+                                     const char    *path,
+                                     gboolean       shuffle,
+                                     guint64        seed);
+gboolean hepa_window_quiz_active    (HepaWindow    *self);
+void     hepa_window_quiz_loaded    (HepaWindow    *self);
+gboolean hepa_window_quiz_commit    (HepaWindow    *self,
+                                     const HepaRoi *roi,
+                                     int            class_index,
+                                     gint64         time_ms);
+void     hepa_window_quiz_next      (HepaWindow    *self);
+void     hepa_window_quiz_dispose   (HepaWindow    *self);
 void hepa_window_label_selected  (HepaWindow     *self,
                                   int             class_index);
 void hepa_window_show_info       (HepaWindow     *self,

@@ -101,6 +101,29 @@ current_model (HepaWindow *self)
 }
 
 static char *current_rater (HepaWindow *self);
+static void read_first_sync (HepaWindow *self);
+
+/* The classes changed: read first starts over with them (the selected region is read anew). */
+static void
+read_first_renew (HepaWindow *self)
+{
+  g_autofree char *rater = NULL;
+
+  gboolean same = self->read_first != NULL
+                  && hepa_read_first_get_n_classes (self->read_first)
+                     == g_strv_length (self->classes);
+
+  if (self->read_first == NULL)
+    return;
+  for (guint i = 0; same && self->classes[i] != NULL; i++)
+    same = g_strcmp0 (hepa_read_first_get_class (self->read_first, i), self->classes[i]) == 0;
+  if (same)
+    return;
+  rater = current_rater (self);
+  g_clear_pointer (&self->read_first, hepa_read_first_free);
+  self->read_first = hepa_read_first_new (rater, (const char *const *) self->classes);
+  read_first_sync (self);
+}
 
 static void
 update_model_state (HepaWindow *self)
@@ -114,13 +137,6 @@ update_model_state (HepaWindow *self)
       g_autofree char *text = g_strdup_printf (_("Model %s"), card->id);
 
       self->classes = g_strdupv (card->classes);
-      if (self->read_first != NULL)
-        {
-          g_autofree char *rater = current_rater (self);
-
-          g_clear_pointer (&self->read_first, hepa_read_first_free);
-          self->read_first = hepa_read_first_new (rater, (const char *const *) self->classes);
-        }
       gtk_label_set_text (GTK_LABEL (self->model_button_label), card->id);
       gtk_widget_set_tooltip_text (self->model_button, card->id);
       hepa_status_bar_set_model (self->status_bar, text);
@@ -130,13 +146,6 @@ update_model_state (HepaWindow *self)
       const char *why = self->model_error;
 
       self->classes = g_strdupv ((char **) default_classes);
-      if (self->read_first != NULL)
-        {
-          g_autofree char *rater = current_rater (self);
-
-          g_clear_pointer (&self->read_first, hepa_read_first_free);
-          self->read_first = hepa_read_first_new (rater, (const char *const *) self->classes);
-        }
       if (self->model_loading)
         {
           gtk_label_set_text (GTK_LABEL (self->model_button_label), _("Loading model…"));
@@ -158,6 +167,7 @@ update_model_state (HepaWindow *self)
   hepa_canvas_set_classes (self->canvas, (const char *const *) self->classes);
   refresh_roi_list (self);
   request_inference (self, FALSE);
+  read_first_renew (self);
 }
 
 void
@@ -283,7 +293,7 @@ read_first_holds_back (HepaWindow *self)
     return TRUE;
   if (g_strcmp0 (hepa_read_first_get_roi_id (self->read_first), roi->id) == 0)
     return !hepa_read_first_is_revealed (self->read_first);
-  return !roi_read_by (roi, hepa_read_first_get_rater (self->read_first));
+  return self->quiz != NULL || !roi_read_by (roi, hepa_read_first_get_rater (self->read_first));
 }
 
 static void refresh_overlay (HepaWindow *self);
@@ -308,7 +318,7 @@ read_first_sync (HepaWindow *self)
     hepa_read_first_set_rater (rf, rater);
   }
   if (roi != NULL && g_strcmp0 (hepa_read_first_get_roi_id (rf), roi->id) != 0
-      && !roi_read_by (roi, hepa_read_first_get_rater (rf)))
+      && (self->quiz != NULL || !roi_read_by (roi, hepa_read_first_get_rater (rf))))
     hepa_read_first_begin (rf, roi->id, roi->label, g_get_monotonic_time ());
 
   if (read_first_holds_back (self))
@@ -403,8 +413,15 @@ read_first_commit (HepaWindow *self,
       hepa_window_set_status (self, error->message);
       return TRUE;
     }
-  read = hepa_read_first_make_read (rf, g_get_real_time () / G_USEC_PER_SEC, "read-first");
-  hepa_roi_store_add_read (self->store, roi_id, read);
+  /* In a case-set session the answer goes to the score sheet; the set's sidecars stay as the
+   * teacher made them. */
+  if (hepa_window_quiz_active (self))
+    hepa_window_quiz_commit (self, roi, index, hepa_read_first_get_time_to_decide_ms (rf));
+  else
+    {
+      read = hepa_read_first_make_read (rf, g_get_real_time () / G_USEC_PER_SEC, "read-first");
+      hepa_roi_store_add_read (self->store, roi_id, read);
+    }
   read_first_sync (self);
   return TRUE;
 }
@@ -561,6 +578,7 @@ store_changed_cb (HepaWindow   *self,
       refresh_roi_list (self);
       request_inference (self, FALSE);
       read_first_sync (self);
+      hepa_window_quiz_loaded (self);
       break;
     case HEPA_ROI_CHANGE_PREDICTION:
       refresh_roi_list (self);
@@ -753,6 +771,14 @@ open_path (HepaWindow *self,
       return;
     }
   really_open (self, path);
+}
+
+void
+hepa_window_open_one (HepaWindow *self,
+                      const char *path)
+{
+  hepa_study_clear (self->study);
+  open_path (self, path);
 }
 
 /* ---- Frames --------------------------------------------------------------------------- */
@@ -1178,6 +1204,7 @@ hepa_window_dispose (GObject *object)
 {
   HepaWindow *self = HEPA_WINDOW (object);
 
+  hepa_window_quiz_dispose (self);
   if (self->timing != NULL)
     {
       hepa_timing_finish (self->timing, 1000.0 / hepa_frame_bar_get_interval_ms (self->frame_bar));

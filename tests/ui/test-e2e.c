@@ -13,6 +13,7 @@
 #include "hepa-dicom-writer.h"
 #include "hepa-ui-fixtures.h"
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <signal.h>
@@ -128,11 +129,30 @@ session_bus (void)
 }
 
 static GSubprocess *
+launch_app_argv (const char *const *args,
+                 const char        *model,
+                 const char        *log_path,
+                 const char        *data_home);
+
+static GSubprocess *
 launch_app (const char *image,
             const char *model,
             const char *log_path,
             const char *data_home)
 {
+  const char *args[] = { image, NULL };
+
+  return launch_app_argv (args, model, log_path, data_home);
+}
+
+/* The app with @args after its path. */
+static GSubprocess *
+launch_app_argv (const char *const *args,
+                 const char        *model,
+                 const char        *log_path,
+                 const char        *data_home)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
   const char *address = session_bus ();
@@ -152,7 +172,11 @@ launch_app (const char *image,
   else
     /* Without a bus GTK warns once at start; that warning is expected, not fatal. */
     g_subprocess_launcher_unsetenv (launcher, "G_DEBUG");
-  app = g_subprocess_launcher_spawn (launcher, &error, app_path, image, NULL);
+  g_ptr_array_add (argv, (char *) app_path);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  app = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
   return app;
 }
@@ -1363,6 +1387,111 @@ test_read_first_workbench (void)
   run_files_clear (&r);
 }
 
+/* Issue 24: a 3-case set worked through with keys only (1-5 commit, Enter next), then the score
+ * sheet; the score (2 of 3 against the expert) is in the log and in the learner's scores file,
+ * with the model's score on the same cases beside it; the case set's sidecars are untouched. */
+static void
+test_read_first_quiz (void)
+{
+  RunFiles r = run_files_make ("unused.png");
+  g_autofree char *set_dir = g_build_filename (r.dir, "quiz", NULL);
+  g_autofree char *scores = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *wid = NULL;
+  g_autofree char *csv_name = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_auto(GStrv) fields = NULL;
+  /* Expert labels and the keys the learner presses: right, wrong (cyst for hcc), right. */
+  static const char *const experts[] = { "cyst", "hcc", "hemangioma" };
+  static const char *const keys[] = { "key 2", "key 2", "key 3" };
+  char *before[3];
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_mkdir (set_dir, 0755), ==, 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("case-%u.png", i + 1);
+      g_autofree char *image = g_build_filename (set_dir, name, NULL);
+      g_autofree char *sidecar = g_strconcat (image, ".hepascope.json", NULL);
+      g_autoptr(HepaAnnotations) set = hepa_annotations_new (name);
+      int truth[4];
+      HepaRect rect;
+
+      g_assert_true (hepa_ui_fixture_write_phantom (image, experts[i], 20 + i, truth, &error));
+      g_assert_no_error (error);
+      rect = (HepaRect) { truth[0] - 4, truth[1] - 4, truth[2] + 8, truth[3] + 8 };
+      g_ptr_array_add (set->rois, hepa_roi_new (0, &rect, experts[i], "teacher"));
+      g_assert_true (hepa_annotations_save (set, sidecar, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_file_get_contents (sidecar, &before[i], NULL, NULL));
+    }
+
+  {
+    const char *args[] = { "--case-set", set_dir, NULL };
+
+    app = launch_app_argv (args, r.model, r.log_path, r.data_home);
+  }
+  wait_log (r.log_path, "hepascope-view: case set quiz: 3 cases", 30);
+  g_free (wait_window ("^case-1\\.png$"));
+  wait_log (r.log_path, "loaded", 60);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *shown = g_strdup_printf ("hepascope-view: case %u of 3 shown", i + 1);
+
+      wait_log (r.log_path, shown, 60);
+      pump_sleep (1000);  /* the model answers meanwhile, unseen */
+      if (i == 0)
+        maybe_screenshot ("quiz-before");
+      xdotool (keys[i]);
+      pump_sleep (300);
+      if (i == 0)
+        maybe_screenshot ("quiz-after");
+      xdotool ("key Return");
+    }
+  wait_log (r.log_path, "hepascope-view: case set finished: 3 cases, 2 correct, model ", 30);
+  g_assert_true (log_contains (r.log_path, " of 3\n"));
+  wid = wait_window ("^Score Sheet$");
+  pump_sleep (500);
+  maybe_screenshot ("score-sheet");
+
+  /* The learner's scores file: one session line, 2 of 3, the model's accuracy beside. */
+  csv_name = g_strdup_printf ("%s.csv", g_get_user_name ());
+  scores = g_build_filename (r.data_home, "hepascope", "scores", csv_name, NULL);
+  g_assert_true (g_file_get_contents (scores, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  g_assert_true (g_str_has_prefix (lines[0], "finished,learner,case_set,n_cases,correct,accuracy"));
+  fields = g_strsplit (lines[1], ",", -1);
+  g_assert_cmpstr (fields[2], ==, "quiz");
+  g_assert_cmpstr (fields[3], ==, "3");
+  g_assert_cmpstr (fields[4], ==, "2");
+  g_assert_cmpstr (fields[5], ==, "0.6667");
+  g_assert_cmpstr (fields[8], !=, "");  /* the model answered the same cases */
+  g_assert_cmpstr (lines[2], ==, "");
+
+  /* The sidecars of the set are as the teacher wrote them. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("case-%u.png.hepascope.json", i + 1);
+      g_autofree char *sidecar = g_build_filename (set_dir, name, NULL);
+      g_autofree char *after = NULL;
+
+      g_assert_true (g_file_get_contents (sidecar, &after, NULL, NULL));
+      g_assert_cmpstr (after, ==, before[i]);
+      g_free (before[i]);
+    }
+
+  xdotool ("key Escape");  /* closes the sheet */
+  pump_sleep (300);
+  g_assert_false (window_shown ("^Score Sheet$"));
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1394,6 +1523,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/draw-while-playing", test_draw_while_playing);
   g_test_add_func ("/ui/e2e/grab-unselected-corner", test_grab_unselected_corner);
   g_test_add_func ("/ui/e2e/read-first-workbench", test_read_first_workbench);
+  g_test_add_func ("/ui/e2e/read-first-quiz", test_read_first_quiz);
   status = g_test_run ();
   if (bus != NULL)
     {
