@@ -5,6 +5,7 @@
 
 #include "hepa-annotations-private.h"
 #include "hepa-error.h"
+#include "hepa-image.h"
 
 #include <glib/gi18n.h>
 #include <errno.h>
@@ -623,4 +624,119 @@ hepa_case_scores_append (const char          *dir,
   ok = hepa_write_file_atomic (path, out->str, out->len, 0600, _("scores"), error);
   g_string_free (out, TRUE);
   return ok ? g_steal_pointer (&path) : NULL;
+}
+
+/* ---- Phantom case sets ------------------------------------------------------------------ */
+
+gboolean
+hepa_case_phantom_render (int            klass,
+                          guint64        seed,
+                          guint          index,
+                          double         contrast,
+                          guint8       **gray,
+                          HepaSynthInfo *info,
+                          GError       **error)
+{
+  HepaSynthParams params;
+  g_autofree guint8 *pixels = NULL;
+  g_autofree guint8 *labels = NULL;
+  gsize n;
+  double sum = 0;
+  gsize count = 0;
+
+  g_return_val_if_fail (gray != NULL && info != NULL, FALSE);
+
+  if (!(contrast >= 0.1 && contrast <= 1.0))
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                   _("The lesion contrast must be between 0.1 and 1, not %g"), contrast);
+      return FALSE;
+    }
+  hepa_synth_params_init (&params, (HepaSynthClass) klass, seed, index);
+  n = (gsize) params.width * params.height;
+  pixels = g_malloc (hepa_synth_buffer_size (&params));
+  labels = g_malloc (n);
+  if (!hepa_synth_generate (&params, pixels, labels, info, error))
+    return FALSE;
+  if (contrast < 1.0)
+    {
+      double mean;
+
+      for (gsize i = 0; i < n; i++)
+        if (labels[i] == HEPA_SYNTH_LABEL_LIVER)
+          {
+            sum += pixels[i];
+            count++;
+          }
+      mean = count > 0 ? sum / count : 128.0;
+      for (gsize i = 0; i < n; i++)
+        if (labels[i] == HEPA_SYNTH_LABEL_LESION)
+          pixels[i] = (guint8) CLAMP (lround (mean + contrast * (pixels[i] - mean)), 0, 255);
+    }
+  *gray = g_steal_pointer (&pixels);
+  return TRUE;
+}
+
+gboolean
+hepa_case_set_make_phantoms (const char *dir,
+                             guint       n_per_class,
+                             double      contrast,
+                             guint64     seed,
+                             GError    **error)
+{
+  const guint n_classes = 5;
+  guint total = n_per_class * n_classes;
+  g_autoptr(HepaCaseSet) numbering = hepa_case_set_new (NULL);
+  g_autofree guint *order = NULL;
+  HepaRect none = { 0, 0, 1, 1 };
+
+  g_return_val_if_fail (dir != NULL, FALSE);
+
+  if (n_per_class < 1 || n_per_class > 1000)
+    {
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT,
+                   _("Phantoms per class must be between 1 and 1000, not %u"), n_per_class);
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, HEPA_ERROR, HEPA_ERROR_IO, _("Could not make the folder %s: %s"), dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  /* The case numbers, shuffled so that a name says nothing of the class. */
+  for (guint i = 0; i < total; i++)
+    hepa_case_set_add (numbering, "", NULL, 0, &none, NULL);
+  order = hepa_case_set_order (numbering, TRUE, seed ^ 0x6a09e667f3bcc908ull);
+
+  for (guint i = 0; i < total; i++)
+    {
+      guint klass = i % n_classes, index = i / n_classes;
+      const char *class_name = hepa_synth_class_name ((HepaSynthClass) klass);
+      g_autofree char *name = g_strdup_printf ("case-%03u.png", order[i] + 1);
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *sidecar = hepa_annotations_sidecar_path (path, NULL);
+      g_autofree guint8 *gray = NULL;
+      g_autofree guint8 *rgb = NULL;
+      g_autoptr(HepaAnnotations) set = hepa_annotations_new (name);
+      HepaSynthInfo info;
+      HepaSynthParams params;
+      gsize n;
+
+      if (!hepa_case_phantom_render ((int) klass, seed, index, contrast, &gray, &info, error))
+        return FALSE;
+      hepa_synth_params_init (&params, (HepaSynthClass) klass, seed, index);
+      n = (gsize) params.width * params.height;
+      rgb = g_malloc (n * 3);
+      for (gsize p = 0; p < n; p++)
+        rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = gray[p];
+      if (!hepa_png_write_rgb (path, params.width, params.height, rgb, error))
+        return FALSE;
+      g_ptr_array_add (set->rois, hepa_roi_new (0, &info.roi, class_name, "hepascope-synth"));
+      if (!hepa_annotations_save (set, sidecar, error))
+        return FALSE;
+    }
+  return TRUE;
 }

@@ -18,6 +18,7 @@
 
 #include <gio/gio.h>
 
+#include "hepa-synth.h"
 #include "hepa-types.h"
 
 G_BEGIN_DECLS
@@ -117,6 +118,27 @@ char          *hepa_case_scores_append (const char           *dir,
                                         const HepaCaseScore  *score,
                                         gint64                finished_unix,
                                         GError              **error);
+
+/* Phantom case sets (issue 24, the gallery's "make a case set"): renders phantom @index of
+ * @klass (hepa-synth) as 8-bit gray with its lesion's deviation from the mean liver echo
+ * scaled by @contrast (0.1..1; 1: as generated), the lower the harder. *@gray is
+ * (height, width); free with g_free. */
+gboolean     hepa_case_phantom_render (int             klass,
+                                       guint64         seed,
+                                       guint           index,
+                                       double          contrast,
+                                       guint8        **gray,
+                                       HepaSynthInfo  *info,
+                                       GError        **error);
+/* Writes @n_per_class phantoms of each of the five classes into the folder @dir (made if
+ * missing) as case-NNN.png with a sidecar holding the expert ROI (the generator's ROI box and
+ * class, rater "hepascope-synth"). Case numbers are shuffled with @seed, so a name gives no
+ * class away. Fails on a write error, naming the file. */
+gboolean     hepa_case_set_make_phantoms (const char *dir,
+                                          guint       n_per_class,
+                                          double      contrast,
+                                          guint64     seed,
+                                          GError    **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaCaseSet, hepa_case_set_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaCaseScore, hepa_case_score_free)

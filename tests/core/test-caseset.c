@@ -280,6 +280,90 @@ test_csv_and_scores (void)
   hepa_test_rmtree (dir);
 }
 
+/* Lower contrast brings the lesion's mean toward the liver's; 1 leaves the image as made. */
+static void
+test_phantom_contrast (void)
+{
+  g_autofree guint8 *full = NULL;
+  g_autofree guint8 *half = NULL;
+  HepaSynthInfo a, b;
+  g_autoptr(GError) error = NULL;
+  HepaRect t;
+  double diff_full = 0, diff_half = 0;
+
+  g_assert_true (hepa_case_phantom_render (1 /* cyst */, 5, 0, 1.0, &full, &a, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_case_phantom_render (1, 5, 0, 0.5, &half, &b, &error));
+  g_assert_cmpint (memcmp (&a.truth, &b.truth, sizeof a.truth), ==, 0);
+  t = a.truth;
+  /* The lesion's centre against a liver strip to its side. */
+  for (int y = t.y + t.height / 3; y < t.y + 2 * t.height / 3; y++)
+    for (int x = t.x + t.width / 3; x < t.x + 2 * t.width / 3; x++)
+      {
+        int lx = MAX (t.x - t.width, 0) + (x - t.x) / 3;
+
+        diff_full += (double) full[y * 640 + lx] - full[y * 640 + x];
+        diff_half += (double) half[y * 640 + lx] - half[y * 640 + x];
+      }
+  g_test_message ("liver minus cyst centre: %.0f at contrast 1, %.0f at 0.5", diff_full, diff_half);
+  g_assert_cmpfloat (diff_full, >, 0);  /* a cyst is darker than liver */
+  g_assert_cmpfloat (diff_half, <, 0.7 * diff_full);
+  g_assert_false (hepa_case_phantom_render (1, 5, 0, 0.05, &half, &b, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT);
+}
+
+/* The gallery's one click: N phantoms per class as a case set; loads back with every class N
+ * times and names that say nothing of the class. Prints the time for 4 per class (20 cases). */
+static void
+test_make_phantoms (void)
+{
+  g_autofree char *dir = hepa_test_mkdtemp ();
+  g_autofree char *set_dir = g_build_filename (dir, "phantoms", NULL);
+  g_autoptr(HepaCaseSet) set = NULL;
+  g_autoptr(GError) error = NULL;
+  guint per_class[5] = { 0 };
+  gint64 t0, t1;
+  g_autofree char *load = NULL;
+
+  t0 = g_get_monotonic_time ();
+  g_assert_true (hepa_case_set_make_phantoms (set_dir, 4, 0.7, 99, &error));
+  t1 = g_get_monotonic_time ();
+  g_assert_no_error (error);
+  g_file_get_contents ("/proc/loadavg", &load, NULL, NULL);
+  g_test_message ("20 phantom cases in %.2f s (load %s)", (t1 - t0) / 1e6,
+                  load != NULL ? g_strchomp (load) : "?");
+  set = hepa_case_set_load (set_dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (set->cases->len, ==, 20);
+  for (guint i = 0; i < set->cases->len; i++)
+    {
+      const HepaCase *c = g_ptr_array_index (set->cases, i);
+      int k = hepa_case_class_index (classes, c->expert_label);
+      g_autofree char *base = g_path_get_basename (c->image_path);
+
+      g_assert_cmpint (k, >=, 0);
+      per_class[k]++;
+      g_assert_true (g_str_has_prefix (base, "case-"));
+    }
+  for (guint k = 0; k < 5; k++)
+    g_assert_cmpuint (per_class[k], ==, 4);
+  /* Not class after class in name order. */
+  {
+    const HepaCase *c0 = g_ptr_array_index (set->cases, 0);
+    const HepaCase *c1 = g_ptr_array_index (set->cases, 1);
+    const HepaCase *c2 = g_ptr_array_index (set->cases, 2);
+    const HepaCase *c3 = g_ptr_array_index (set->cases, 3);
+
+    g_assert_false (g_str_equal (c0->expert_label, "non_fll")
+                    && g_str_equal (c1->expert_label, "cyst")
+                    && g_str_equal (c2->expert_label, "hemangioma")
+                    && g_str_equal (c3->expert_label, "ffs"));
+  }
+  g_assert_false (hepa_case_set_make_phantoms (set_dir, 0, 1.0, 1, &error));
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_INVALID_ARGUMENT);
+  hepa_test_rmtree (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -290,5 +374,7 @@ main (int    argc,
   g_test_add_func ("/core/caseset/order-seeded", test_order_seeded);
   g_test_add_func ("/core/caseset/load-folder-and-list", test_load_folder_and_list);
   g_test_add_func ("/core/caseset/csv-and-scores", test_csv_and_scores);
+  g_test_add_func ("/core/caseset/phantom-contrast", test_phantom_contrast);
+  g_test_add_func ("/core/caseset/make-phantoms", test_make_phantoms);
   return g_test_run ();
 }
