@@ -5,6 +5,7 @@
 #include "hepa-debug.h"
 #include "hepa-style.h"
 #include "hepa-preferences.h"
+#include "hepa-presentation.h"
 #include "hepa-window-private.h"
 
 #include "hepa-core.h"
@@ -357,6 +358,10 @@ static const struct
   { "win.zoom-one", { "<Control>1", NULL } },
   { "win.export", { "<Control>e", NULL } },
   { "win.read-first", { "<Control>r", NULL } },
+  { "win.fullscreen", { "F11", NULL } },
+  { "win.side-panel", { "F9", NULL } },
+  { "win.presentation", { "<Control><Shift>p", NULL } },
+  { "win.blind", { "<Control>b", NULL } },
 };
 
 static void
@@ -431,6 +436,7 @@ get_window (HepaApplication *self)
     {
       window = GTK_WINDOW (hepa_window_new (GTK_APPLICATION (self), self->settings));
       hepa_window_actions_attach (HEPA_WINDOW (window));
+      hepa_presentation_attach (HEPA_WINDOW (window));
       hepa_window_set_model (HEPA_WINDOW (window), self->model, self->loading,
                              self->model_error);
     }

@@ -555,6 +555,9 @@ hepa_side_panel_init (HepaSidePanel *self)
   gtk_widget_set_margin_start (placeholder, 12);
   gtk_widget_set_margin_end (placeholder, 12);
   gtk_list_box_set_placeholder (GTK_LIST_BOX (self->roi_list), placeholder);
+  /* The blind switch (issue 24) hides what these name. */
+  gtk_widget_add_css_class (self->roi_list, "hepa-blind-hide");
+  gtk_widget_add_css_class (self->study_list, "hepa-blind-hide");
 }
 
 /* ---- Read first (issue 24) -------------------------------------------------------------- */

@@ -63,6 +63,7 @@ struct _HepaWindow
   /* Read first (issue 24): NULL when off. The answer is held back until the user commits. */
   HepaReadFirst    *read_first;
   struct _HepaQuiz *quiz;            /* a case-set session, or NULL (hepa-window-quiz.c) */
+  gboolean          blind;           /* labels and file names hidden (hepa-presentation.c) */
   char             *opening;         /* the file the newest open reads */
   gboolean          info_about_file; /* the info bar speaks of the open file */
   GtkRecentManager *recent;
@@ -78,6 +79,9 @@ void hepa_window_study_step      (HepaWindow     *self,
 void hepa_window_set_read_first  (HepaWindow     *self,
                                   gboolean        on);
 gboolean hepa_window_get_read_first (HepaWindow  *self);
+/* The blind switch: no labels or file names on screen. */
+void hepa_window_set_blind       (HepaWindow     *self,
+                                  gboolean        blind);
 /* Opens one file, leaving any study (as opening a single file from the menu does). */
 void hepa_window_open_one        (HepaWindow     *self,
                                   const char     *path);

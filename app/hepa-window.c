@@ -309,7 +309,7 @@ read_first_sync (HepaWindow *self)
   if (rf == NULL)
     {
       hepa_side_panel_set_held_back (self->side_panel, FALSE, NULL);
-      hepa_canvas_set_hide_labels (self->canvas, FALSE);
+      hepa_canvas_set_hide_labels (self->canvas, self->blind);
       return;
     }
   {
@@ -354,7 +354,7 @@ read_first_sync (HepaWindow *self)
                                        hepa_read_first_get_time_to_decide_ms (rf) / 1000.0);
         }
       hepa_side_panel_set_held_back (self->side_panel, FALSE, message);
-      hepa_canvas_set_hide_labels (self->canvas, FALSE);
+      hepa_canvas_set_hide_labels (self->canvas, self->blind);
     }
   refresh_overlay (self);
 }
@@ -375,6 +375,20 @@ hepa_window_set_read_first (HepaWindow *self,
     }
   else
     g_clear_pointer (&self->read_first, hepa_read_first_free);
+  read_first_sync (self);
+}
+
+void
+hepa_window_set_blind (HepaWindow *self,
+                       gboolean    blind)
+{
+  g_return_if_fail (HEPA_IS_WINDOW (self));
+
+  self->blind = !!blind;
+  if (blind)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "blind");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "blind");
   read_first_sync (self);
 }
 
