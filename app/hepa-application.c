@@ -362,6 +362,7 @@ static const struct
   { "win.side-panel", { "F9", NULL } },
   { "win.presentation", { "<Control><Shift>p", NULL } },
   { "win.blind", { "<Control>b", NULL } },
+  { "win.gallery", { "<Control>g", NULL } },
 };
 
 static void

@@ -4,6 +4,7 @@
 #include "hepa-presentation.h"
 
 #include "hepa-debug.h"
+#include "hepa-gallery.h"
 #include "hepa-window-private.h"
 
 
@@ -70,7 +71,16 @@ blind_action (GSimpleAction *action,
     g_printerr ("hepascope-view: blind %s\n", g_variant_get_boolean (param) ? "on" : "off");
 }
 
+static void
+gallery_action (GSimpleAction *action,
+                GVariant      *param,
+                gpointer       user_data)
+{
+  gtk_window_present (GTK_WINDOW (hepa_gallery_new (GTK_WINDOW (user_data))));
+}
+
 static const GActionEntry entries[] = {
+  { "gallery", gallery_action, NULL, NULL, NULL },
   { "fullscreen", fullscreen_action, NULL, NULL, NULL },
   { "side-panel", NULL, NULL, "true", side_panel_action },
   { "presentation", NULL, NULL, "false", presentation_action },

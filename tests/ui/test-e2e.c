@@ -1553,6 +1553,36 @@ test_presentation_blind (void)
   run_files_clear (&r);
 }
 
+/* Issue 24 phantom gallery: Ctrl+G opens it with freshly made examples of every class (the
+ * screenshot $HEPASCOPE_E2E_READ_FIRST_SHOTS/gallery.png, checked by eye); Escape closes it. */
+static void
+test_gallery (void)
+{
+  RunFiles r = run_files_make ("scan.png");
+  g_autofree char *wid = NULL;
+  g_autoptr(GSubprocess) app = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!can_drive_app (&r))
+    return;
+  g_assert_true (hepa_ui_fixture_write_phantom (r.image, "cyst", 3, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (hepa_ui_fixture_write_model (r.model, &error));
+  g_assert_no_error (error);
+  app = launch_app (r.image, r.model, r.log_path, r.data_home);
+  wid = wait_window ("^scan\\.png$");
+  wait_log (r.log_path, "loaded", 30);
+  xdotool ("key ctrl+g");
+  g_free (wait_window ("^Phantom Gallery$"));
+  pump_sleep (800);
+  maybe_screenshot ("gallery");
+  xdotool ("key Escape");
+  pump_sleep (500);
+  g_assert_false (window_shown ("^Phantom Gallery$"));
+  quit_app (app, r.log_path);
+  run_files_clear (&r);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1586,6 +1616,7 @@ main (int    argc,
   g_test_add_func ("/ui/e2e/read-first-workbench", test_read_first_workbench);
   g_test_add_func ("/ui/e2e/read-first-quiz", test_read_first_quiz);
   g_test_add_func ("/ui/e2e/presentation-blind", test_presentation_blind);
+  g_test_add_func ("/ui/e2e/gallery", test_gallery);
   status = g_test_run ();
   if (bus != NULL)
     {
