@@ -304,7 +304,8 @@ hepa_score_sheet_new (GtkWindow            *parent,
   self->learner = g_strdup (learner != NULL ? learner : "");
   self->set = set;
   self->order = order != NULL ? g_memdup2 (order, n_answers * sizeof (guint)) : NULL;
-  self->answers = g_memdup2 (answers, MAX (n_answers, 1) * sizeof (HepaCaseAnswer));
+  self->answers = n_answers > 0 ? g_memdup2 (answers, n_answers * sizeof (HepaCaseAnswer))
+                                : g_new0 (HepaCaseAnswer, 1);
   self->score = hepa_case_score_compute (classes, answers, n_answers);
   fill (self);
   if (scores_path != NULL)
