@@ -7,6 +7,8 @@
 #include "hepa-preferences.h"
 #include "hepa-window-archive.h"
 #include "hepa-window.h"
+#include "hepa-presentation.h"
+#include "hepa-window-private.h"
 
 #include "hepa-core.h"
 #include "hepa-error.h"
@@ -79,6 +81,8 @@ struct _HepaApplication
   GCancellable    *model_cancellable;
   gboolean         loading;
   GSettings       *settings;
+  char            *case_set;   /* --case-set: start a case-set session (issue 24) */
+  gint64           seed;       /* --seed: its order; -1: as listed */
 };
 
 G_DEFINE_FINAL_TYPE (HepaApplication, hepa_application, GTK_TYPE_APPLICATION)
@@ -358,11 +362,17 @@ static const struct
   { "win.next-unlabeled", { "<Control>Page_Down", NULL } },
   { "win.previous-unlabeled", { "<Control>Page_Up", NULL } },
   { "win.train", { "<Control>t", NULL } },
-  { "win.review", { "<Control>r", NULL } },
+  { "win.review", { "<Control><Shift>l", NULL } },
   /* The archive and view export (issue 23) */
   { "win.save-view", { "<Control><Shift>s", NULL } },
   { "win.copy-view", { "<Control><Shift>c", NULL } },
   { "win.pacs-query", { "<Control><Shift>r", NULL } },
+  { "win.read-first", { "<Control>r", NULL } },
+  { "win.fullscreen", { "F11", NULL } },
+  { "win.side-panel", { "F9", NULL } },
+  { "win.presentation", { "<Control><Shift>p", NULL } },
+  { "win.blind", { "<Control>b", NULL } },
+  { "win.gallery", { "<Control>g", NULL } },
 };
 
 static void
@@ -438,6 +448,7 @@ get_window (HepaApplication *self)
       window = GTK_WINDOW (hepa_window_new (GTK_APPLICATION (self), self->settings));
       hepa_window_actions_attach (HEPA_WINDOW (window));
       hepa_window_archive_attach (HEPA_WINDOW (window));
+      hepa_presentation_attach (HEPA_WINDOW (window));
       hepa_window_set_model (HEPA_WINDOW (window), self->model, self->loading,
                              self->model_error);
     }
@@ -447,9 +458,31 @@ get_window (HepaApplication *self)
 static void
 hepa_application_activate (GApplication *app)
 {
-  HepaWindow *window = get_window (HEPA_APPLICATION (app));
+  HepaApplication *self = HEPA_APPLICATION (app);
+  HepaWindow *window = get_window (self);
 
   gtk_window_present (GTK_WINDOW (window));
+  if (self->case_set != NULL)
+    {
+      g_autofree char *path = g_steal_pointer (&self->case_set);
+
+      hepa_window_start_case_set (window, path, self->seed >= 0, (guint64) MAX (self->seed, 0));
+    }
+}
+
+/* --case-set PATH [--seed N]: a case set in fixed order, or shuffled with seed N. */
+static int
+handle_local_options_cb (HepaApplication *self,
+                         GVariantDict    *options)
+{
+  const char *path = NULL;
+  gint64 seed;
+
+  if (g_variant_dict_lookup (options, "case-set", "^&ay", &path) && path != NULL && *path)
+    self->case_set = g_canonicalize_filename (path, NULL);
+  if (g_variant_dict_lookup (options, "seed", "x", &seed))
+    self->seed = MAX (seed, 0);
+  return -1;
 }
 
 static void
@@ -505,6 +538,7 @@ hepa_application_finalize (GObject *object)
 
   g_clear_pointer (&self->model, hepa_model_handle_unref);
   g_clear_pointer (&self->model_error, g_free);
+  g_clear_pointer (&self->case_set, g_free);
 
   G_OBJECT_CLASS (hepa_application_parent_class)->finalize (object);
 }
@@ -533,6 +567,14 @@ hepa_application_class_init (HepaApplicationClass *klass)
 static void
 hepa_application_init (HepaApplication *self)
 {
+  self->seed = -1;
+  g_application_add_main_option (G_APPLICATION (self), "case-set", 0, 0, G_OPTION_ARG_FILENAME,
+                                 _("Work through a case set (a folder or list file) in read-first "
+                                   "mode"), _("PATH"));
+  g_application_add_main_option (G_APPLICATION (self), "seed", 0, 0, G_OPTION_ARG_INT64,
+                                 _("Shuffle the case set with this seed (default: as listed)"),
+                                 _("N"));
+  g_signal_connect (self, "handle-local-options", G_CALLBACK (handle_local_options_cb), NULL);
   g_signal_connect (self, "notify::model", G_CALLBACK (update_windows), NULL);
   g_signal_connect (self, "notify::loading", G_CALLBACK (update_windows), NULL);
 }

@@ -30,6 +30,7 @@ struct _HepaSidePanel
   HepaImage     *image;
   char         **classes;
   gboolean       refreshing;   /* the list is being changed, not the user's pick */
+  GtkWidget     *held_label;   /* read first: what to do instead of the answer (issue 24) */
 };
 
 G_DEFINE_FINAL_TYPE (HepaSidePanel, hepa_side_panel, GTK_TYPE_BOX)
@@ -554,4 +555,47 @@ hepa_side_panel_init (HepaSidePanel *self)
   gtk_widget_set_margin_start (placeholder, 12);
   gtk_widget_set_margin_end (placeholder, 12);
   gtk_list_box_set_placeholder (GTK_LIST_BOX (self->roi_list), placeholder);
+  /* The blind switch (issue 24) hides what these name. */
+  gtk_widget_add_css_class (self->roi_list, "hepa-blind-hide");
+  gtk_widget_add_css_class (self->study_list, "hepa-blind-hide");
+}
+
+/* ---- Read first (issue 24) -------------------------------------------------------------- */
+
+void
+hepa_side_panel_set_held_back (HepaSidePanel *self,
+                               gboolean       held,
+                               const char    *message)
+{
+  GtkWidget *frame, *saliency_header;
+
+  g_return_if_fail (HEPA_IS_SIDE_PANEL (self));
+
+  frame = gtk_widget_get_parent (GTK_WIDGET (self->prob_panel));
+  saliency_header = gtk_widget_get_prev_sibling (self->saliency_grid);
+  if (self->held_label == NULL)
+    {
+      self->held_label = gtk_label_new (NULL);
+      gtk_label_set_wrap (GTK_LABEL (self->held_label), TRUE);
+      gtk_label_set_xalign (GTK_LABEL (self->held_label), 0);
+      gtk_widget_set_margin_top (self->held_label, 10);
+      gtk_widget_add_css_class (self->held_label, "read-first-prompt");
+      gtk_box_insert_child_after (GTK_BOX (self), self->held_label, frame);
+    }
+  gtk_label_set_text (GTK_LABEL (self->held_label), message != NULL ? message : "");
+  gtk_widget_set_visible (self->held_label, held || (message != NULL && *message != '\0'));
+  /* The answer, the saliency and the labels in the region list stay out of sight. */
+  gtk_widget_set_visible (frame, !held);
+  gtk_widget_set_visible (self->saliency_grid, !held);
+  if (saliency_header != NULL)
+    gtk_widget_set_visible (saliency_header, !held);
+  gtk_widget_set_visible (self->roi_list, !held);
+  gtk_widget_set_visible (self->label_hint, !held);
+}
+
+gboolean
+hepa_side_panel_get_held_back (HepaSidePanel *self)
+{
+  g_return_val_if_fail (HEPA_IS_SIDE_PANEL (self), FALSE);
+  return !gtk_widget_get_visible (gtk_widget_get_parent (GTK_WIDGET (self->prob_panel)));
 }

@@ -47,4 +47,12 @@ void           hepa_side_panel_set_saliency     (HepaSidePanel      *self,
 void           hepa_side_panel_set_saliency_sensitive (HepaSidePanel *self,
                                                        gboolean       sensitive);
 
+/* Read first (issue 24): @held hides the prediction, the saliency controls and the region list
+ * (its labels), showing @message in their place; after the commit @message (may be NULL) says
+ * what the user read beside the answer. */
+void           hepa_side_panel_set_held_back    (HepaSidePanel      *self,
+                                                 gboolean            held,
+                                                 const char         *message);
+gboolean       hepa_side_panel_get_held_back    (HepaSidePanel      *self);
+
 G_END_DECLS

@@ -285,6 +285,20 @@ saliency_action (GSimpleAction *action,
     g_settings_set_boolean (settings, "overlay-visible", visible);
 }
 
+static void
+read_first_action (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  HepaWindow *self = HEPA_WINDOW (user_data);
+  gboolean on = g_variant_get_boolean (param);
+
+  g_simple_action_set_state (action, param);
+  hepa_window_set_read_first (self, on);
+  if (self->settings != NULL && g_settings_get_boolean (self->settings, "read-first") != on)
+    g_settings_set_boolean (self->settings, "read-first", on);
+}
+
 /* ---- View ----------------------------------------------------------------------------- */
 
 static void
@@ -690,6 +704,16 @@ settings_changed_cb (HepaWindow *self,
         g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
                                             g_variant_new_boolean (visible));
     }
+  else if (g_str_equal (key, "read-first"))
+    {
+      g_autoptr(GVariant) state = g_action_group_get_action_state (G_ACTION_GROUP (self),
+                                                                   "read-first");
+      gboolean on = g_settings_get_boolean (settings, key);
+
+      if (state != NULL && g_variant_get_boolean (state) != on)
+        g_action_group_change_action_state (G_ACTION_GROUP (self), "read-first",
+                                            g_variant_new_boolean (on));
+    }
   else if (g_str_equal (key, "overlay-opacity") || g_str_equal (key, "colormap")
            || g_str_equal (key, "overlay-scaling"))
     hepa_side_panel_set_saliency (self->side_panel,
@@ -718,6 +742,7 @@ static const GActionEntry win_actions[] = {
   { "add-roi", add_roi_action },
   { "label", label_action, "i" },
   { "saliency", NULL, NULL, "true", saliency_action },
+  { "read-first", NULL, NULL, "false", read_first_action },
   { "zoom-in", zoom_in_action },
   { "zoom-out", zoom_out_action },
   { "zoom-fit", zoom_fit_action },
@@ -792,6 +817,9 @@ hepa_window_actions_attach (HepaWindow *self)
     g_action_group_change_action_state (G_ACTION_GROUP (self), "saliency",
                                         g_variant_new_boolean (g_settings_get_boolean (self->settings,
                                                                                        "overlay-visible")));
+  if (self->settings != NULL && g_settings_get_boolean (self->settings, "read-first"))
+    g_action_group_change_action_state (G_ACTION_GROUP (self), "read-first",
+                                        g_variant_new_boolean (TRUE));
   /* What can be done follows the document, its regions, the study and the model. */
   g_signal_connect_object (self->store, "changed", G_CALLBACK (update_actions), self,
                            G_CONNECT_SWAPPED | G_CONNECT_AFTER);

@@ -9,6 +9,7 @@
 #include "hepa-classifier.h"
 #include "hepa-document.h"
 #include "hepa-frame-bar.h"
+#include "hepa-read-first.h"
 #include "hepa-side-panel.h"
 #include "hepa-status-bar.h"
 #include "hepa-study.h"
@@ -58,6 +59,11 @@ struct _HepaWindow
   gboolean          asking;          /* the unsaved-regions question is on screen */
   gboolean          may_close;       /* saved elsewhere or given up: close now */
   char             *pending_open;    /* a file to open once the regions are on disk */
+
+  /* Read first (issue 24): NULL when off. The answer is held back until the user commits. */
+  HepaReadFirst    *read_first;
+  struct _HepaQuiz *quiz;            /* a case-set session, or NULL (hepa-window-quiz.c) */
+  gboolean          blind;           /* labels and file names hidden (hepa-presentation.c) */
   char             *opening;         /* the file the newest open reads */
   gboolean          info_about_file; /* the info bar speaks of the open file */
   GtkRecentManager *recent;
@@ -71,6 +77,31 @@ void hepa_window_open_folder     (HepaWindow     *self,
                                   const char     *folder);
 void hepa_window_study_step      (HepaWindow     *self,
                                   int             delta);
+/* Read first on or off (the "read-first" preference); see hepa-read-first.h. */
+void hepa_window_set_read_first  (HepaWindow     *self,
+                                  gboolean        on);
+gboolean hepa_window_get_read_first (HepaWindow  *self);
+/* The blind switch: no labels or file names on screen. */
+void hepa_window_set_blind       (HepaWindow     *self,
+                                  gboolean        blind);
+/* Opens one file, leaving any study (as opening a single file from the menu does). */
+void hepa_window_open_one        (HepaWindow     *self,
+                                  const char     *path);
+
+/* Case-set sessions (hepa-window-quiz.c). */
+typedef struct _HepaQuiz HepaQuiz;
+void     hepa_window_start_case_set (HepaWindow    *self,
+                                     const char    *path,
+                                     gboolean       shuffle,
+                                     guint64        seed);
+gboolean hepa_window_quiz_active    (HepaWindow    *self);
+void     hepa_window_quiz_loaded    (HepaWindow    *self);
+gboolean hepa_window_quiz_commit    (HepaWindow    *self,
+                                     const HepaRoi *roi,
+                                     int            class_index,
+                                     gint64         time_ms);
+void     hepa_window_quiz_next      (HepaWindow    *self);
+void     hepa_window_quiz_dispose   (HepaWindow    *self);
 void hepa_window_label_selected  (HepaWindow     *self,
                                   int             class_index);
 void hepa_window_show_info       (HepaWindow     *self,

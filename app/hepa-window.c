@@ -102,6 +102,30 @@ current_model (HepaWindow *self)
 }
 
 static HepaProbPanel *prob_panel (HepaWindow *self);
+static char *current_rater (HepaWindow *self);
+static void read_first_sync (HepaWindow *self);
+
+/* The classes changed: read first starts over with them (the selected region is read anew). */
+static void
+read_first_renew (HepaWindow *self)
+{
+  g_autofree char *rater = NULL;
+
+  gboolean same = self->read_first != NULL
+                  && hepa_read_first_get_n_classes (self->read_first)
+                     == g_strv_length (self->classes);
+
+  if (self->read_first == NULL)
+    return;
+  for (guint i = 0; same && self->classes[i] != NULL; i++)
+    same = g_strcmp0 (hepa_read_first_get_class (self->read_first, i), self->classes[i]) == 0;
+  if (same)
+    return;
+  rater = current_rater (self);
+  g_clear_pointer (&self->read_first, hepa_read_first_free);
+  self->read_first = hepa_read_first_new (rater, (const char *const *) self->classes);
+  read_first_sync (self);
+}
 
 static void
 update_model_state (HepaWindow *self)
@@ -149,6 +173,7 @@ update_model_state (HepaWindow *self)
   hepa_canvas_set_classes (self->canvas, (const char *const *) self->classes);
   refresh_roi_list (self);
   request_inference (self, FALSE);
+  read_first_renew (self);
 }
 
 void
@@ -237,6 +262,190 @@ roi_activated_cb (HepaWindow    *self,
   hepa_roi_store_select (self->store, id);
 }
 
+/* ---- Read first (issue 24) ------------------------------------------------------------- */
+
+static char *
+current_rater (HepaWindow *self)
+{
+  g_autofree char *rater = NULL;
+
+  if (self->settings != NULL)
+    rater = g_settings_get_string (self->settings, "rater-name");
+  if (rater == NULL || *rater == '\0')
+    return g_strdup (g_get_user_name ());
+  return g_steal_pointer (&rater);
+}
+
+static gboolean
+roi_read_by (const HepaRoi *roi,
+             const char    *rater)
+{
+  for (guint i = 0; roi->reads != NULL && i < roi->reads->len; i++)
+    if (g_strcmp0 (((HepaRoiRead *) g_ptr_array_index (roi->reads, i))->rater, rater) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* TRUE while the selected region's answer is to stay hidden. */
+static gboolean
+read_first_holds_back (HepaWindow *self)
+{
+  const HepaRoi *roi;
+
+  if (self->read_first == NULL)
+    return FALSE;
+  roi = selected_roi (self);
+  if (roi == NULL)
+    return TRUE;
+  if (g_strcmp0 (hepa_read_first_get_roi_id (self->read_first), roi->id) == 0)
+    return !hepa_read_first_is_revealed (self->read_first);
+  return self->quiz != NULL || !roi_read_by (roi, hepa_read_first_get_rater (self->read_first));
+}
+
+static void refresh_overlay (HepaWindow *self);
+
+/* Follows the selection: a region not yet read starts the clock; the panel shows what may be. */
+static void
+read_first_sync (HepaWindow *self)
+{
+  const HepaRoi *roi = selected_roi (self);
+  HepaReadFirst *rf = self->read_first;
+  g_autofree char *message = NULL;
+
+  if (rf == NULL)
+    {
+      hepa_side_panel_set_held_back (self->side_panel, FALSE, NULL);
+      hepa_canvas_set_hide_labels (self->canvas, self->blind);
+      return;
+    }
+  {
+    g_autofree char *rater = current_rater (self);
+
+    hepa_read_first_set_rater (rf, rater);
+  }
+  if (roi != NULL && g_strcmp0 (hepa_read_first_get_roi_id (rf), roi->id) != 0
+      && (self->quiz != NULL || !roi_read_by (roi, hepa_read_first_get_rater (rf))))
+    hepa_read_first_begin (rf, roi->id, roi->label, g_get_monotonic_time ());
+
+  if (read_first_holds_back (self))
+    {
+      g_autoptr(GString) keys = g_string_new (NULL);
+
+      for (guint i = 0; i < hepa_read_first_get_n_classes (rf); i++)
+        g_string_append_printf (keys, "%s%u %s", i > 0 ? " · " : "", i + 1,
+                                hepa_read_first_get_class (rf, i));
+      message = roi == NULL
+                ? g_strdup (_("Read first: select a region, then commit your class with a number "
+                              "key before the model’s answer is shown."))
+                : g_strdup_printf (_("Read first: your class? %s"), keys->str);
+      hepa_side_panel_set_held_back (self->side_panel, TRUE, message);
+      hepa_canvas_set_hide_labels (self->canvas, TRUE);
+    }
+  else
+    {
+      if (roi != NULL && g_strcmp0 (hepa_read_first_get_roi_id (rf), roi->id) == 0
+          && hepa_read_first_get_committed (rf) >= 0)
+        {
+          const char *expert = hepa_read_first_get_expert_label (rf);
+          int mine = hepa_read_first_get_committed (rf);
+
+          if (expert != NULL)
+            message = g_strdup_printf (_("Your read: %s (%.1f s) · label on file: %s"),
+                                       hepa_read_first_get_class (rf, (guint) mine),
+                                       hepa_read_first_get_time_to_decide_ms (rf) / 1000.0,
+                                       expert);
+          else
+            message = g_strdup_printf (_("Your read: %s (%.1f s)"),
+                                       hepa_read_first_get_class (rf, (guint) mine),
+                                       hepa_read_first_get_time_to_decide_ms (rf) / 1000.0);
+        }
+      hepa_side_panel_set_held_back (self->side_panel, FALSE, message);
+      hepa_canvas_set_hide_labels (self->canvas, self->blind);
+    }
+  refresh_overlay (self);
+}
+
+void
+hepa_window_set_read_first (HepaWindow *self,
+                            gboolean    on)
+{
+  g_return_if_fail (HEPA_IS_WINDOW (self));
+
+  if (on == (self->read_first != NULL))
+    return;
+  if (on)
+    {
+      g_autofree char *rater = current_rater (self);
+
+      self->read_first = hepa_read_first_new (rater, (const char *const *) self->classes);
+    }
+  else
+    g_clear_pointer (&self->read_first, hepa_read_first_free);
+  read_first_sync (self);
+}
+
+void
+hepa_window_set_blind (HepaWindow *self,
+                       gboolean    blind)
+{
+  g_return_if_fail (HEPA_IS_WINDOW (self));
+
+  self->blind = !!blind;
+  if (blind)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "blind");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "blind");
+  read_first_sync (self);
+}
+
+gboolean
+hepa_window_get_read_first (HepaWindow *self)
+{
+  g_return_val_if_fail (HEPA_IS_WINDOW (self), FALSE);
+  return self->read_first != NULL;
+}
+
+/* Keys 1..N while the selected region is held back: the user's read, not a label. */
+static gboolean
+read_first_commit (HepaWindow *self,
+                   int         index)
+{
+  const HepaRoi *roi = selected_roi (self);
+  HepaReadFirst *rf = self->read_first;
+  const HepaResult *result;
+  g_autoptr(HepaRoiRead) read = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *roi_id = NULL;
+
+  if (rf == NULL || roi == NULL || !read_first_holds_back (self))
+    return FALSE;
+  if (index < 0)
+    return TRUE;  /* 0 (clear) means nothing before a read */
+  roi_id = g_strdup (roi->id);
+  result = hepa_classifier_get_result (self->classifier);
+  if (result != NULL && hepa_classifier_answers (self->classifier, roi))
+    hepa_read_first_set_model_answer (rf, current_model (self) != NULL
+                                            ? hepa_model_get_card (current_model (self)->model)->id
+                                            : NULL,
+                                      result->probabilities, result->n_classes, NULL, 0);
+  if (!hepa_read_first_commit (rf, (guint) index, g_get_monotonic_time (), &error))
+    {
+      hepa_window_set_status (self, error->message);
+      return TRUE;
+    }
+  /* In a case-set session the answer goes to the score sheet; the set's sidecars stay as the
+   * teacher made them. */
+  if (hepa_window_quiz_active (self))
+    hepa_window_quiz_commit (self, roi, index, hepa_read_first_get_time_to_decide_ms (rf));
+  else
+    {
+      read = hepa_read_first_make_read (rf, g_get_real_time () / G_USEC_PER_SEC, "read-first");
+      hepa_roi_store_add_read (self->store, roi_id, read);
+    }
+  read_first_sync (self);
+  return TRUE;
+}
+
 /* ---- Inference ------------------------------------------------------------------------ */
 
 static void
@@ -247,7 +456,7 @@ refresh_overlay (HepaWindow *self)
   guint cls;
   gsize plane;
 
-  if (r == NULL || r->cams == NULL
+  if (r == NULL || r->cams == NULL || read_first_holds_back (self)
       || g_strcmp0 (hepa_classifier_get_result_roi_id (self->classifier),
                     hepa_roi_store_get_selected (self->store)) != 0)
     {
@@ -419,6 +628,8 @@ store_changed_cb (HepaWindow   *self,
     case HEPA_ROI_CHANGE_LOADED:
       refresh_roi_list (self);
       request_inference (self, FALSE);
+      read_first_sync (self);
+      hepa_window_quiz_loaded (self);
       break;
     case HEPA_ROI_CHANGE_PREDICTION:
       refresh_roi_list (self);
@@ -434,6 +645,7 @@ store_selection_changed_cb (HepaWindow   *self,
 {
   hepa_side_panel_sync_selection (self->side_panel);
   request_inference (self, FALSE);
+  read_first_sync (self);
 }
 
 void
@@ -450,6 +662,8 @@ hepa_window_label_selected (HepaWindow *self,
       hepa_window_set_status (self, _("Select a region first, then press a number to label it."));
       return;
     }
+  if (read_first_commit (self, index))
+    return;
   if (index >= 0)
     {
       if ((guint) index >= g_strv_length (self->classes))
@@ -614,6 +828,14 @@ void
 hepa_window_open_path (HepaWindow *self,
                        const char *path)
 {
+  open_path (self, path);
+}
+
+void
+hepa_window_open_one (HepaWindow *self,
+                      const char *path)
+{
+  hepa_study_clear (self->study);
   open_path (self, path);
 }
 
@@ -1040,6 +1262,7 @@ hepa_window_dispose (GObject *object)
 {
   HepaWindow *self = HEPA_WINDOW (object);
 
+  hepa_window_quiz_dispose (self);
   if (self->timing != NULL)
     {
       hepa_timing_finish (self->timing, 1000.0 / hepa_frame_bar_get_interval_ms (self->frame_bar));
@@ -1073,6 +1296,7 @@ hepa_window_finalize (GObject *object)
   HepaWindow *self = HEPA_WINDOW (object);
 
   g_clear_pointer (&self->classes, g_strfreev);
+  g_clear_pointer (&self->read_first, hepa_read_first_free);
   g_clear_pointer (&self->pred_pending_id, g_free);
   g_clear_pointer (&self->model_error, g_free);
   g_clear_pointer (&self->pending_open, g_free);

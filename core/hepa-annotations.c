@@ -58,6 +58,55 @@ hepa_roi_new (guint           frame,
   return roi;
 }
 
+HepaRoiRead *
+hepa_roi_read_new (const char *rater,
+                   const char *label,
+                   gint64      decided,
+                   gint64      time_to_decide_ms,
+                   const char *mode)
+{
+  HepaRoiRead *read;
+
+  g_return_val_if_fail (label != NULL, NULL);
+
+  read = g_new0 (HepaRoiRead, 1);
+  read->rater = g_strdup (rater != NULL ? rater : "");
+  read->label = g_strdup (label);
+  read->decided = decided;
+  read->time_to_decide_ms = MAX (time_to_decide_ms, 0);
+  read->mode = g_strdup (mode != NULL ? mode : "read-first");
+  return read;
+}
+
+HepaRoiRead *
+hepa_roi_read_copy (const HepaRoiRead *read)
+{
+  g_return_val_if_fail (read != NULL, NULL);
+  return hepa_roi_read_new (read->rater, read->label, read->decided, read->time_to_decide_ms,
+                            read->mode);
+}
+
+void
+hepa_roi_read_free (HepaRoiRead *read)
+{
+  if (read == NULL)
+    return;
+  g_free (read->rater);
+  g_free (read->label);
+  g_free (read->mode);
+  g_free (read);
+}
+
+void
+hepa_roi_add_read (HepaRoi           *roi,
+                   const HepaRoiRead *read)
+{
+  g_return_if_fail (roi != NULL && read != NULL);
+  if (roi->reads == NULL)
+    roi->reads = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_roi_read_free);
+  g_ptr_array_add (roi->reads, hepa_roi_read_copy (read));
+}
+
 HepaRoi *
 hepa_roi_copy (const HepaRoi *roi)
 {
@@ -89,6 +138,8 @@ hepa_roi_copy (const HepaRoi *roi)
   copy->adjudicated = g_strdup (roi->adjudicated);
   copy->adjudicator = g_strdup (roi->adjudicator);
   copy->adjudicated_time = roi->adjudicated_time;
+  for (guint i = 0; roi->reads != NULL && i < roi->reads->len; i++)
+    hepa_roi_add_read (copy, g_ptr_array_index (roi->reads, i));
   return copy;
 }
 
@@ -106,6 +157,7 @@ hepa_roi_free (HepaRoi *roi)
   g_clear_pointer (&roi->ratings, g_ptr_array_unref);
   g_free (roi->adjudicated);
   g_free (roi->adjudicator);
+  g_clear_pointer (&roi->reads, g_ptr_array_unref);
   g_free (roi);
 }
 
@@ -561,6 +613,50 @@ parse_ratings (JsonObject  *object,
             return hepa_format_error (error,
                                       _("ROI %u has a time stamp that is not ISO 8601"), index);
         }
+static gboolean
+parse_reads (JsonNode  *node,
+             HepaRoi   *roi,
+             guint      roi_index,
+             GError   **error)
+{
+  JsonArray *reads;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return hepa_format_error (error, _("ROI %u: “reads” is not an array"), roi_index);
+  reads = json_node_get_array (node);
+  for (guint i = 0; i < json_array_get_length (reads); i++)
+    {
+      JsonNode *element = json_array_get_element (reads, i);
+      JsonObject *object;
+      const char *rater, *label, *decided, *mode;
+      gint64 ms, when;
+      g_autoptr(HepaRoiRead) read = NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        return hepa_format_error (error, _("ROI %u: read %u is not an object"), roi_index, i);
+      object = json_node_get_object (element);
+      if (!get_string_member (object, "rater", TRUE, roi_index, &rater, error)
+          || !get_string_member (object, "label", FALSE, roi_index, &label, error)
+          || !get_string_member (object, "decided", FALSE, roi_index, &decided, error)
+          || !get_int_member (object, "time_to_decide_ms", 0, G_MAXINT64 / 2, roi_index, &ms,
+                              error))
+        return FALSE;
+      if (json_object_has_member (object, "mode"))
+        {
+          if (!get_string_member (object, "mode", TRUE, roi_index, &mode, error))
+            return FALSE;
+        }
+      else
+        mode = NULL;
+      if (*label == '\0')
+        return hepa_format_error (error, _("ROI %u: read %u has an empty label"), roi_index, i);
+      if (!hepa_annotations_parse_time (decided, &when))
+        return hepa_format_error (error, _("ROI %u: read %u has a time stamp that is not ISO 8601"),
+                                  roi_index, i);
+      read = hepa_roi_read_new (rater, label, when, ms, mode);
+      hepa_roi_add_read (roi, read);
     }
   return TRUE;
 }
@@ -625,6 +721,8 @@ parse_roi (JsonNode  *node,
       roi->ratings = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_rating_free);
       g_ptr_array_add (roi->ratings, hepa_rating_new (roi->rater, roi->label, roi->modified));
     }
+  if (!parse_reads (json_object_get_member (object, "reads"), roi, index, error))
+    return NULL;
   return g_steal_pointer (&roi);
 }
 
@@ -934,6 +1032,30 @@ roi_to_node (const HepaRoi *roi)
       else
         json_builder_add_null_value (b);
     }
+  if (roi->reads != NULL && roi->reads->len > 0)
+    {
+      json_builder_set_member_name (b, "reads");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < roi->reads->len; i++)
+        {
+          const HepaRoiRead *read = g_ptr_array_index (roi->reads, i);
+          g_autofree char *decided = hepa_annotations_format_time (read->decided);
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "rater");
+          json_builder_add_string_value (b, read->rater);
+          json_builder_set_member_name (b, "label");
+          json_builder_add_string_value (b, read->label);
+          json_builder_set_member_name (b, "decided");
+          json_builder_add_string_value (b, decided);
+          json_builder_set_member_name (b, "time_to_decide_ms");
+          json_builder_add_int_value (b, read->time_to_decide_ms);
+          json_builder_set_member_name (b, "mode");
+          json_builder_add_string_value (b, read->mode);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+    }
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -955,6 +1077,14 @@ hepa_annotations_to_data (const HepaAnnotations *self,
   for (guint i = 0; i < self->rois->len && version == 1; i++)
     if (roi_needs_v2 (g_ptr_array_index (self->rois, i)))
       version = 2;
+  /* Version 2 only when it holds what version 1 readers would drop (see the header). */
+  for (guint i = 0; i < self->rois->len; i++)
+    {
+      const HepaRoi *roi = g_ptr_array_index (self->rois, i);
+
+      if (roi->reads != NULL && roi->reads->len > 0)
+        version = 2;
+    }
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "format");

@@ -9,7 +9,9 @@
  *   "rois": [ { "id": "r-...", "frame": 0, "x": 10, "y": 20, "width": 64, "height": 48,
  *               "label": "cyst" | null, "rater": "...",
  *               "created": "2026-11-27T09:00:00Z", "modified": "...",
- *               "prediction": { "model_id": "...", "classes": [...], "probabilities": [...] } | null
+ *               "prediction": { "model_id": "...", "classes": [...], "probabilities": [...] } | null,
+ *               "reads": [ { "rater": "...", "label": "cyst", "decided": "2026-...Z",
+ *                            "time_to_decide_ms": 4200, "mode": "read-first" } ]   (optional)
  *             } ]
  * }
  * Version 2 adds, per ROI and only where there is more than one rater or an adjudication:
@@ -18,6 +20,11 @@
  * A file without them is written as version 1, so older Hepascope versions still read it; one
  * with them is version 2, which older versions refuse (and keep unchanged) instead of dropping
  * the other raters' labels. "label"/"rater" stay the latest rater's label.
+ *
+ * Version 2 adds the optional per-ROI "reads" array: a rater's own read made before the model's
+ * answer was shown (read-first mode). A file is written as version 1 when no ROI has a read, so
+ * that older Hepascopes keep opening it; with reads it is version 2, which they refuse rather
+ * than drop the reads on their next save. Version 1 files load as before.
  */
 #pragma once
 
@@ -41,6 +48,23 @@ HepaRating *hepa_rating_new  (const char *rater,
                               const char *label,
                               gint64      modified);
 void        hepa_rating_free (HepaRating *rating);
+/* One rater's committed read of an ROI (read-first mode). */
+typedef struct
+{
+  char      *rater;
+  char      *label;          /* the class the rater committed */
+  gint64     decided;        /* unix seconds, UTC */
+  gint64     time_to_decide_ms;
+  char      *mode;           /* "read-first" or "quiz" */
+} HepaRoiRead;
+
+HepaRoiRead *hepa_roi_read_new  (const char        *rater,
+                                 const char        *label,
+                                 gint64             decided,
+                                 gint64             time_to_decide_ms,
+                                 const char        *mode);
+HepaRoiRead *hepa_roi_read_copy (const HepaRoiRead *read);
+void         hepa_roi_read_free (HepaRoiRead       *read);
 
 typedef struct
 {
@@ -63,6 +87,8 @@ typedef struct
   char      *adjudicated;    /* the label that counts when raters differ; NULL: none */
   char      *adjudicator;
   gint64     adjudicated_time;
+  /* Raters' own reads, oldest first (element-type HepaRoiRead); NULL or empty when none. */
+  GPtrArray *reads;
 } HepaRoi;
 
 HepaRoi *hepa_roi_new  (guint           frame,
@@ -86,6 +112,9 @@ void     hepa_roi_set_rating      (HepaRoi    *roi,
 void     hepa_roi_set_adjudicated (HepaRoi    *roi,
                                    const char *label,
                                    const char *by);
+/* Appends a copy of @read to the ROI's reads. */
+void     hepa_roi_add_read       (HepaRoi           *roi,
+                                  const HepaRoiRead *read);
 
 typedef struct
 {
@@ -111,6 +140,7 @@ gboolean         hepa_annotations_save (const HepaAnnotations *self,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoi, hepa_roi_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRating, hepa_rating_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoiRead, hepa_roi_read_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaAnnotations, hepa_annotations_free)
 
 G_END_DECLS

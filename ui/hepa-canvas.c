@@ -39,6 +39,9 @@ struct _HepaCanvas
 {
   GtkWidget         parent_instance;
 
+  gboolean          hide_labels;    /* read first / blind: outlines without labels (issue 24) */
+  double            line_scale;     /* presentation: thicker ROI lines; 0 means 1 */
+
   HepaImage        *image;
   guint             frame_index;
   const HepaFrame  *frame;          /* owned by image */
@@ -708,7 +711,7 @@ roi_caption (HepaCanvas    *self,
              guint          number)
 {
   double sx, sy;
-  const char *label = roi->label ? roi->label : _("Unlabeled");
+  const char *label = self->hide_labels ? "?" : roi->label ? roi->label : _("Unlabeled");
 
   if (self->image != NULL
       && hepa_image_get_spacing_at (self->image, roi->rect.x + roi->rect.width / 2,
@@ -728,7 +731,10 @@ draw_roi (HepaCanvas    *self,
           gboolean       selected)
 {
   double x, y, w, h, tw, th, ty;
-  int class_index = class_index_of (self, roi->label);
+  /* Hidden labels draw as unlabeled outlines, solid: no colour gives the class away. */
+  const char *shown = self->hide_labels ? NULL : roi->label;
+  int class_index = class_index_of (self, shown);
+  double lw = self->line_scale > 0 ? self->line_scale : 1.0;
   GdkRGBA color;
   PangoRectangle ink, logical;
   g_autofree char *caption = NULL;
@@ -740,17 +746,17 @@ draw_roi (HepaCanvas    *self,
   w = round (w);
   h = round (h);
 
-  hepa_canvas_label_color (roi->label ? class_index : -1, &color);
-  if (roi->label != NULL && class_index < 0)
+  hepa_canvas_label_color (shown ? class_index : -1, &color);
+  if (shown != NULL && class_index < 0)
     gdk_rgba_parse (&color, label_colors[G_N_ELEMENTS (label_colors) - 1]);
 
   /* A dark halo keeps the outline visible on bright speckle. */
-  cairo_set_line_width (cr, selected ? 4.0 : 3.0);
+  cairo_set_line_width (cr, (selected ? 4.0 : 3.0) * lw);
   cairo_set_source_rgba (cr, 0, 0, 0, 0.7);
   cairo_rectangle (cr, x, y, w, h);
   cairo_stroke (cr);
 
-  cairo_set_line_width (cr, selected ? 2.0 : 1.5);
+  cairo_set_line_width (cr, (selected ? 2.0 : 1.5) * lw);
   if (roi->label == NULL)
     {
       /* Unlabeled ROIs are dashed, so they read as unfinished without relying on colour. */
@@ -771,14 +777,14 @@ draw_roi (HepaCanvas    *self,
   ty = y - th - 1;
   if (ty < 0)
     ty = y + 1;
-  if (roi->label == NULL)
+  if (shown == NULL)
     cairo_set_source_rgba (cr, 0.12, 0.12, 0.12, 0.85);
   else
     gdk_cairo_set_source_rgba (cr, &color);
   cairo_rectangle (cr, x - 0.5, ty, tw, th);
   cairo_fill (cr);
   luminance = 0.2126 * color.red + 0.7152 * color.green + 0.0722 * color.blue;
-  if (roi->label != NULL && luminance > 0.5)
+  if (shown != NULL && luminance > 0.5)
     cairo_set_source_rgb (cr, 0, 0, 0);
   else
     cairo_set_source_rgb (cr, 1, 1, 1);
@@ -1794,4 +1800,33 @@ GtkWidget *
 hepa_canvas_new (void)
 {
   return g_object_new (HEPA_TYPE_CANVAS, NULL);
+}
+
+/* ---- Teaching (issue 24) ---------------------------------------------------------------- */
+
+void
+hepa_canvas_set_hide_labels (HepaCanvas *self,
+                             gboolean    hide)
+{
+  g_return_if_fail (HEPA_IS_CANVAS (self));
+  if (self->hide_labels == !!hide)
+    return;
+  self->hide_labels = !!hide;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+gboolean
+hepa_canvas_get_hide_labels (HepaCanvas *self)
+{
+  g_return_val_if_fail (HEPA_IS_CANVAS (self), FALSE);
+  return self->hide_labels;
+}
+
+void
+hepa_canvas_set_line_scale (HepaCanvas *self,
+                            double      scale)
+{
+  g_return_if_fail (HEPA_IS_CANVAS (self));
+  self->line_scale = CLAMP (scale, 0.5, 4.0);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
 }

@@ -108,4 +108,12 @@ void          hepa_canvas_set_overlay_scale  (HepaCanvas       *self,
 /* Adds a default-size ROI in the middle of the visible area (keyboard drawing). */
 const char   *hepa_canvas_add_roi_at_center  (HepaCanvas       *self);
 
+/* Read first and the blind switch (issue 24): ROIs drawn without label text or class colour. */
+void          hepa_canvas_set_hide_labels    (HepaCanvas       *self,
+                                              gboolean          hide);
+gboolean      hepa_canvas_get_hide_labels    (HepaCanvas       *self);
+/* Presentation mode: ROI outlines @scale times as thick (0.5..4). */
+void          hepa_canvas_set_line_scale     (HepaCanvas       *self,
+                                              double            scale);
+
 G_END_DECLS

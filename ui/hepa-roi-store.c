@@ -402,6 +402,24 @@ hepa_roi_store_set_prediction (HepaRoiStore      *self,
   return TRUE;
 }
 
+gboolean
+hepa_roi_store_add_read (HepaRoiStore      *self,
+                         const char        *id,
+                         const HepaRoiRead *read)
+{
+  HepaRoi *roi;
+
+  g_return_val_if_fail (HEPA_IS_ROI_STORE (self), FALSE);
+  g_return_val_if_fail (read != NULL, FALSE);
+
+  roi = find_roi (self, id, NULL);
+  if (roi == NULL)
+    return FALSE;
+  hepa_roi_add_read (roi, read);
+  emit_changed (self, HEPA_ROI_CHANGE_PREDICTION);
+  return TRUE;
+}
+
 void
 hepa_roi_store_begin_edit (HepaRoiStore *self)
 {

@@ -67,6 +67,11 @@ gboolean       hepa_roi_store_set_prediction (HepaRoiStore      *self,
                                               const float       *probabilities);
 
 /* A drag: begin, any number of live set_rect/add calls, end. One undo step in all. */
+/* Appends a rater's read-first read to ROI @id (issue 24); saved like a prediction (no undo
+ * step: a read is a record of what happened, not an edit). */
+gboolean       hepa_roi_store_add_read       (HepaRoiStore      *self,
+                                              const char        *id,
+                                              const HepaRoiRead *read);
 void           hepa_roi_store_begin_edit     (HepaRoiStore   *self);
 void           hepa_roi_store_end_edit       (HepaRoiStore   *self);
 gboolean       hepa_roi_store_in_edit        (HepaRoiStore   *self);

@@ -723,6 +723,102 @@ test_octal_escape_refused (void)
   g_assert_nonnull (strstr (error->message, "UTF-8"));
 }
 
+/* Issue 24: a rater's read-first reads ride along per ROI. Without reads the file stays
+ * version 1 (older Hepascopes open it); with reads it is version 2 and round-trips. */
+static void
+test_reads_round_trip (void)
+{
+  g_autoptr(HepaAnnotations) set = hepa_annotations_new ("scan.dcm");
+  HepaRect rect = { 10, 20, 64, 48 };
+  HepaRoi *roi = hepa_roi_new (0, &rect, "cyst", "expert");
+  g_autoptr(HepaRoiRead) read = hepa_roi_read_new ("ana", "hcc", 1796000000, 4200, "read-first");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaAnnotations) back = NULL;
+  g_autofree char *v1 = NULL;
+  g_autofree char *v2 = NULL;
+  HepaRoi *got;
+  HepaRoiRead *got_read;
+
+  g_ptr_array_add (set->rois, roi);
+  v1 = hepa_annotations_to_data (set, NULL);
+  g_assert_nonnull (strstr (v1, "\"version\" : 1"));
+  g_assert_null (strstr (v1, "reads"));
+
+  hepa_roi_add_read (roi, read);
+  v2 = hepa_annotations_to_data (set, NULL);
+  g_assert_nonnull (strstr (v2, "\"version\" : 2"));
+  back = hepa_annotations_parse (v2, strlen (v2), &error);
+  g_assert_no_error (error);
+  got = g_ptr_array_index (back->rois, 0);
+  g_assert_cmpstr (got->label, ==, "cyst");
+  g_assert_nonnull (got->reads);
+  g_assert_cmpuint (got->reads->len, ==, 1);
+  got_read = g_ptr_array_index (got->reads, 0);
+  g_assert_cmpstr (got_read->rater, ==, "ana");
+  g_assert_cmpstr (got_read->label, ==, "hcc");
+  g_assert_cmpint (got_read->decided, ==, 1796000000);
+  g_assert_cmpint (got_read->time_to_decide_ms, ==, 4200);
+  g_assert_cmpstr (got_read->mode, ==, "read-first");
+
+  /* A copy carries the reads. */
+  {
+    g_autoptr(HepaRoi) copy = hepa_roi_copy (got);
+
+    g_assert_cmpuint (copy->reads->len, ==, 1);
+    g_assert_cmpstr (((HepaRoiRead *) g_ptr_array_index (copy->reads, 0))->label, ==, "hcc");
+  }
+}
+
+static void
+test_reads_rejects (void)
+{
+  static const char *const bad[] = {
+    "\"reads\": 3",
+    "\"reads\": [1]",
+    "\"reads\": [{\"rater\": \"a\", \"decided\": \"2026-11-27T09:00:00Z\", \"time_to_decide_ms\": 5}]",
+    "\"reads\": [{\"rater\": \"a\", \"label\": \"\", \"decided\": \"2026-11-27T09:00:00Z\", \"time_to_decide_ms\": 5}]",
+    "\"reads\": [{\"rater\": \"a\", \"label\": \"cyst\", \"decided\": \"yesterday\", \"time_to_decide_ms\": 5}]",
+    "\"reads\": [{\"rater\": \"a\", \"label\": \"cyst\", \"decided\": \"2026-11-27T09:00:00Z\", \"time_to_decide_ms\": -1}]",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *text = g_strdup_printf (
+        "{ \"format\": \"hepascope-annotations\", \"version\": 2, \"image\": \"a.dcm\","
+        "  \"rois\": [ { \"id\": \"r-1\", \"frame\": 0, \"x\": 0, \"y\": 0,"
+        "  \"width\": 64, \"height\": 48, \"label\": null, \"rater\": \"\","
+        "  \"created\": \"2026-11-27T09:00:00Z\", \"modified\": \"2026-11-27T09:00:00Z\", %s } ] }",
+        bad[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(HepaAnnotations) set = hepa_annotations_parse (text, strlen (text), &error);
+
+      g_test_message ("%s", bad[i]);
+      g_assert_null (set);
+      g_assert_error (error, HEPA_ERROR, HEPA_ERROR_FORMAT);
+      g_assert_null (strchr (error->message, '\n'));
+    }
+  /* A version-1 file without reads still loads; a version 3 file is refused unchanged. */
+  {
+    static const char v1[] =
+      "{ \"format\": \"hepascope-annotations\", \"version\": 1, \"image\": \"a.dcm\","
+      "  \"rois\": [ { \"id\": \"r-1\", \"frame\": 0, \"x\": 0, \"y\": 0,"
+      "  \"width\": 64, \"height\": 48, \"label\": \"cyst\", \"rater\": \"\","
+      "  \"created\": \"2026-11-27T09:00:00Z\", \"modified\": \"2026-11-27T09:00:00Z\" } ] }";
+    static const char v3[] =
+      "{ \"format\": \"hepascope-annotations\", \"version\": 3, \"rois\": [] }";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HepaAnnotations) set = hepa_annotations_parse (v1, strlen (v1), &error);
+    g_autoptr(HepaAnnotations) newer = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (set->rois->len, ==, 1);
+    g_assert_null (((HepaRoi *) g_ptr_array_index (set->rois, 0))->reads);
+    newer = hepa_annotations_parse (v3, strlen (v3), &error);
+    g_assert_null (newer);
+    g_assert_error (error, HEPA_ERROR, HEPA_ERROR_UNSUPPORTED);
+  }
+}
+
 int
 main (int    argc,
       char **argv)
@@ -749,6 +845,8 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/annotations/roi-lifecycle", test_roi_lifecycle);
+  g_test_add_func ("/core/annotations/reads-round-trip", test_reads_round_trip);
+  g_test_add_func ("/core/annotations/reads-rejects", test_reads_rejects);
   g_test_add_func ("/core/annotations/sidecar-path", test_sidecar_path);
   g_test_add_func ("/core/annotations/round-trip", test_round_trip);
   g_test_add_func ("/core/annotations/octal-escape-refused", test_octal_escape_refused);
