@@ -4,6 +4,7 @@
 
 #include "hepa-cli.h"
 
+#include "hepa-applicability.h"
 #include "hepa-core.h"
 #include "hepa-engine.h"
 #include "hepa-image.h"
@@ -106,12 +107,91 @@ add_floats (JsonBuilder *builder,
   json_builder_end_array (builder);
 }
 
+/* The prediction set as class names: "cyst or hemangioma". */
+static char *
+set_text (const HepaModelCard *card,
+          const HepaResult    *r)
+{
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  g_auto(GStrv) v = NULL;
+
+  for (guint k = 0; k < r->n_classes; k++)
+    if (r->in_set[k])
+      g_strv_builder_add (names, card->classes[k]);
+  v = g_strv_builder_end (names);
+  if (v[0] == NULL)
+    return g_strdup (_("no class"));
+  /* Translators: joins class names of a prediction set: "cyst or hemangioma" */
+  return g_strjoinv (_(" or "), v);
+}
+
+static void
+add_trust_json (JsonBuilder             *b,
+                const HepaModelCard     *card,
+                const HepaResult        *r,
+                const HepaApplicability *app)
+{
+  json_builder_set_member_name (b, "applicability");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < app->reasons->len; i++)
+    {
+      const HepaReason *reason = g_ptr_array_index (app->reasons, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "code");
+      json_builder_add_string_value (b, reason->code);
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, reason->message);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "not_checked");
+  json_builder_begin_array (b);
+  for (guint i = 0; app->not_checked[i] != NULL; i++)
+    json_builder_add_string_value (b, app->not_checked[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "ood");
+  if (isnan (r->ood_score))
+    json_builder_add_null_value (b);
+  else
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "score");
+      json_builder_add_double_value (b, r->ood_score);
+      json_builder_set_member_name (b, "threshold");
+      json_builder_add_double_value (b, r->ood_threshold);
+      json_builder_set_member_name (b, "outside");
+      json_builder_add_boolean_value (b, r->ood_outside);
+      json_builder_end_object (b);
+    }
+  json_builder_set_member_name (b, "calibrated");
+  json_builder_add_boolean_value (b, r->calibrated);
+  json_builder_set_member_name (b, "prediction_set");
+  if (r->in_set == NULL)
+    json_builder_add_null_value (b);
+  else
+    {
+      json_builder_begin_array (b);
+      for (guint k = 0; k < r->n_classes; k++)
+        if (r->in_set[k])
+          json_builder_add_string_value (b, card->classes[k]);
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "coverage");
+      json_builder_add_double_value (b, r->coverage);
+    }
+  json_builder_set_member_name (b, "checks_ms");
+  json_builder_add_double_value (b, round ((app->seconds * 1000 + r->trust_ms) * 1000) / 1000);
+}
+
 static void
 print_json (HepaModel *model,
             guint      frame_index,
-            GPtrArray *results)
+            GPtrArray *results,
+            GPtrArray *checks)
 {
   const HepaModelCard *card = hepa_model_get_card (model);
+  g_autofree char *calibration = hepa_model_card_describe_calibration (card);
+  g_autofree char *ood = hepa_model_card_describe_ood (card);
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -122,6 +202,12 @@ print_json (HepaModel *model,
   json_builder_begin_object (builder);
   hepa_model_card_add_summary (card, builder);
   json_builder_end_object (builder);
+  json_builder_set_member_name (builder, "intended_use");
+  json_builder_add_string_value (builder, hepa_model_card_get_intended_use (card));
+  json_builder_set_member_name (builder, "calibration");
+  json_builder_add_string_value (builder, calibration);
+  json_builder_set_member_name (builder, "ood_reference");
+  json_builder_add_string_value (builder, ood);
 
   json_builder_set_member_name (builder, "results");
   json_builder_begin_array (builder);
@@ -151,6 +237,7 @@ print_json (HepaModel *model,
       json_builder_add_int_value (builder, r->top);
       json_builder_set_member_name (builder, "latency_ms");
       json_builder_add_double_value (builder, round (r->latency_ms * 1000) / 1000);
+      add_trust_json (builder, card, r, g_ptr_array_index (checks, i));
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -167,21 +254,42 @@ static void
 print_text (const char *file,
             HepaModel  *model,
             guint       frame_index,
-            GPtrArray  *results)
+            GPtrArray  *results,
+            GPtrArray  *checks)
 {
   const HepaModelCard *card = hepa_model_get_card (model);
+  g_autofree char *calibration = hepa_model_card_describe_calibration (card);
+  g_autofree char *ood = hepa_model_card_describe_ood (card);
   int width = 0;
 
   for (guint k = 0; k < card->n_classes; k++)
     width = MAX (width, (int) g_utf8_strlen (card->classes[k], -1));
   printf (_("Model %s (%s)\n"), card->id, card->arch);
+  printf (_("Intended use: %s\n"), hepa_model_card_get_intended_use (card));
+  printf ("%s; %s\n", calibration, ood);
   for (guint i = 0; i < results->len; i++)
     {
       const HepaResult *r = g_ptr_array_index (results, i);
+      const HepaApplicability *app = g_ptr_array_index (checks, i);
 
-      printf (_("%s, frame %u, region %d,%d,%d,%d: %s (%.1f%%), %.1f ms\n"), file, frame_index,
-              r->roi.x, r->roi.y, r->roi.width, r->roi.height, card->classes[r->top],
-              100.0 * r->probabilities[r->top], r->latency_ms);
+      printf (_("%s, frame %u, region %d,%d,%d,%d:\n"), file, frame_index, r->roi.x, r->roi.y,
+              r->roi.width, r->roi.height);
+      for (guint j = 0; j < app->reasons->len; j++)
+        printf (_("  Does not apply: %s\n"),
+                ((const HepaReason *) g_ptr_array_index (app->reasons, j))->message);
+      if (r->ood_outside)
+        printf (_("  Outside what this model learned (out-of-distribution score %.2f, "
+                  "threshold %.2f)\n"), r->ood_score, r->ood_threshold);
+      if (r->in_set != NULL)
+        {
+          g_autofree char *set = set_text (card, r);
+
+          printf (_("  %s, %.0f %%\n"), set, 100 * r->coverage);
+        }
+      printf (_("  %s (%.1f%%%s), %.1f ms (checks and OOD score %.2f ms)\n"),
+              card->classes[r->top], 100.0 * r->probabilities[r->top],
+              r->calibrated ? _(", calibrated") : "", r->latency_ms,
+              app->seconds * 1000 + r->trust_ms);
       for (guint k = 0; k < r->n_classes; k++)
         printf ("  %-*s %6.2f%%  logit %8.4f%s\n", width, card->classes[k],
                 100.0 * r->probabilities[k], r->logits[k], k == r->top ? "  *" : "");
@@ -214,6 +322,7 @@ hepa_cli_classify (int    argc,
   g_autoptr(HepaModel) model = NULL;
   g_autoptr(HepaImage) image = NULL;
   g_autoptr(GPtrArray) results = NULL;
+  g_autoptr(GPtrArray) checks = NULL;
   g_autofree HepaRect *rois = NULL;
   g_autofree const HepaFrame **frames = NULL;
   const HepaFrame *frame;
@@ -286,10 +395,18 @@ hepa_cli_classify (int    argc,
                     r->roi.width, r->roi.height);
     }
 
+  checks = g_ptr_array_new_with_free_func ((GDestroyNotify) hepa_applicability_free);
+  for (guint i = 0; i < results->len; i++)
+    {
+      const HepaResult *r = g_ptr_array_index (results, i);
+
+      g_ptr_array_add (checks, hepa_applicability_check (image, frame, &r->roi,
+                                                         hepa_model_get_card (model)));
+    }
   if (json)
-    print_json (model, (guint) frame_number, results);
+    print_json (model, (guint) frame_number, results, checks);
   else
-    print_text (file, model, (guint) frame_number, results);
+    print_text (file, model, (guint) frame_number, results, checks);
 
   if (cam_path != NULL && !write_cam_png (cam_path, frame, results, &error))
     return hepa_cli_fail (cam_path, error);

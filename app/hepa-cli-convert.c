@@ -311,6 +311,10 @@ build_card (JsonObject        *input,
       json_object_set_array_member (card, "warnings", warnings);
       json_object_remove_member (card, "metrics");
       json_object_remove_member (card, "trained_on");
+      /* A new head answers differently: what was measured on the old one no longer holds. */
+      json_object_remove_member (card, "calibration");
+      json_object_remove_member (card, "ood");
+      json_object_remove_member (card, "training_roi");
     }
   if (extra != NULL)
     merge_card_extra (card, extra);
@@ -527,10 +531,16 @@ hepa_cli_convert (int    argc,
                      new_head, (guint64) seed, extra);
   hepa_weights_set_metadata (out, CARD_KEY, card);
 
-  /* What we write must load as a model, card included. */
+  /* What we write must load as a model, card included; the card goes out through its one
+   * writer (hepa-model-card.c), as the reader understood it. */
   check = hepa_model_new_from_weights (out, NULL, &error);
   if (check == NULL)
     return hepa_cli_fail (in_path, error);
+  {
+    g_autofree char *written = hepa_model_card_to_json (hepa_model_get_card (check), FALSE);
+
+    hepa_weights_set_metadata (out, HEPA_MODEL_CARD_KEY, written);
+  }
   if (!hepa_safetensors_save (out, out_path, dtype, &error))
     return hepa_cli_fail (NULL, error);
   return 0;

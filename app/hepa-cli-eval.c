@@ -99,7 +99,8 @@ hepa_cli_eval (int    argc,
     print_table (run->metrics);
   if (report_dir != NULL)
     {
-      if (!hepa_report_write_eval (run, model_path, card->id, data, report_dir, &error))
+      if (!hepa_report_write_eval (run, model_path, card->id, data, report_dir, &error)
+          || !hepa_report_add_eval_calibration (run, card, report_dir, &error))
         return hepa_cli_fail (NULL, error);
       if (!json)
         printf (_("Report: %s\n"), report_dir);

@@ -12,13 +12,17 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
-/* The card as a JSON node, or NULL when the file has none (defaults were assumed). */
+/* The card as a JSON node, or NULL when the file has none (defaults were assumed); the arrays
+ * of the out-of-distribution reference are abbreviated (hundreds of kB of base64). */
 static JsonNode *
 card_node (const HepaModelCard *card)
 {
+  g_autofree char *json = NULL;
+
   if (!card->has_card || card->json == NULL)
     return NULL;
-  return json_from_string (card->json, NULL);
+  json = hepa_model_card_to_display_json (card);
+  return json_from_string (json, NULL);
 }
 
 static char *
@@ -61,6 +65,13 @@ print_model_text (const char          *path,
   printf ("  %s %s, %d x %d\n", _("Network:"), card->arch, card->input_size, card->input_size);
   printf ("  %s %s\n", _("Classes:"), classes);
   printf ("  %s %s\n", _("SHA-256:"), card->sha256);
+  printf ("  %s %s\n", _("Intended use:"), hepa_model_card_get_intended_use (card));
+  {
+    g_autofree char *cal = hepa_model_card_describe_calibration (card);
+    g_autofree char *ood = hepa_model_card_describe_ood (card);
+
+    printf ("  %s\n  %s\n", cal, ood);
+  }
   if (card_json == NULL)
     {
       printf ("  %s\n", _("No model card: ImageNet preprocessing and class names were assumed."));

@@ -27,6 +27,8 @@ static const Subcommand subcommands[] = {
   { "export", hepa_cli_export, N_("Export labeled crops, a manifest and COCO boxes, de-identified") },
   { "train", hepa_cli_train, N_("Retrain and cross-validate a model on an export tree") },
   { "eval", hepa_cli_eval, N_("Metrics of a model on a held-out export tree") },
+  { "calibrate", hepa_cli_calibrate,
+    N_("Record a model's out-of-distribution reference and calibration in its card") },
   { "model", hepa_cli_model, N_("Show a model and its card (default: the default model)") },
   { "pacs", hepa_cli_pacs, N_("Query, retrieve from and send to a PACS (DICOM node)") },
   { "results", hepa_cli_results, N_("Write a study's results as DICOM SR, maps, views and PDF") },

@@ -44,6 +44,7 @@ int hepa_cli_synth    (int argc, char **argv);
 int hepa_cli_export   (int argc, char **argv);
 int hepa_cli_train    (int argc, char **argv);
 int hepa_cli_eval     (int argc, char **argv);
+int hepa_cli_calibrate (int argc, char **argv);
 int hepa_cli_convert  (int argc, char **argv);
 int hepa_cli_model    (int argc, char **argv);
 int hepa_cli_pacs     (int argc, char **argv);

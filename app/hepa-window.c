@@ -6,6 +6,7 @@
 
 #include "hepa-window-private.h"
 
+#include "hepa-applicability.h"
 #include "hepa-core.h"
 #include "hepa-debug.h"
 #include "hepa-demo.h"
@@ -100,6 +101,8 @@ current_model (HepaWindow *self)
   return hepa_classifier_get_model (self->classifier);
 }
 
+static HepaProbPanel *prob_panel (HepaWindow *self);
+
 static void
 update_model_state (HepaWindow *self)
 {
@@ -112,6 +115,9 @@ update_model_state (HepaWindow *self)
       g_autofree char *text = g_strdup_printf (_("Model %s"), card->id);
 
       self->classes = g_strdupv (card->classes);
+      /* Issue 18: the card's intended use, one permanent line in the prediction panel. */
+      hepa_prob_panel_set_intended_use (prob_panel (self),
+                                        hepa_model_card_get_intended_use (card));
       gtk_label_set_text (GTK_LABEL (self->model_button_label), card->id);
       gtk_widget_set_tooltip_text (self->model_button, card->id);
       hepa_status_bar_set_model (self->status_bar, text);
@@ -121,6 +127,7 @@ update_model_state (HepaWindow *self)
       const char *why = self->model_error;
 
       self->classes = g_strdupv ((char **) default_classes);
+      hepa_prob_panel_set_intended_use (prob_panel (self), NULL);
       if (self->model_loading)
         {
           gtk_label_set_text (GTK_LABEL (self->model_button_label), _("Loading model…"));
@@ -263,9 +270,40 @@ show_result (HepaWindow *self)
   const char *roi_id = hepa_classifier_get_result_roi_id (self->classifier);
   const HepaRoi *roi = hepa_roi_store_lookup (self->store, roi_id);
   const HepaModelCard *card = hepa_model_get_card (current_model (self)->model);
+  HepaImage *image = hepa_document_get_image (self->document);
+  const HepaFrame *frame = image != NULL
+                           ? hepa_image_get_frame (image,
+                                                   hepa_classifier_get_result_frame (self->classifier),
+                                                   NULL)
+                           : NULL;
+  g_autoptr(HepaApplicability) app = NULL;
+  g_autoptr(GPtrArray) reasons = g_ptr_array_new ();
+  HepaProbTrust trust = { 0 };
 
-  hepa_prob_panel_set_result (prob_panel (self), result->probabilities, result->n_classes,
-                              card->id, result->latency_ms);
+  /* Issue 18: why the answer may not apply, said before any class name. The checks take
+   * about a millisecond on the frame the answer is for (decoded and cached already). */
+  if (frame != NULL)
+    {
+      app = hepa_applicability_check (image, frame, &result->roi, card);
+      for (guint i = 0; i < app->reasons->len; i++)
+        g_ptr_array_add (reasons, ((HepaReason *) g_ptr_array_index (app->reasons, i))->message);
+    }
+  g_ptr_array_add (reasons, NULL);
+  trust.reasons = (const char *const *) reasons->pdata;
+  trust.has_ood = card->ood != NULL;
+  trust.outside = result->ood_outside;
+  trust.calibrated = result->calibrated;
+  trust.in_set = result->in_set;
+  trust.coverage = result->coverage;
+  hepa_prob_panel_set_result_full (prob_panel (self), result->probabilities, result->n_classes,
+                                   card->id, result->latency_ms, &trust);
+  /* Scripted tests read what the panel says (its screen-reader text). */
+  if (hepa_debug_enabled (HEPA_DEBUG_VIEW))
+    {
+      g_autofree char *summary = hepa_prob_panel_dup_summary (prob_panel (self));
+
+      g_printerr ("hepascope-panel: %s\n", summary);
+    }
   refresh_overlay (self);
   hepa_status_bar_set_inference (self->status_bar, result->latency_ms);
 

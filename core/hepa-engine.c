@@ -41,6 +41,8 @@ hepa_result_free (HepaResult *result)
   g_free (result->probabilities);
   g_free (result->logits);
   g_free (result->cams);
+  g_free (result->in_set);
+  g_free (result->features);
   g_free (result);
 }
 
@@ -245,6 +247,56 @@ upsample_cams (const HepaModelCard *card,
     }
 }
 
+/* What the card says about trusting the answer: pooled features, their out-of-distribution
+ * score, the temperature and the conformal set. Fills probabilities. */
+static void
+apply_trust (const HepaModelCard *card,
+             HepaResult          *result,
+             const float         *feat,
+             int                  c,
+             int                  hw)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  guint n = result->n_classes;
+
+  result->n_features = (guint) c;
+  result->features = g_new (float, c);
+  for (int j = 0; j < c; j++)
+    {
+      const float *plane = feat + (gsize) j * hw;
+      double sum = 0;
+
+      for (int i = 0; i < hw; i++)
+        sum += plane[i];
+      result->features[j] = (float) (sum / hw);
+    }
+  if (card->ood != NULL && card->ood->dim == (guint) c)
+    {
+      result->ood_score = hepa_ood_score (card->ood, result->features);
+      result->ood_threshold = card->ood->p99;
+      result->ood_outside = result->ood_score > result->ood_threshold;
+    }
+  else
+    result->ood_score = result->ood_threshold = NAN;
+
+  if (card->calibrated && card->temperature > 0)
+    {
+      g_autofree float *scaled = g_new (float, n);
+
+      for (guint k = 0; k < n; k++)
+        scaled[k] = (float) (result->logits[k] / card->temperature);
+      hepa_nn_softmax (scaled, 1, (int) n, result->probabilities);
+      result->calibrated = TRUE;
+      result->coverage = card->coverage;
+      result->in_set = g_new0 (guint8, n);
+      for (guint k = 0; k < n; k++)
+        result->in_set[k] = result->probabilities[k] >= 1.0 - card->conformal_threshold;
+    }
+  else
+    hepa_nn_softmax (result->logits, 1, (int) n, result->probabilities);
+  result->trust_ms = (g_get_monotonic_time () - t0) / 1000.0;
+}
+
 static HepaResult *
 make_result (HepaEngine     *self,
              int             index,
@@ -264,7 +316,8 @@ make_result (HepaEngine     *self,
   result->logits = g_memdup2 (self->logits + (gsize) index * self->n_classes,
                               (gsize) self->n_classes * sizeof (float));
   result->probabilities = g_new (float, self->n_classes);
-  hepa_nn_softmax (result->logits, 1, self->n_classes, result->probabilities);
+  feat = hepa_resnet_workspace_features (self->ws, &c, &fh, &fw);
+  apply_trust (card, result, feat + (gsize) index * c * fh * fw, c, fh * fw);
   result->top = 0;
   for (int k = 1; k < self->n_classes; k++)
     if (result->probabilities[k] > result->probabilities[result->top])
@@ -283,7 +336,6 @@ make_result (HepaEngine     *self,
       result->cam_height = roi->height;
     }
 
-  feat = hepa_resnet_workspace_features (self->ws, &c, &fh, &fw);
   fc = hepa_resnet_fc_weight (self->net, &feat_c);
   g_assert (c == feat_c);
   if (self->cam_small_n < (gsize) self->n_classes * fh * fw)

@@ -15,8 +15,19 @@ G_BEGIN_DECLS
 typedef struct
 {
   guint     n_classes;
-  float    *probabilities;  /* (n_classes) softmax, card order */
-  float    *logits;         /* (n_classes) */
+  float    *probabilities;  /* (n_classes) softmax, card order; of logits / temperature when
+                             * the card is calibrated */
+  float    *logits;         /* (n_classes), as the network gives them */
+  gboolean  calibrated;     /* the card's temperature was applied */
+  guint8   *in_set;         /* (n_classes) the card's conformal prediction set (1 = in), NULL
+                             * when the card is not calibrated */
+  double    coverage;       /* the set's coverage (0.9), 0 when not calibrated */
+  double    ood_score;      /* hepa_ood_score of the pooled features, NAN without a reference */
+  double    ood_threshold;  /* the card's p99, NAN without a reference */
+  gboolean  ood_outside;    /* ood_score > ood_threshold */
+  guint     n_features;
+  float    *features;       /* (n_features) the pooled last-layer features */
+  double    trust_ms;       /* of latency_ms: pooling, OOD score, calibration and set */
   guint     top;            /* index of the largest probability */
   HepaRect  roi;            /* the region classified, after clamping to the frame */
   gboolean  roi_clamped;    /* TRUE when the requested ROI had to be clamped */
@@ -27,7 +38,7 @@ typedef struct
                              * activations (Grad-CAM for GAP + linear, before its ReLU and
                              * up to the 1/(h*w) scale), upsampled bilinearly to the ROI, not
                              * normalized; on the layer4 grid its mean is logit - fc bias */
-  double    latency_ms;     /* preprocessing + forward + CAM */
+  double    latency_ms;     /* preprocessing + forward + CAM + trust_ms */
 } HepaResult;
 
 void hepa_result_free (HepaResult *result);
@@ -42,6 +53,7 @@ HepaEngine *hepa_engine_new       (HepaModel     *model,
 /* Classifications still running in a worker keep the engine alive until they finish. */
 void        hepa_engine_free      (HepaEngine    *self);
 HepaModel  *hepa_engine_get_model (HepaEngine    *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaEngine, hepa_engine_free)
 
 /* Classifies @roi of @frame (NULL roi: whole frame). Errors: empty ROI, cancellation. */
 HepaResult *hepa_engine_classify  (HepaEngine      *self,

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "hepa-export.h"
+#include "hepa-applicability.h"
 #include "hepa-annotations-private.h"
 #include "hepa-engine.h"
 #include "dicom/hepa-dicom.h"
@@ -98,6 +99,13 @@ hepa_export_card_new_like (const HepaModelCard *base,
       memcpy (card->mean, base->mean, sizeof card->mean);
       memcpy (card->std, base->std, sizeof card->std);
       card->has_card = base->has_card;
+      /* Issue 18: the manifest carries the model's intended use and the ROI checks use the
+       * training ROI sizes. */
+      card->intended_use = g_strdup (base->intended_use);
+      card->has_roi_px = base->has_roi_px;
+      card->has_roi_mm = base->has_roi_mm;
+      memcpy (card->roi_px, base->roi_px, sizeof card->roi_px);
+      memcpy (card->roi_mm, base->roi_mm, sizeof card->roi_mm);
     }
   return card;
 }
@@ -112,6 +120,7 @@ hepa_export_card_free (HepaModelCard *card)
   g_strfreev (card->classes);
   g_free (card->json);
   g_free (card->sha256);
+  g_free (card->intended_use);
   g_free (card);
 }
 
@@ -1278,6 +1287,15 @@ export_roi (Context         *ctx,
           row->pred_probabilities = g_memdup2 (roi->pred_probabilities, n * sizeof (float));
         }
     }
+  /* Issue 18: the applicability checks of this ROI, by code. */
+  {
+    g_autoptr(HepaApplicability) app = hepa_applicability_check (image, frame, &rect, card);
+    g_autoptr(GStrvBuilder) codes = g_strv_builder_new ();
+
+    for (guint k = 0; k < app->reasons->len; k++)
+      g_strv_builder_add (codes, ((HepaReason *) g_ptr_array_index (app->reasons, k))->code);
+    row->applicability = g_strv_builder_end (codes);
+  }
   row->sha256 = sha256_of_bytes (png);
   if (native != NULL)
     {
@@ -1987,6 +2005,8 @@ hepa_export_run (const HepaExportOptions  *options,
   manifest = hepa_manifest_new ((const char *const *) options->card->classes);
   manifest->input_size = options->card->input_size;
   manifest->grayscale = options->card->grayscale;
+  /* Issue 18. */
+  manifest->intended_use = g_strdup (hepa_model_card_get_intended_use (options->card));
   g_free (manifest->resize);
   manifest->resize = g_strdup (options->card->resize == HEPA_RESIZE_LETTERBOX ? "letterbox"
                                                                                : "stretch");

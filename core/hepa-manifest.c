@@ -44,6 +44,7 @@ hepa_manifest_row_free (HepaManifestRow *row)
   g_free (row->pred_probabilities);
   g_free (row->sha256);
   g_free (row->native_sha256);
+  g_strfreev (row->applicability);
   g_free (row->manufacturer);
   g_free (row->transfer_syntax);
   g_free (row);
@@ -73,6 +74,7 @@ hepa_manifest_free (HepaManifest *self)
   g_strfreev (self->classes);
   g_free (self->resize);
   g_free (self->software_version);
+  g_free (self->intended_use);
   g_ptr_array_unref (self->rows);
   g_free (self);
 }
@@ -386,6 +388,25 @@ parse_json_row (JsonNode  *node,
     return NULL;
   if (row->rater == NULL)
     row->rater = g_strdup ("");
+  /* Issue 18: applicability codes (strings only; anything else is ignored). */
+  {
+    JsonNode *app = member_of (object, "applicability");
+
+    if (app != NULL && JSON_NODE_HOLDS_ARRAY (app))
+      {
+        g_autoptr(GStrvBuilder) codes = g_strv_builder_new ();
+        JsonArray *a = json_node_get_array (app);
+
+        for (guint k = 0; k < json_array_get_length (a); k++)
+          {
+            JsonNode *e = json_array_get_element (a, k);
+
+            if (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING)
+              g_strv_builder_add (codes, json_node_get_string (e));
+          }
+        row->applicability = g_strv_builder_end (codes);
+      }
+  }
   if (row->manufacturer == NULL)
     row->manufacturer = g_strdup ("");
   if (row->transfer_syntax == NULL)
@@ -544,6 +565,14 @@ hepa_manifest_parse_json (const char  *data,
       self->software_version = g_strdup (json_node_get_string (node));
     }
 
+  node = member_of (object, "intended_use");
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+      && json_node_get_value_type (node) == G_TYPE_STRING)
+    {
+      g_free (self->intended_use);
+      self->intended_use = g_strdup (json_node_get_string (node));
+    }
+
   node = member_of (object, "crops");
   if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
     {
@@ -606,6 +635,12 @@ hepa_manifest_to_json (const HepaManifest *self,
   json_builder_end_object (b);
   json_builder_set_member_name (b, "software_version");
   json_builder_add_string_value (b, self->software_version);
+  /* Issue 18: the model card's intended use. */
+  if (self->intended_use != NULL)
+    {
+      json_builder_set_member_name (b, "intended_use");
+      json_builder_add_string_value (b, self->intended_use);
+    }
   json_builder_set_member_name (b, "crops");
   json_builder_begin_array (b);
   for (guint i = 0; i < self->rows->len; i++)
@@ -650,6 +685,15 @@ hepa_manifest_to_json (const HepaManifest *self,
       else
         json_builder_add_null_value (b);
       STR ("rater", row->rater != NULL ? row->rater : "");
+      /* Issue 18: the applicability checks the ROI failed. */
+      if (row->applicability != NULL)
+        {
+          json_builder_set_member_name (b, "applicability");
+          json_builder_begin_array (b);
+          for (guint k = 0; row->applicability[k] != NULL; k++)
+            json_builder_add_string_value (b, row->applicability[k]);
+          json_builder_end_array (b);
+        }
       STR ("created", created);
       STR ("modified", modified);
       json_builder_set_member_name (b, "prediction");

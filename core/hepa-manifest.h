@@ -56,6 +56,9 @@ typedef struct
   float     *pred_probabilities;
   char      *sha256;          /* of the file's bytes, lowercase hex */
   char      *native_sha256;   /* NULL when no native crop */
+  /* Issue 18 (trust): codes of the applicability checks the ROI failed (hepa-applicability.h);
+   * NULL when not checked. JSON only ("applicability"), not in the CSV. */
+  char     **applicability;
   char      *manufacturer;
   char      *transfer_syntax;
   double     pixel_spacing_mm[2]; /* 0 when uncalibrated */
@@ -68,6 +71,7 @@ typedef struct
   gboolean    grayscale;
   char       *resize;         /* "stretch" or "letterbox" */
   char       *software_version;
+  char       *intended_use;   /* issue 18: the model card's intended use; NULL when unknown */
   GPtrArray  *rows;           /* (element-type HepaManifestRow) */
 } HepaManifest;
 

@@ -21,7 +21,6 @@
 #include <openssl/evp.h>
 #endif
 
-#define CARD_KEY "hepascope.card"
 #define MAX_CLASSES 1000
 #define MIN_INPUT_SIZE 32
 #define MAX_INPUT_SIZE 1024
@@ -33,18 +32,7 @@ struct _HepaModel
   HepaResnet      *net;
 };
 
-static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
-static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
 
-static void
-card_clear (HepaModelCard *card)
-{
-  g_clear_pointer (&card->id, g_free);
-  g_clear_pointer (&card->arch, g_free);
-  g_clear_pointer (&card->classes, g_strfreev);
-  g_clear_pointer (&card->json, g_free);
-  g_clear_pointer (&card->sha256, g_free);
-}
 
 HepaModel *
 hepa_model_ref (HepaModel *self)
@@ -62,7 +50,7 @@ hepa_model_unref (HepaModel *self)
 
   if (!g_atomic_ref_count_dec (&self->ref_count))
     return;
-  card_clear (&self->card);
+  hepa_model_card_clear (&self->card);
   g_clear_pointer (&self->net, hepa_resnet_free);
   g_free (self);
 }
@@ -239,317 +227,6 @@ lookup_cb (void       *user,
   return entry->data;
 }
 
-/* ---- Card ---------------------------------------------------------------------------------- */
-
-static gboolean
-read_triple (JsonObject  *object,
-             const char  *member,
-             float        out[3],
-             gboolean     positive,
-             GError     **error)
-{
-  JsonNode *node = json_object_get_member (object, member);
-  double v[3];
-
-  if (node == NULL)
-    return TRUE;
-  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      v[0] = v[1] = v[2] = json_node_get_double (node);
-    }
-  else if (JSON_NODE_HOLDS_ARRAY (node)
-           && (json_array_get_length (json_node_get_array (node)) == 3
-               || json_array_get_length (json_node_get_array (node)) == 1))
-    {
-      JsonArray *array = json_node_get_array (node);
-      guint len = json_array_get_length (array);
-
-      for (guint i = 0; i < 3; i++)
-        {
-          JsonNode *element = json_array_get_element (array, len == 1 ? 0 : i);
-
-          if (!JSON_NODE_HOLDS_VALUE (element)
-              || (json_node_get_value_type (element) != G_TYPE_DOUBLE
-                  && json_node_get_value_type (element) != G_TYPE_INT64))
-            goto invalid;
-          v[i] = json_node_get_double (element);
-        }
-    }
-  else
-    goto invalid;
-
-  for (int i = 0; i < 3; i++)
-    {
-      if (!isfinite (v[i]) || (positive && v[i] <= 0) || fabs (v[i]) > 1e6)
-        goto invalid;
-      out[i] = (float) v[i];
-    }
-  return TRUE;
-
-invalid:
-  /* Two whole sentences: "positive" spliced into one would not translate. */
-  if (positive)
-    g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                 _("The model card's preprocess.%s must be three positive numbers"), member);
-  else
-    g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                 _("The model card's preprocess.%s must be three numbers"), member);
-  return FALSE;
-}
-
-static gboolean
-parse_card (const char     *json,
-            HepaModelCard  *card,
-            HepaArch        tensors_arch,
-            int             n_classes,
-            char          **name_out,
-            GError        **error)
-{
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(GPtrArray) classes = NULL;
-  g_autoptr(GHashTable) seen = NULL;
-  JsonObject *root;
-  JsonNode *node;
-  HepaArch arch;
-
-  if (!hepa_json_parser_load (parser, json, -1, &local_error))
-    {
-      g_autofree char *message = hepa_weights_printable_name (local_error->message);
-
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                   _("The model card is not valid JSON: %s"), message);
-      return FALSE;
-    }
-  if (json_parser_get_root (parser) == NULL
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL, _("The model card is not a JSON object"));
-      return FALSE;
-    }
-  root = json_node_get_object (json_parser_get_root (parser));
-
-  node = json_object_get_member (root, "arch");
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_STRING
-      || !hepa_arch_from_string (json_node_get_string (node), &arch))
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                   _("The model card's arch must be “resnet50” or “resnet18”"));
-      return FALSE;
-    }
-  if (arch != tensors_arch)
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                   _("The model card says %s but the tensors are %s"),
-                   hepa_arch_to_string (arch), hepa_arch_to_string (tensors_arch));
-      return FALSE;
-    }
-
-  node = json_object_get_member (root, "classes");
-  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                   _("The model card has no list of classes"));
-      return FALSE;
-    }
-  classes = g_ptr_array_new_with_free_func (g_free);
-  seen = g_hash_table_new (g_str_hash, g_str_equal);
-  for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
-    {
-      JsonNode *element = json_array_get_element (json_node_get_array (node), i);
-      const char *text;
-
-      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING
-          || *(text = json_node_get_string (element)) == '\0' || strlen (text) > 64)
-        {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                       _("The model card's class %u is not a name of 1 to 64 characters"), i);
-          return FALSE;
-        }
-      if (!g_hash_table_add (seen, (gpointer) text))
-        {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                       _("The model card names class “%s” twice"), text);
-          return FALSE;
-        }
-      g_ptr_array_add (classes, g_strdup (text));
-    }
-  if ((int) classes->len != n_classes)
-    {
-      g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                   _("The model card names %u classes but “fc.weight” has %d rows"),
-                   classes->len, n_classes);
-      return FALSE;
-    }
-
-  node = json_object_get_member (root, "input_size");
-  if (node != NULL)
-    {
-      gint64 size;
-
-      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64
-          || (size = json_node_get_int (node)) < MIN_INPUT_SIZE || size > MAX_INPUT_SIZE)
-        {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                       _("The model card's input_size must be an integer from %d to %d"),
-                       MIN_INPUT_SIZE, MAX_INPUT_SIZE);
-          return FALSE;
-        }
-      card->input_size = (int) size;
-    }
-
-  node = json_object_get_member (root, "preprocess");
-  if (node != NULL)
-    {
-      JsonObject *pre;
-      JsonNode *member;
-
-      if (!JSON_NODE_HOLDS_OBJECT (node))
-        {
-          g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                       _("The model card's preprocess is not an object"));
-          return FALSE;
-        }
-      pre = json_node_get_object (node);
-      member = json_object_get_member (pre, "grayscale");
-      if (member != NULL)
-        {
-          if (!JSON_NODE_HOLDS_VALUE (member)
-              || json_node_get_value_type (member) != G_TYPE_BOOLEAN)
-            {
-              g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                           _("The model card's preprocess.grayscale must be true or false"));
-              return FALSE;
-            }
-          card->grayscale = json_node_get_boolean (member);
-        }
-      member = json_object_get_member (pre, "resize");
-      if (member != NULL)
-        {
-          const char *mode = JSON_NODE_HOLDS_VALUE (member)
-                             && json_node_get_value_type (member) == G_TYPE_STRING
-                             ? json_node_get_string (member) : NULL;
-
-          if (g_strcmp0 (mode, "stretch") == 0)
-            card->resize = HEPA_RESIZE_STRETCH;
-          else if (g_strcmp0 (mode, "letterbox") == 0)
-            card->resize = HEPA_RESIZE_LETTERBOX;
-          else
-            {
-              g_set_error (error, HEPA_ERROR, HEPA_ERROR_MODEL,
-                           _("The model card's preprocess.resize must be “stretch” or "
-                             "“letterbox”"));
-              return FALSE;
-            }
-        }
-      if (!read_triple (pre, "mean", card->mean, FALSE, error)
-          || !read_triple (pre, "std", card->std, TRUE, error))
-        return FALSE;
-    }
-
-  node = json_object_get_member (root, "name");
-  if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
-      && json_node_get_value_type (node) == G_TYPE_STRING
-      && *json_node_get_string (node) != '\0')
-    *name_out = g_strdup (json_node_get_string (node));
-
-  g_ptr_array_add (classes, NULL);
-  g_strfreev (card->classes);
-  card->classes = (char **) g_ptr_array_free (g_steal_pointer (&classes), FALSE);
-  card->n_classes = (guint) n_classes;
-  g_free (card->json);
-  card->json = g_strdup (json);
-  card->has_card = TRUE;
-  return TRUE;
-}
-
-void
-hepa_model_card_add_summary (const HepaModelCard *card,
-                             JsonBuilder         *b)
-{
-  g_return_if_fail (JSON_IS_BUILDER (b));
-  json_builder_set_member_name (b, "id");
-  json_builder_add_string_value (b, card->id);
-  json_builder_set_member_name (b, "arch");
-  json_builder_add_string_value (b, card->arch);
-  json_builder_set_member_name (b, "classes");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < card->n_classes; i++)
-    json_builder_add_string_value (b, card->classes[i]);
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "input_size");
-  json_builder_add_int_value (b, card->input_size);
-  json_builder_set_member_name (b, "has_card");
-  json_builder_add_boolean_value (b, card->has_card);
-}
-
-/* The card a file without one is run with; kept as JSON so it can be shown. */
-static char *
-default_card_json (const HepaModelCard *card)
-{
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "arch");
-  json_builder_add_string_value (builder, card->arch);
-  json_builder_set_member_name (builder, "classes");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < card->n_classes; i++)
-    json_builder_add_string_value (builder, card->classes[i]);
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "input_size");
-  json_builder_add_int_value (builder, card->input_size);
-  json_builder_set_member_name (builder, "preprocess");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "grayscale");
-  json_builder_add_boolean_value (builder, card->grayscale);
-  json_builder_set_member_name (builder, "resize");
-  json_builder_add_string_value (builder,
-                                 card->resize == HEPA_RESIZE_STRETCH ? "stretch" : "letterbox");
-  json_builder_set_member_name (builder, "mean");
-  json_builder_begin_array (builder);
-  for (int i = 0; i < 3; i++)
-    json_builder_add_double_value (builder, card->mean[i]);
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "std");
-  json_builder_begin_array (builder);
-  for (int i = 0; i < 3; i++)
-    json_builder_add_double_value (builder, card->std[i]);
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  json_builder_set_member_name (builder, "warnings");
-  json_builder_begin_array (builder);
-  json_builder_add_string_value (builder,
-                                 "No model card: classes and preprocessing are assumed defaults.");
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, NULL);
-}
-
-static void
-card_set_defaults (HepaModelCard *card,
-                   HepaArch       arch,
-                   int            n_classes)
-{
-  card->arch = g_strdup (hepa_arch_to_string (arch));
-  card->n_classes = (guint) n_classes;
-  card->classes = g_new0 (char *, n_classes + 1);
-  for (int i = 0; i < n_classes; i++)
-    card->classes[i] = g_strdup_printf ("class%d", i);
-  card->input_size = 224;
-  card->grayscale = FALSE;
-  card->resize = HEPA_RESIZE_STRETCH;
-  memcpy (card->mean, imagenet_mean, sizeof card->mean);
-  memcpy (card->std, imagenet_std, sizeof card->std);
-  card->has_card = FALSE;
-  card->sha256 = g_strdup ("");
-}
 
 HepaModel *
 hepa_model_new_from_weights (HepaWeights  *weights,
@@ -557,7 +234,6 @@ hepa_model_new_from_weights (HepaWeights  *weights,
                              GError      **error)
 {
   g_autoptr(HepaModel) self = NULL;
-  g_autofree char *card_name = NULL;
   const char *card_json;
   HepaArch arch;
   int n_classes;
@@ -571,16 +247,16 @@ hepa_model_new_from_weights (HepaWeights  *weights,
 
   self = g_new0 (HepaModel, 1);
   g_atomic_ref_count_init (&self->ref_count);
-  card_set_defaults (&self->card, arch, n_classes);
+  hepa_model_card_init (&self->card, arch, (guint) n_classes);
 
-  card_json = hepa_weights_get_metadata (weights, CARD_KEY);
+  card_json = hepa_weights_get_metadata (weights, HEPA_MODEL_CARD_KEY);
   if (card_json != NULL)
     {
-      if (!parse_card (card_json, &self->card, arch, n_classes, &card_name, error))
+      if (!hepa_model_card_parse (&self->card, card_json, arch, (guint) n_classes, error))
         return NULL;
     }
   else
-    self->card.json = default_card_json (&self->card);
+    hepa_model_card_sync_json (&self->card);
 
   self->net = hepa_resnet_new (arch, n_classes, lookup_cb, weights);
   if (self->net == NULL)
@@ -589,7 +265,7 @@ hepa_model_new_from_weights (HepaWeights  *weights,
                    _("Not enough memory to build the %s network"), hepa_arch_to_string (arch));
       return NULL;
     }
-  self->card.id = g_strdup (card_name != NULL ? card_name
+  self->card.id = g_strdup (self->card.name != NULL ? self->card.name
                             : name != NULL ? name : self->card.arch);
   return g_steal_pointer (&self);
 }
@@ -803,8 +479,7 @@ hepa_model_new_random (HepaArch            arch,
         self->card.classes[i] = g_strdup (classes[i]);
       }
   self->card.input_size = input_size;
-  g_free (self->card.json);
-  self->card.json = default_card_json (&self->card);
+  hepa_model_card_sync_json (&self->card);
   return g_steal_pointer (&self);
 }
 

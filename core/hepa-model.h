@@ -6,31 +6,10 @@
 #include <json-glib/json-glib.h>
 
 #include "nn/hepa-resnet.h"
+#include "hepa-model-card.h"
 #include "hepa-weights.h"
 
 G_BEGIN_DECLS
-
-typedef enum
-{
-  HEPA_RESIZE_STRETCH,    /* the ROI is resized to input_size x input_size (the paper) */
-  HEPA_RESIZE_LETTERBOX,  /* aspect kept, padded with the mean */
-} HepaResize;
-
-typedef struct
-{
-  char       *id;              /* short id: card name + first 12 hex of the file sha256 */
-  char       *arch;            /* "resnet50", "resnet18" */
-  char      **classes;         /* NULL-terminated, in logit order */
-  guint       n_classes;
-  int         input_size;
-  gboolean    grayscale;       /* gray -> 3 channels, as the paper */
-  HepaResize  resize;
-  float       mean[3];
-  float       std[3];
-  gboolean    has_card;        /* FALSE when defaults were assumed */
-  char       *json;            /* the whole card as JSON (provenance, metrics, intended use) */
-  char       *sha256;          /* of the file it was loaded from; empty for in-memory models */
-} HepaModelCard;
 
 typedef struct _HepaModel HepaModel;
 
@@ -48,10 +27,6 @@ HepaModel           *hepa_model_ref         (HepaModel     *self);
 void                 hepa_model_unref       (HepaModel     *self);
 const HepaModelCard *hepa_model_get_card    (HepaModel     *self);
 const HepaResnet    *hepa_model_get_network (HepaModel     *self);
-/* Adds the members that identify a model to the object open in @builder:
- * id, arch, classes, input_size, has_card. */
-void                 hepa_model_card_add_summary (const HepaModelCard *card,
-                                                  JsonBuilder         *builder);
 /* The path of the default model: $HEPASCOPE_MODEL, else the first data/models/ *.safetensors of
  * the source tree, else of PKGDATADIR/models; NULL when none is found. */
 char                *hepa_model_find_default (void);
@@ -71,11 +46,6 @@ HepaModel           *hepa_model_new_from_weights (HepaWeights  *weights,
 HepaWeights         *hepa_model_random_weights   (HepaArch      arch,
                                                   guint         n_classes,
                                                   guint64       seed);
-
-/* "resnet50" / "resnet18", or NULL. */
-const char          *hepa_arch_to_string   (HepaArch     arch);
-gboolean             hepa_arch_from_string (const char  *text,
-                                            HepaArch    *arch);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaModel, hepa_model_unref)
 

@@ -845,3 +845,158 @@ hepa_report_write_eval (const HepaTrainRun *run,
   return hepa_report_plot_roc (run->test_labels, run->test_probs, run->n_test, m->n_classes,
                                m->classes, p, error);
 }
+
+/* ---- Calibration --------------------------------------------------------------------------- */
+
+gboolean
+hepa_report_plot_reliability (const HepaReliability *before,
+                              const HepaReliability *after,
+                              const char            *path,
+                              GError               **error)
+{
+  cairo_surface_t *surface;
+  cairo_t *cr = new_canvas (&surface, PLOT_W, PLOT_H);
+  Axes a = { 80, 80 + PLOT_H - 110, 50, PLOT_H - 60, 0, 1, 0, 1 };
+  double dash[1] = { 4 };
+  const HepaReliability *rel[2] = { before, after };
+  double bw = (a.x1 - a.x0) / HEPA_ECE_BINS;
+
+  draw_axes (cr, &a, _("Reliability: accuracy against confidence"), _("confidence (top class)"),
+             _("accuracy"), 5, FALSE);
+  cairo_set_source_rgb (cr, 0.6, 0.6, 0.6);
+  cairo_set_dash (cr, dash, 1, 0);
+  cairo_move_to (cr, ax_x (&a, 0), ax_y (&a, 0));
+  cairo_line_to (cr, ax_x (&a, 1), ax_y (&a, 1));
+  cairo_stroke (cr);
+  cairo_set_dash (cr, NULL, 0, 0);
+  for (int s = 0; s < 2; s++)
+    {
+      g_autofree char *label = NULL;
+
+      if (rel[s] == NULL)
+        continue;
+      for (int b = 0; b < HEPA_ECE_BINS; b++)
+        {
+          double x, top;
+
+          if (rel[s]->count[b] == 0)
+            continue;
+          x = a.x0 + b * bw + (s == 0 ? 0.1 : 0.5) * bw;
+          top = ax_y (&a, rel[s]->accuracy[b]);
+          set_color (cr, s == 0 ? 7 : 0);
+          cairo_rectangle (cr, x, top, 0.4 * bw, a.y1 - top);
+          cairo_fill (cr);
+        }
+      label = g_strdup_printf (s == 0 ? _("before (ECE %.4f)") : _("after (ECE %.4f)"),
+                               rel[s]->ece);
+      legend_entry (cr, a.x1 + 30, 60 + 18 * s, s == 0 ? 7 : 0, FALSE, label);
+    }
+  cairo_destroy (cr);
+  return finish_png (surface, path, error);
+}
+
+static void
+md_reliability (GString               *md,
+                const HepaReliability *before,
+                const HepaReliability *after)
+{
+  g_string_append (md, "| confidence | n | accuracy before | n | accuracy after |\n"
+                   "|---|---:|---:|---:|---:|\n");
+  for (int b = 0; b < HEPA_ECE_BINS; b++)
+    {
+      char acc_b[16] = "–", acc_a[16] = "–";
+
+      if (before->count[b] == 0 && after->count[b] == 0)
+        continue;
+
+      if (before->count[b] > 0)
+        g_snprintf (acc_b, sizeof acc_b, "%.3f", before->accuracy[b]);
+      if (after->count[b] > 0)
+        g_snprintf (acc_a, sizeof acc_a, "%.3f", after->accuracy[b]);
+      g_string_append_printf (md, "| %.2f–%.2f | %u | %s | %u | %s |\n",
+                              (double) b / HEPA_ECE_BINS, (double) (b + 1) / HEPA_ECE_BINS,
+                              before->count[b], acc_b, after->count[b], acc_a);
+    }
+  g_string_append (md, "\n![reliability](reliability.png)\n\n");
+}
+
+gboolean
+hepa_report_write_calibration (const HepaModelCard   *card,
+                               const HepaReliability *before,
+                               const HepaReliability *after,
+                               const char            *dir,
+                               GError               **error)
+{
+  g_autoptr(GString) md = g_string_new (NULL);
+  g_autofree char *p = NULL;
+  g_autofree char *cal = hepa_model_card_describe_calibration (card);
+  g_autofree char *ood = hepa_model_card_describe_ood (card);
+
+  if (!make_dir (dir, error))
+    return FALSE;
+  g_string_append_printf (md, "# Calibration report: %s\n\n", card->id);
+  g_string_append_printf (md, "Intended use: %s\n\n", hepa_model_card_get_intended_use (card));
+  g_string_append_printf (md, "- Data: %s\n- %s\n- %s\n",
+                          card->calibration_data ? card->calibration_data : "", cal, ood);
+  g_string_append_printf (md, "- Temperature %.4f: expected calibration error (%d bins) %.4f "
+                          "before, %.4f after, on %u held-out crops\n", card->temperature,
+                          HEPA_ECE_BINS, before->ece, after->ece, card->n_calibration);
+  g_string_append_printf (md, "- Split-conformal threshold for %.0f %% sets: a class is in the "
+                          "set when its calibrated probability is at least %.4f\n",
+                          100 * card->coverage, 1 - card->conformal_threshold);
+  if (card->ood != NULL)
+    g_string_append_printf (md, "- Out-of-distribution score (rank %u): 95th percentile %.3f, "
+                            "99th %.3f (the threshold) on %u held-out crops\n\n",
+                            card->ood->rank, card->ood->p95, card->ood->p99,
+                            card->ood->n_heldout);
+  g_string_append (md, "## Reliability diagram\n\n");
+  md_reliability (md, before, after);
+  p = g_build_filename (dir, "report.md", NULL);
+  if (!write_text (p, md->str, error))
+    return FALSE;
+  p = (g_free (p), g_build_filename (dir, "reliability.png", NULL));
+  return hepa_report_plot_reliability (before, after, p, error);
+}
+
+gboolean
+hepa_report_add_eval_calibration (const HepaTrainRun  *run,
+                                  const HepaModelCard *card,
+                                  const char          *dir,
+                                  GError             **error)
+{
+  guint k = card->n_classes;
+  guint n = run->n_test;
+  g_autofree float *logp = g_new (float, (gsize) MAX (n, 1) * k);
+  g_autofree guint *labels = g_new (guint, MAX (n, 1));
+  g_autofree char *md_path = g_build_filename (dir, "report.md", NULL);
+  g_autofree char *png = g_build_filename (dir, "reliability.png", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GString) md = NULL;
+  HepaReliability before, after;
+
+  /* The probabilities are the network's softmax: their logs are the logits up to a constant,
+   * which is all temperature scaling needs. */
+  for (gsize i = 0; i < (gsize) n * k; i++)
+    logp[i] = logf (MAX (run->test_probs[i], 1e-30f));
+  for (guint i = 0; i < n; i++)
+    labels[i] = (guint) run->test_labels[i];
+  hepa_reliability_compute (logp, labels, n, k, 1.0, &before);
+  hepa_reliability_compute (logp, labels, n, k, card->calibrated ? card->temperature : 1.0,
+                            &after);
+  if (!g_file_get_contents (md_path, &text, NULL, error))
+    return FALSE;
+  md = g_string_new (text);
+  g_string_append (md, "\n## Calibration\n\n");
+  if (card->calibrated)
+    g_string_append_printf (md, "Temperature %.4f from the card. Expected calibration error "
+                            "(%d bins) on these images: %.4f before, %.4f after.\n\n",
+                            card->temperature, HEPA_ECE_BINS, before.ece, after.ece);
+  else
+    g_string_append_printf (md, "Not calibrated (the card has no temperature). Expected "
+                            "calibration error (%d bins) on these images: %.4f.\n\n",
+                            HEPA_ECE_BINS, before.ece);
+  md_reliability (md, &before, &after);
+  if (!write_text (md_path, md->str, error))
+    return FALSE;
+  return hepa_report_plot_reliability (&before, card->calibrated ? &after : NULL, png, error);
+}

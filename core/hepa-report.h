@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "hepa-calibrate.h"
 #include "hepa-train.h"
 
 G_BEGIN_DECLS
@@ -46,5 +47,23 @@ gboolean  hepa_report_plot_roc       (const int          *labels,
                                       char              **classes,
                                       const char         *path,
                                       GError            **error);
+
+/* Reliability diagram: accuracy against confidence per bin, before and after calibration. */
+gboolean  hepa_report_plot_reliability (const HepaReliability *before,
+                                        const HepaReliability *after,
+                                        const char            *path,
+                                        GError               **error);
+/* DIR/report.md and DIR/reliability.png of a calibration (hepascope-cli calibrate). */
+gboolean  hepa_report_write_calibration (const HepaModelCard   *card,
+                                         const HepaReliability *before,
+                                         const HepaReliability *after,
+                                         const char            *dir,
+                                         GError               **error);
+/* Appends a calibration section (ECE before and after the card's temperature, reliability
+ * table) to DIR/report.md of an evaluation and writes DIR/reliability.png. */
+gboolean  hepa_report_add_eval_calibration (const HepaTrainRun    *run,
+                                            const HepaModelCard   *card,
+                                            const char            *dir,
+                                            GError               **error);
 
 G_END_DECLS

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "hepa-train.h"
+#include "hepa-calibrate.h"
 
 #include "hepa-engine.h"
 #include "hepa-error.h"
@@ -20,6 +21,12 @@
 #define MIN_IMAGE_SIDE    16
 #define MAX_CLASSES       32
 #define CHECKPOINT_KEY    "hepascope.checkpoint"
+/* Issue 18 (defined below, before the evaluation). */
+static gboolean record_trust (HepaTrainResult   *r,
+                              const HepaDataset *data,
+                              const char        *out,
+                              GError           **error);
+
 #define CARD_KEY          "hepascope.card"
 #define VELOCITY_PREFIX   "velocity."
 
@@ -1773,6 +1780,8 @@ hepa_train_run (HepaDataset            *data,
           r->model_path = g_strdup (out);
           if (resuming)
             g_unlink (checkpoint);
+          /* Issue 18: the card's OOD reference and calibration (hepa-calibrate.h). */
+          ok = record_trust (r, data, out, error);
         }
     }
   r->seconds = (g_get_monotonic_time () - t0) / 1e6;
@@ -1785,6 +1794,40 @@ hepa_train_run (HepaDataset            *data,
   if (!ok)
     return NULL;
   return g_steal_pointer (&r);
+}
+
+/* Issue 18: the OOD reference from the final model's features on the training crops, the
+ * temperature and conformal threshold from the folds' out-of-fold predictions. */
+static gboolean
+record_trust (HepaTrainResult   *r,
+              const HepaDataset *data,
+              const char        *out,
+              GError           **error)
+{
+  g_autoptr(GArray) probs = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr(GArray) labels = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  for (guint i = 0; r->runs != NULL && i < r->runs->len; i++)
+    {
+      HepaTrainRun *run = g_ptr_array_index (r->runs, i);
+
+      if (run->test_probs == NULL || g_strcmp0 (run->name, "final") == 0)
+        continue;
+      g_array_append_vals (probs, run->test_probs, run->n_test * r->n_classes);
+      for (guint j = 0; j < run->n_test; j++)
+        {
+          guint label = (guint) run->test_labels[j];
+
+          g_array_append_val (labels, label);
+        }
+    }
+  if (!hepa_calibrate_after_training (out, data, probs->len ? (float *) probs->data : NULL,
+                                      (guint *) labels->data, labels->len, error))
+    {
+      g_prefix_error (error, "%s: ", out);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ---- Evaluation ---------------------------------------------------------------------------- */

@@ -23,6 +23,10 @@ struct _HepaProbPanel
   GtkWidget *rows_box;
   GtkWidget *footer;       /* model id and time */
   GtkWidget *message;
+  GtkWidget *intended;     /* the card's intended use, permanent */
+  GtkWidget *warning;      /* "Outside what this model learned" and the failed checks */
+  GtkWidget *set_label;    /* "cyst or hemangioma, 90 %" */
+  GtkWidget *notes;        /* "Not calibrated · No out-of-distribution reference" */
 
   char     **classes;
   GArray    *rows;         /* (element-type ClassRow) */
@@ -31,9 +35,18 @@ struct _HepaProbPanel
   char      *model_id;
   int        top;
   gboolean   uncertain;
+  gboolean   greyed;
+  char      *intended_use;
+  char      *warning_text; /* for the summary; NULL when none */
+  char      *set_text;
+  char      *notes_text;
 };
 
 G_DEFINE_FINAL_TYPE (HepaProbPanel, hepa_prob_panel, GTK_TYPE_WIDGET)
+
+static void set_trust (HepaProbPanel       *self,
+                       const HepaProbTrust *trust,
+                       gboolean             have_result);
 
 gboolean
 hepa_probabilities_uncertain (const float *probabilities,
@@ -188,6 +201,7 @@ hepa_prob_panel_clear (HepaProbPanel *self,
     }
   gtk_label_set_text (GTK_LABEL (self->header), _("No prediction"));
   gtk_widget_set_visible (self->badge, FALSE);
+  set_trust (self, NULL, FALSE);
   gtk_label_set_text (GTK_LABEL (self->footer), "");
   gtk_label_set_text (GTK_LABEL (self->message), message ? message : "");
   gtk_widget_set_visible (self->message, message != NULL && *message != '\0');
@@ -205,6 +219,127 @@ hepa_prob_panel_set_busy (HepaProbPanel *self,
     gtk_widget_add_css_class (GTK_WIDGET (self), "busy");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self), "busy");
+}
+
+/* Shows @trust (NULL: nothing known) for the current values; @have_result FALSE hides it all. */
+static void
+set_trust (HepaProbPanel       *self,
+           const HepaProbTrust *trust,
+           gboolean             have_result)
+{
+  g_autoptr(GString) warning = g_string_new (NULL);
+  g_autoptr(GPtrArray) notes = g_ptr_array_new ();
+
+  g_clear_pointer (&self->warning_text, g_free);
+  g_clear_pointer (&self->set_text, g_free);
+  g_clear_pointer (&self->notes_text, g_free);
+  self->greyed = FALSE;
+  if (have_result)
+    {
+      if (trust != NULL && trust->outside)
+        g_string_append (warning, _("Outside what this model learned"));
+      for (guint i = 0; trust != NULL && trust->reasons != NULL && trust->reasons[i]; i++)
+        g_string_append_printf (warning, "%s%s", warning->len ? "\n" : "", trust->reasons[i]);
+      self->greyed = warning->len > 0;
+      if (trust != NULL && trust->calibrated && trust->in_set != NULL)
+        {
+          g_autoptr(GPtrArray) names = g_ptr_array_new ();
+          g_autofree char *joined = NULL;
+          g_autofree char *pct = g_strdup_printf ("%.0f", 100 * trust->coverage);
+
+          for (guint i = 0; i < self->n; i++)
+            if (trust->in_set[i])
+              g_ptr_array_add (names, self->classes[i]);
+          g_ptr_array_add (names, NULL);
+          /* Translators: joins the class names of a prediction set: "cyst or hemangioma" */
+          joined = g_strjoinv (_(" or "), (char **) names->pdata);
+          if (*joined != '\0')
+            /* Translators: a prediction set and its coverage: "cyst or hemangioma, 90 %" */
+            self->set_text = g_strdup_printf (_("%s, %s %%"), joined, pct);
+          else
+            /* Translators: %s is a coverage such as 90 */
+            self->set_text = g_strdup_printf (_("No class is likely enough for a %s %% set"),
+                                              pct);
+        }
+      if (trust == NULL || !trust->calibrated)
+        g_ptr_array_add (notes, (gpointer) _("Not calibrated"));
+      if (trust == NULL || !trust->has_ood)
+        g_ptr_array_add (notes, (gpointer) _("No out-of-distribution reference"));
+      g_ptr_array_add (notes, NULL);
+      if (notes->len > 1)
+        self->notes_text = g_strjoinv (" · ", (char **) notes->pdata);
+      if (warning->len > 0)
+        self->warning_text = g_strdup (warning->str);
+    }
+  gtk_label_set_text (GTK_LABEL (self->warning), self->warning_text ? self->warning_text : "");
+  gtk_widget_set_visible (self->warning, self->warning_text != NULL);
+  gtk_label_set_text (GTK_LABEL (self->set_label), self->set_text ? self->set_text : "");
+  gtk_widget_set_visible (self->set_label, self->set_text != NULL);
+  gtk_label_set_text (GTK_LABEL (self->notes), self->notes_text ? self->notes_text : "");
+  gtk_widget_set_visible (self->notes, self->notes_text != NULL);
+  /* Greyed, never hidden. */
+  gtk_widget_set_opacity (self->rows_box, self->greyed ? 0.45 : 1.0);
+  gtk_widget_set_opacity (self->header, self->greyed ? 0.45 : 1.0);
+  if (self->greyed)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "greyed");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "greyed");
+}
+
+void
+hepa_prob_panel_set_result_full (HepaProbPanel       *self,
+                                 const float         *probabilities,
+                                 guint                n,
+                                 const char          *model_id,
+                                 double               latency_ms,
+                                 const HepaProbTrust *trust)
+{
+  g_return_if_fail (HEPA_IS_PROB_PANEL (self));
+
+  hepa_prob_panel_set_result (self, probabilities, n, model_id, latency_ms);
+  if (self->n != n)
+    return;
+  set_trust (self, trust, TRUE);
+  update_accessible (self);
+}
+
+void
+hepa_prob_panel_set_intended_use (HepaProbPanel *self,
+                                  const char    *text)
+{
+  g_autofree char *line = NULL;
+
+  g_return_if_fail (HEPA_IS_PROB_PANEL (self));
+
+  g_free (self->intended_use);
+  self->intended_use = g_strdup (text);
+  if (text != NULL)
+    /* Translators: the model card's intended use, always shown under the probabilities */
+    line = g_strdup_printf (_("Intended use: %s"), text);
+  gtk_label_set_text (GTK_LABEL (self->intended), line ? line : "");
+  gtk_widget_set_visible (self->intended, text != NULL);
+  update_accessible (self);
+}
+
+const char *
+hepa_prob_panel_get_intended_use (HepaProbPanel *self)
+{
+  g_return_val_if_fail (HEPA_IS_PROB_PANEL (self), NULL);
+  return self->intended_use;
+}
+
+gboolean
+hepa_prob_panel_get_greyed (HepaProbPanel *self)
+{
+  g_return_val_if_fail (HEPA_IS_PROB_PANEL (self), FALSE);
+  return self->greyed;
+}
+
+char *
+hepa_prob_panel_dup_set_text (HepaProbPanel *self)
+{
+  g_return_val_if_fail (HEPA_IS_PROB_PANEL (self), NULL);
+  return g_strdup (self->set_text);
 }
 
 void
@@ -261,6 +396,7 @@ hepa_prob_panel_set_result (HepaProbPanel *self,
   gtk_label_set_text (GTK_LABEL (self->footer), footer);
   gtk_widget_set_visible (self->message, FALSE);
   gtk_widget_remove_css_class (GTK_WIDGET (self), "busy");
+  set_trust (self, NULL, TRUE);
   update_accessible (self);
 }
 
@@ -289,8 +425,16 @@ hepa_prob_panel_dup_summary (HepaProbPanel *self)
     return g_strdup (_("No prediction"));
 
   s = g_string_new (NULL);
+  if (self->warning_text != NULL)
+    {
+      g_autofree char *flat = g_strdelimit (g_strdup (self->warning_text), "\n", ' ');
+
+      g_string_append_printf (s, "%s. ", flat);
+    }
   g_string_append_printf (s, _("Most likely %s, %.0f percent."), self->classes[self->top],
                           self->probs[self->top] * 100.0);
+  if (self->set_text != NULL)
+    g_string_append_printf (s, " %s.", self->set_text);
   if (self->uncertain)
     g_string_append_printf (s, " %s", _("Uncertain: the top two classes are within 10 points."));
   for (guint i = 0; i < self->n; i++)
@@ -305,6 +449,13 @@ hepa_prob_panel_dup_summary (HepaProbPanel *self)
       g_string_append_c (s, ' ');
       /* Translators: %s is the model's id, read after the probabilities */
       g_string_append_printf (s, _("Model %s."), self->model_id);
+    }
+  if (self->notes_text != NULL)
+    g_string_append_printf (s, " %s.", self->notes_text);
+  if (self->intended_use != NULL)
+    {
+      g_string_append_c (s, ' ');
+      g_string_append_printf (s, _("Intended use: %s"), self->intended_use);
     }
   return g_string_free (s, FALSE);
 }
@@ -330,6 +481,10 @@ hepa_prob_panel_finalize (GObject *object)
   g_clear_pointer (&self->rows, g_array_unref);
   g_clear_pointer (&self->probs, g_free);
   g_clear_pointer (&self->model_id, g_free);
+  g_clear_pointer (&self->intended_use, g_free);
+  g_clear_pointer (&self->warning_text, g_free);
+  g_clear_pointer (&self->set_text, g_free);
+  g_clear_pointer (&self->notes_text, g_free);
 
   G_OBJECT_CLASS (hepa_prob_panel_parent_class)->finalize (object);
 }
@@ -360,6 +515,15 @@ hepa_prob_panel_init (HepaProbPanel *self)
   self->rows = g_array_new (FALSE, TRUE, sizeof (ClassRow));
   self->top = -1;
 
+  /* Why the answer may not apply: before any class name. */
+  self->warning = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (self->warning), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (self->warning), 0.0);
+  gtk_widget_add_css_class (self->warning, "trust-warning");
+  gtk_widget_add_css_class (self->warning, "warning");
+  gtk_widget_set_visible (self->warning, FALSE);
+  gtk_widget_set_parent (self->warning, GTK_WIDGET (self));
+
   title_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   self->header = gtk_label_new (NULL);
   gtk_label_set_xalign (GTK_LABEL (self->header), 0.0);
@@ -383,6 +547,22 @@ hepa_prob_panel_init (HepaProbPanel *self)
   self->rows_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 4);
   gtk_widget_set_parent (self->rows_box, GTK_WIDGET (self));
 
+  self->set_label = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (self->set_label), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (self->set_label), 0.0);
+  gtk_widget_add_css_class (self->set_label, "prediction-set");
+  gtk_widget_set_tooltip_text (self->set_label, _("Conformal prediction set: on data like the "
+                                                  "model's calibration data it holds the true "
+                                                  "class this often"));
+  gtk_widget_set_parent (self->set_label, GTK_WIDGET (self));
+
+  self->notes = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (self->notes), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (self->notes), 0.0);
+  gtk_widget_add_css_class (self->notes, "dim-label");
+  gtk_widget_add_css_class (self->notes, "caption");
+  gtk_widget_set_parent (self->notes, GTK_WIDGET (self));
+
   self->footer = gtk_label_new (NULL);
   gtk_label_set_xalign (GTK_LABEL (self->footer), 0.0);
   gtk_label_set_ellipsize (GTK_LABEL (self->footer), PANGO_ELLIPSIZE_MIDDLE);
@@ -390,6 +570,14 @@ hepa_prob_panel_init (HepaProbPanel *self)
   gtk_widget_add_css_class (self->footer, "dim-label");
   gtk_widget_add_css_class (self->footer, "caption");
   gtk_widget_set_parent (self->footer, GTK_WIDGET (self));
+
+  self->intended = gtk_label_new (NULL);
+  gtk_label_set_wrap (GTK_LABEL (self->intended), TRUE);
+  gtk_label_set_xalign (GTK_LABEL (self->intended), 0.0);
+  gtk_widget_add_css_class (self->intended, "intended-use");
+  gtk_widget_add_css_class (self->intended, "caption");
+  gtk_widget_set_visible (self->intended, FALSE);
+  gtk_widget_set_parent (self->intended, GTK_WIDGET (self));
 
   gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   _("Class probabilities"), -1);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Class probabilities as bars and percentages, the top class, an "uncertain" flag when the
- * top two are close, and the model that produced them. Everything is also exposed as text to
+ * top two are close, and the model that produced them; and how far to trust them: the reasons
+ * the answer may not apply and "Outside what this model learned" before any class name (the
+ * values then greyed), the conformal prediction set, whether the model is calibrated, and one
+ * permanent line with the model card's intended use. Everything is also exposed as text to
  * assistive technologies. */
 #pragma once
 
@@ -24,6 +27,35 @@ void        hepa_prob_panel_set_result   (HepaProbPanel      *self,
                                           guint               n,
                                           const char         *model_id,
                                           double              latency_ms);
+/* What the panel says about trusting a result (all members may be zero/NULL). */
+typedef struct
+{
+  const char *const *reasons;   /* NULL-terminated, translated: failed applicability checks */
+  gboolean           has_ood;   /* the model has an out-of-distribution reference */
+  gboolean           outside;   /* the OOD score is above the model's threshold */
+  gboolean           calibrated;
+  const guint8      *in_set;    /* (n) the prediction set, NULL when not calibrated */
+  double             coverage;  /* of the set, e.g. 0.9 */
+} HepaProbTrust;
+
+/* Like hepa_prob_panel_set_result, then @trust (nullable: nothing known about trust, as a
+ * model without the card fields: "Not calibrated · No out-of-distribution reference"). With
+ * reasons or @outside the explanation comes first and the values are greyed, never hidden. */
+void        hepa_prob_panel_set_result_full (HepaProbPanel       *self,
+                                             const float         *probabilities,
+                                             guint                n,
+                                             const char          *model_id,
+                                             double               latency_ms,
+                                             const HepaProbTrust *trust);
+/* The model card's intended use: one line that stays while results come and go. NULL hides
+ * it (no model). */
+void        hepa_prob_panel_set_intended_use (HepaProbPanel      *self,
+                                              const char         *text);
+const char *hepa_prob_panel_get_intended_use (HepaProbPanel      *self);
+/* TRUE when the values are greyed (a failed check or outside what the model learned). */
+gboolean    hepa_prob_panel_get_greyed   (HepaProbPanel      *self);
+/* The prediction set as shown ("cyst or hemangioma, 90 %"), or NULL without one. */
+char       *hepa_prob_panel_dup_set_text (HepaProbPanel      *self);
 /* Clears the values and shows @message (e.g. "Draw a region to classify it"). */
 void        hepa_prob_panel_clear        (HepaProbPanel      *self,
                                           const char         *message);

@@ -7,6 +7,7 @@
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <string.h>
 
 #include "hepa-annotations.h"
 #include "hepa-engine.h"
@@ -128,6 +129,59 @@ test_card (void)
   g_assert_nonnull (strstr (cv_text, "specificity"));
   warnings = json_to_string (json_object_get_member (obj, "warnings"), FALSE);
   g_assert_nonnull (strstr (warnings, "synthetic phantoms only"));
+}
+
+/* Issue 18: the default model is calibrated, has an out-of-distribution reference and says it
+ * was trained on phantoms only; the cardiac echo cine of ../shared/dicom-samples (not a liver,
+ * not a phantom) scores above its threshold. */
+static void
+test_trust (void)
+{
+  g_autofree char *path = model_path ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = hepa_model_load (path, &error);
+  const char *root = g_getenv ("HEPASCOPE_SOURCE_ROOT");
+  g_autofree char *echo = g_build_filename (root != NULL ? root : ".", "..", "shared",
+                                            "dicom-samples", "US-PAL-8-10x-echo.dcm", NULL);
+  g_autoptr(HepaImage) image = NULL;
+  g_autoptr(HepaEngine) engine = NULL;
+  g_autoptr(HepaResult) result = NULL;
+  const HepaModelCard *card;
+  const HepaFrame *frame;
+
+  g_assert_no_error (error);
+  card = hepa_model_get_card (model);
+  g_assert_nonnull (strstr (hepa_model_card_get_intended_use (card), "synthetic phantoms only"));
+  g_assert_nonnull (strstr (hepa_model_card_get_intended_use (card), "not for diagnosis"));
+  g_assert_true (card->calibrated);
+  g_assert_cmpfloat_with_epsilon (card->coverage, 0.9, 1e-9);
+  g_assert_cmpfloat (card->temperature, >, 0.2);
+  g_assert_cmpfloat (card->temperature, <, 5);
+  g_assert_cmpuint (card->n_calibration, >=, 400);
+  g_assert_nonnull (card->ood);
+  g_assert_cmpuint (card->ood->dim, ==, 2048);
+  g_assert_cmpuint (card->ood->rank, >=, 16);
+  g_assert_cmpfloat (card->ood->p99, >=, card->ood->p95);
+  g_assert_true (card->has_roi_px);
+  g_assert_true (card->has_roi_mm);
+
+  if (!g_file_test (echo, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("../shared/dicom-samples is absent (its files are not part of the project)");
+      return;
+    }
+  image = hepa_image_open (echo, &error);
+  g_assert_no_error (error);
+  frame = hepa_image_get_frame (image, 0, &error);
+  g_assert_no_error (error);
+  engine = hepa_engine_new (model, &error);
+  g_assert_no_error (error);
+  result = hepa_engine_classify (engine, frame, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("echo cine: OOD score %.2f, threshold %.2f", result->ood_score,
+                  result->ood_threshold);
+  g_assert_true (result->ood_outside);
+  g_assert_cmpfloat (result->ood_score, >, 2 * card->ood->p99);
 }
 
 /* `hepascope-cli model --json` names the shipped model as the default and prints its card;
@@ -257,6 +311,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/default-model/file", test_file);
   g_test_add_func ("/core/default-model/card", test_card);
+  g_test_add_func ("/core/default-model/trust", test_trust);
   g_test_add_func ("/core/default-model/cli-model", test_cli_model);
   g_test_add_func ("/core/default-model/fresh-phantoms", test_fresh_phantoms);
   return g_test_run ();

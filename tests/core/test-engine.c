@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include "hepa-applicability.h"
+#include "hepa-burnin.h"
 #include "hepa-core.h"
 #include "hepa-engine.h"
 #include "hepa-error.h"
 #include "hepa-preprocess-private.h"
+#include "hepa-synth.h"
 #include "hepa-weights.h"
 #include "hepa-test-utils.h"
 #include "nn/hepa-nn.h"
@@ -757,6 +760,74 @@ test_worker_priority (void)
 #endif
 }
 
+/* The burned-in graphics detector: nothing on a clean phantom ROI; a caliper cross, a dotted
+ * line and a few white glyph strokes pasted into it are found, and the mask covers them. The
+ * fan estimate: a phantom ROI is inside, a box in the black corner is not. */
+static void
+test_applicability_overlay_and_fan (void)
+{
+  HepaSynthParams params;
+  HepaSynthInfo info;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *gray = NULL;
+  g_autofree guint8 *rgb = NULL;
+  g_autofree guint8 *mask = NULL;
+  g_autoptr(HepaImage) clean = NULL;
+  g_autoptr(HepaImage) marked = NULL;
+  g_autoptr(HepaApplicability) a = NULL;
+  g_autoptr(HepaApplicability) b = NULL;
+  g_autoptr(HepaApplicability) c = NULL;
+  const HepaFrame *frame;
+  guint n = 0;
+  int cx, cy;
+  HepaRect corner = { 2, 2, 60, 50 };
+
+  hepa_synth_params_init (&params, HEPA_SYNTH_CYST, 4, 1);
+  gray = g_malloc (hepa_synth_buffer_size (&params));
+  g_assert_true (hepa_synth_generate (&params, gray, NULL, &info, &error));
+  rgb = g_malloc ((gsize) params.width * params.height * 3);
+  for (gsize i = 0; i < (gsize) params.width * params.height; i++)
+    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = gray[i];
+  clean = hepa_image_new_from_pixels (HEPA_PIXEL_RGB8, params.width, params.height,
+                                      (gsize) params.width * 3, rgb, "clean");
+  frame = hepa_image_get_frame (clean, 0, &error);
+  g_assert_no_error (error);
+  mask = hepa_burnin_mask (frame, &info.roi, &n);
+  g_assert_cmpuint (n, <, 12);
+  a = hepa_applicability_check (clean, frame, &info.roi, NULL);
+  g_assert_cmpuint (a->reasons->len, ==, 0);
+  g_assert_cmpfloat (a->inside_fraction, >=, 0.9);
+  g_assert_cmpfloat (a->colour_fraction, ==, 0);
+  c = hepa_applicability_check (clean, frame, &corner, NULL);
+  g_assert_cmpuint (c->reasons->len, >=, 1);
+  g_assert_cmpstr (((HepaReason *) g_ptr_array_index (c->reasons, 0))->code, ==,
+                   HEPA_REASON_OUTSIDE_FAN);
+
+  /* A caliper "+" and a dotted line across the lesion, white. */
+  cx = info.roi.x + info.roi.width / 4;
+  cy = info.roi.y + info.roi.height / 2;
+  for (int d = -5; d <= 5; d++)
+    {
+      memset (rgb + ((gsize) cy * params.width + cx + d) * 3, 255, 3);
+      memset (rgb + ((gsize) (cy + d) * params.width + cx) * 3, 255, 3);
+    }
+  for (int x = cx + 8; x < info.roi.x + 3 * info.roi.width / 4; x++)
+    if (x % 6 < 3)
+      memset (rgb + ((gsize) cy * params.width + x) * 3, 255, 3);
+  marked = hepa_image_new_from_pixels (HEPA_PIXEL_RGB8, params.width, params.height,
+                                       (gsize) params.width * 3, rgb, "marked");
+  frame = hepa_image_get_frame (marked, 0, &error);
+  g_clear_pointer (&mask, g_free);
+  mask = hepa_burnin_mask (frame, &info.roi, &n);
+  g_assert_cmpuint (n, >=, 20);
+  /* The caliper's centre is masked. */
+  g_assert_cmpuint (mask[(gsize) (cy - info.roi.y) * info.roi.width + (cx - info.roi.x)], ==, 1);
+  b = hepa_applicability_check (marked, frame, &info.roi, NULL);
+  g_assert_cmpuint (b->reasons->len, ==, 1);
+  g_assert_cmpstr (((HepaReason *) g_ptr_array_index (b->reasons, 0))->code, ==,
+                   HEPA_REASON_BURNED_IN);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -772,6 +843,7 @@ main (int    argc,
   g_test_add_func ("/core/preprocess/upscale", test_preprocess_upscale);
   g_test_add_func ("/core/preprocess/gray16-window", test_preprocess_gray16);
   g_test_add_func ("/core/engine/basic", test_engine_basic);
+  g_test_add_func ("/core/applicability/overlay-and-fan", test_applicability_overlay_and_fan);
   g_test_add_func ("/core/engine/batch", test_engine_batch);
   g_test_add_func ("/core/engine/roi", test_engine_roi);
   g_test_add_func ("/core/engine/large-cam", test_engine_large_cam);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include "hepa-calibrate.h"
 #include "hepa-engine.h"
 #include "hepa-error.h"
 #include "hepa-model.h"
@@ -131,6 +132,177 @@ test_card (Fixture       *fixture,
   expected_id = g_strdup_printf ("fll-test-%.12s", sha);
   g_assert_cmpstr (card->id, ==, expected_id);
   g_assert_cmpint (hepa_resnet_get_arch (hepa_model_get_network (model)), ==, HEPA_ARCH_RESNET18);
+}
+
+/* The card's trust fields (calibration, OOD reference, training ROI sizes) survive the writer
+ * and the reader, and the engine uses them; untyped members are kept. */
+static void
+test_card_trust_round_trip (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  const guint n = 200, dim = 512, nc = 5;
+  g_autofree float *features = g_new (float, (gsize) n * dim);
+  g_autofree float *logits = g_new (float, (gsize) n * nc);
+  g_autofree guint *labels = g_new (guint, n);
+  g_autofree double *px = g_new (double, n);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) base = NULL;
+  g_autoptr(HepaModel) model = NULL;
+  g_autoptr(HepaEngine) engine = NULL;
+  g_autoptr(HepaResult) result = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (5);
+  g_autofree char *desc_cal = NULL, *desc_ood = NULL;
+  HepaModelCard *card;
+  const HepaModelCard *back;
+  g_autofree guint8 *rgb = g_malloc (96 * 80 * 3);
+  HepaFrame frame = { 96, 80, HEPA_PIXEL_RGB8, 96 * 3, NULL, 8, 0, 0 };
+  gboolean saw_calibration = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      labels[i] = i % nc;
+      for (guint j = 0; j < dim; j++)
+        features[(gsize) i * dim + j] = (float) (g_rand_double_range (rand, 0, 1)
+                                                 + (j % nc == labels[i] ? 2 : 0));
+      for (guint k = 0; k < nc; k++)
+        logits[(gsize) i * nc + k] = (float) (g_rand_double_range (rand, -1, 1)
+                                              + (k == labels[i] ? 3 : 0));
+      px[i] = 50 + i % 100;
+    }
+  hepa_weights_set_metadata (fixture->weights, "hepascope.card", CARD_5);
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
+                                                HEPA_DTYPE_F32, &error));
+  base = hepa_model_load (fixture->path, &error);
+  g_assert_no_error (error);
+  g_assert_false (hepa_model_get_card (base)->calibrated);
+  g_assert_null (hepa_model_get_card (base)->ood);
+
+  card = hepa_model_card_copy (hepa_model_get_card (base));
+  g_assert_true (hepa_calibrate_card (card, features, dim, logits, labels, n, 0.9,
+                                      "unit test features", &error));
+  g_assert_no_error (error);
+  hepa_calibrate_roi_sizes (card, px, NULL, n);
+  g_assert_true (card->calibrated);
+  g_assert_nonnull (card->ood);
+  g_assert_cmpuint (card->ood->rank, >, 0);
+  g_assert_cmpfloat (card->ood->p99, >=, card->ood->p95);
+  hepa_weights_set_metadata (fixture->weights, "hepascope.card", card->json);
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
+                                                HEPA_DTYPE_F32, &error));
+  model = hepa_model_load (fixture->path, &error);
+  g_assert_no_error (error);
+  back = hepa_model_get_card (model);
+  g_assert_true (back->calibrated);
+  g_assert_cmpfloat_with_epsilon (back->temperature, card->temperature, 1e-9);
+  g_assert_cmpfloat_with_epsilon (back->conformal_threshold, card->conformal_threshold, 1e-9);
+  g_assert_cmpfloat_with_epsilon (back->coverage, 0.9, 1e-12);
+  g_assert_cmpfloat_with_epsilon (back->ece_after, card->ece_after, 1e-9);
+  g_assert_cmpstr (back->calibration_data, ==, "unit test features");
+  g_assert_true (back->has_roi_px);
+  g_assert_false (back->has_roi_mm);
+  g_assert_cmpfloat_with_epsilon (back->roi_px[1], card->roi_px[1], 1e-9);
+  g_assert_nonnull (back->ood);
+  g_assert_cmpuint (back->ood->rank, ==, card->ood->rank);
+  g_assert_cmpuint (back->ood->dim, ==, dim);
+  g_assert_cmpfloat_with_epsilon (back->ood->p99, card->ood->p99, 1e-9);
+  g_assert_cmpfloat_with_epsilon (back->ood->residual, card->ood->residual, 1e-9 * card->ood->residual);
+  g_assert_cmpmem (back->ood->means, nc * dim * sizeof (float), card->ood->means,
+                   nc * dim * sizeof (float));
+  g_assert_cmpmem (back->ood->components, back->ood->rank * dim * sizeof (float),
+                   card->ood->components, card->ood->rank * dim * sizeof (float));
+  /* The same score from the copy read back. */
+  g_assert_cmpfloat_with_epsilon (hepa_ood_score (back->ood, features),
+                                  hepa_ood_score (card->ood, features), 1e-9);
+  /* Untyped members are kept, typed ones written. */
+  g_assert_nonnull (strstr (back->json, "\"trained_on\""));
+  g_assert_nonnull (strstr (back->json, "\"software_version\""));
+  g_assert_cmpstr (back->intended_use, ==, "tests");
+  g_assert_cmpstr (back->name, ==, "fll-test");
+  desc_cal = hepa_model_card_describe_calibration (back);
+  desc_ood = hepa_model_card_describe_ood (back);
+  g_assert_true (g_str_has_prefix (desc_cal, "Calibrated"));
+  g_assert_true (g_str_has_prefix (desc_ood, "Out-of-distribution reference"));
+  fields = hepa_model_card_get_display_fields (back);
+  for (guint i = 0; i < fields->len; i++)
+    {
+      HepaCardField *f = g_ptr_array_index (fields, i);
+
+      saw_calibration |= g_str_equal (f->label, "Calibration");
+    }
+  g_assert_true (saw_calibration);
+
+  /* The engine applies them: a score, a set, calibrated probabilities. */
+  for (gsize i = 0; i < 96 * 80 * 3; i++)
+    rgb[i] = (guint8) (i * 7 % 251);
+  frame.data = rgb;
+  engine = hepa_engine_new (model, &error);
+  g_assert_no_error (error);
+  result = hepa_engine_classify (engine, &frame, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (result->calibrated);
+  g_assert_nonnull (result->in_set);
+  g_assert_true (isfinite (result->ood_score));
+  g_assert_cmpfloat (result->ood_threshold, ==, back->ood->p99);
+  g_assert_cmpuint (result->n_features, ==, dim);
+  hepa_model_card_free (card);
+}
+
+/* A model whose card lacks the fields says so, and the engine leaves the answer as it was. */
+static void
+test_card_without_trust (Fixture       *fixture,
+                         gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HepaModel) model = NULL;
+  g_autoptr(HepaEngine) engine = NULL;
+  g_autoptr(HepaResult) result = NULL;
+  g_autofree char *cal = NULL, *ood = NULL;
+  g_autofree guint8 *rgb = g_malloc0 (64 * 64 * 3);
+  HepaFrame frame = { 64, 64, HEPA_PIXEL_RGB8, 64 * 3, NULL, 8, 0, 0 };
+  const HepaModelCard *card;
+  float expected[5];
+
+  hepa_weights_set_metadata (fixture->weights, "hepascope.card", CARD_5);
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
+                                                HEPA_DTYPE_F32, &error));
+  model = hepa_model_load (fixture->path, &error);
+  g_assert_no_error (error);
+  card = hepa_model_get_card (model);
+  cal = hepa_model_card_describe_calibration (card);
+  ood = hepa_model_card_describe_ood (card);
+  g_assert_cmpstr (cal, ==, "Not calibrated");
+  g_assert_cmpstr (ood, ==, "No out-of-distribution reference");
+  frame.data = rgb;
+  engine = hepa_engine_new (model, &error);
+  result = hepa_engine_classify (engine, &frame, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (result->calibrated);
+  g_assert_null (result->in_set);
+  g_assert_true (isnan (result->ood_score));
+  g_assert_false (result->ood_outside);
+  /* Plain softmax of the logits. */
+  {
+    double mx = -INFINITY, sum = 0;
+
+    for (int k = 0; k < 5; k++)
+      mx = MAX (mx, result->logits[k]);
+    for (int k = 0; k < 5; k++)
+      sum += expected[k] = (float) exp (result->logits[k] - mx);
+    for (int k = 0; k < 5; k++)
+      g_assert_cmpfloat_with_epsilon (result->probabilities[k], expected[k] / sum, 1e-5);
+  }
+  /* A damaged trust member is one clear error, not a crash. */
+  hepa_weights_set_metadata (fixture->weights, "hepascope.card",
+                             "{\"arch\": \"resnet18\", \"classes\": [\"a\", \"b\", \"c\", "
+                             "\"d\", \"e\"], \"calibration\": {\"temperature\": -1}}");
+  g_assert_true (hepa_safetensors_save (fixture->weights, fixture->path,
+                                                HEPA_DTYPE_F32, &error));
+  g_clear_pointer (&model, hepa_model_unref);
+  model = hepa_model_load (fixture->path, &error);
+  g_assert_null (model);
+  g_assert_error (error, HEPA_ERROR, HEPA_ERROR_MODEL);
+  g_assert_nonnull (strstr (error->message, "calibration.temperature"));
 }
 
 static void
@@ -406,6 +578,10 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add ("/core/model/card", Fixture, NULL, fixture_set_up, test_card, fixture_tear_down);
+  g_test_add ("/core/model/card-trust-round-trip", Fixture, NULL, fixture_set_up,
+              test_card_trust_round_trip, fixture_tear_down);
+  g_test_add ("/core/model/card-without-trust", Fixture, NULL, fixture_set_up,
+              test_card_without_trust, fixture_tear_down);
   g_test_add ("/core/model/no-card", Fixture, NULL, fixture_set_up, test_no_card,
               fixture_tear_down);
   g_test_add ("/core/model/same-logits", Fixture, NULL, fixture_set_up, test_same_logits,

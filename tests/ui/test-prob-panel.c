@@ -87,6 +87,71 @@ test_panel_text (void)
 }
 
 static void
+test_panel_trust (void)
+{
+  const float probs[] = { 0.02f, 0.55f, 0.40f, 0.02f, 0.01f };
+  const guint8 set[] = { 0, 1, 1, 0, 0 };
+  const guint8 none[] = { 0, 0, 0, 0, 0 };
+  const char *const reasons[] = { "Not ultrasound: the file's modality is MR", NULL };
+  GtkWidget *panel = g_object_ref_sink (hepa_prob_panel_new ());
+  HepaProbPanel *p = HEPA_PROB_PANEL (panel);
+  HepaProbTrust trust = { 0 };
+  g_autofree char *plain = NULL, *flagged = NULL, *set_text = NULL, *empty = NULL;
+  g_autofree char *summary = NULL;
+
+  hepa_prob_panel_set_classes (p, classes);
+  hepa_prob_panel_set_intended_use (p, "trained on synthetic phantoms only; not for diagnosis");
+  g_assert_cmpstr (hepa_prob_panel_get_intended_use (p), ==,
+                   "trained on synthetic phantoms only; not for diagnosis");
+
+  /* A model without the card fields says so. */
+  hepa_prob_panel_set_result_full (p, probs, 5, "m", 10, NULL);
+  plain = hepa_prob_panel_dup_summary (p);
+  g_assert_nonnull (strstr (plain, "Not calibrated · No out-of-distribution reference"));
+  g_assert_nonnull (strstr (plain, "Intended use: trained on synthetic phantoms only"));
+  g_assert_false (hepa_prob_panel_get_greyed (p));
+  g_assert_null (hepa_prob_panel_dup_set_text (p));
+
+  /* Calibrated, in distribution, checks pass: the set, nothing greyed. */
+  trust.has_ood = TRUE;
+  trust.calibrated = TRUE;
+  trust.in_set = set;
+  trust.coverage = 0.9;
+  hepa_prob_panel_set_result_full (p, probs, 5, "m", 10, &trust);
+  set_text = hepa_prob_panel_dup_set_text (p);
+  g_assert_cmpstr (set_text, ==, "cyst or hemangioma, 90 %");
+  g_assert_false (hepa_prob_panel_get_greyed (p));
+
+  /* Outside and a failed check: said first, before any class name; values greyed. */
+  trust.outside = TRUE;
+  trust.reasons = reasons;
+  hepa_prob_panel_set_result_full (p, probs, 5, "m", 10, &trust);
+  g_assert_true (hepa_prob_panel_get_greyed (p));
+  flagged = hepa_prob_panel_dup_summary (p);
+  g_assert_true (g_str_has_prefix (flagged, "Outside what this model learned Not ultrasound"));
+  g_assert_true (strstr (flagged, "Outside") < strstr (flagged, "cyst"));
+  /* The probabilities are still there. */
+  g_assert_nonnull (strstr (flagged, "Most likely cyst, 55 percent."));
+
+  /* An empty set says so. */
+  trust.outside = FALSE;
+  trust.reasons = NULL;
+  trust.in_set = none;
+  hepa_prob_panel_set_result_full (p, probs, 5, "m", 10, &trust);
+  empty = hepa_prob_panel_dup_set_text (p);
+  g_assert_cmpstr (empty, ==, "No class is likely enough for a 90 % set");
+
+  /* The intended use stays when the result goes. */
+  hepa_prob_panel_clear (p, "Draw a region");
+  g_assert_false (hepa_prob_panel_get_greyed (p));
+  g_assert_null (hepa_prob_panel_dup_set_text (p));
+  summary = hepa_prob_panel_dup_summary (p);
+  g_assert_cmpstr (summary, ==, "No prediction");
+  g_assert_nonnull (hepa_prob_panel_get_intended_use (p));
+  g_assert_finalize_object (panel);
+}
+
+static void
 test_panel_in_window (void)
 {
   const float probs[] = { 0.1f, 0.2f, 0.3f, 0.15f, 0.25f };
@@ -111,6 +176,7 @@ main (int    argc,
 
   g_test_add_func ("/ui/prob-panel/uncertain-logic", test_uncertain_logic);
   g_test_add_func ("/ui/prob-panel/text", test_panel_text);
+  g_test_add_func ("/ui/prob-panel/trust", test_panel_trust);
   g_test_add_func ("/ui/prob-panel/in-window", test_panel_in_window);
   return g_test_run ();
 }
