@@ -67,6 +67,13 @@ progress_cb (const HepaTrainProgress *p,
   hepa_cli_progress_update (job->progress, p->global_step, extra);
 }
 
+static gboolean
+quit_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
 static gpointer
 train_thread (gpointer data)
 {
@@ -74,7 +81,9 @@ train_thread (gpointer data)
 
   job->result = hepa_train_run (job->data, job->opts, job->out, job->resume, progress_cb, job,
                                 job->cancellable, &job->error);
-  g_main_loop_quit (job->loop);
+  /* Quit from the loop itself: a g_main_loop_quit () here before the main thread reached
+   * g_main_loop_run () was lost, and the command hung (a run that fails at once: 4 of 10). */
+  g_idle_add (quit_cb, job->loop);
   return NULL;
 }
 
