@@ -613,6 +613,10 @@ parse_ratings (JsonObject  *object,
             return hepa_format_error (error,
                                       _("ROI %u has a time stamp that is not ISO 8601"), index);
         }
+    }
+  return TRUE;
+}
+
 static gboolean
 parse_reads (JsonNode  *node,
              HepaRoi   *roi,
