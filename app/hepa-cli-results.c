@@ -98,43 +98,9 @@ print_rois_json (const char      *sr_path,
   json_builder_add_string_value (b, sop_uid);
   json_builder_set_member_name (b, "rois");
   json_builder_begin_array (b);
+  /* Each region in the sidecar's own form (hepa-annotations owns that schema). */
   for (guint i = 0; i < set->rois->len; i++)
-    {
-      const HepaRoi *roi = g_ptr_array_index (set->rois, i);
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "id");
-      json_builder_add_string_value (b, roi->id);
-      json_builder_set_member_name (b, "frame");
-      json_builder_add_int_value (b, roi->frame);
-      json_builder_set_member_name (b, "x");
-      json_builder_add_int_value (b, roi->rect.x);
-      json_builder_set_member_name (b, "y");
-      json_builder_add_int_value (b, roi->rect.y);
-      json_builder_set_member_name (b, "width");
-      json_builder_add_int_value (b, roi->rect.width);
-      json_builder_set_member_name (b, "height");
-      json_builder_add_int_value (b, roi->rect.height);
-      json_builder_set_member_name (b, "label");
-      if (roi->label != NULL)
-        json_builder_add_string_value (b, roi->label);
-      else
-        json_builder_add_null_value (b);
-      json_builder_set_member_name (b, "rater");
-      json_builder_add_string_value (b, roi->rater);
-      if (roi->pred_classes != NULL)
-        {
-          json_builder_set_member_name (b, "probabilities");
-          json_builder_begin_object (b);
-          for (guint k = 0; roi->pred_classes[k] != NULL; k++)
-            {
-              json_builder_set_member_name (b, roi->pred_classes[k]);
-              json_builder_add_double_value (b, roi->pred_probabilities[k]);
-            }
-          json_builder_end_object (b);
-        }
-      json_builder_end_object (b);
-    }
+    json_builder_add_value (b, hepa_roi_to_json (g_ptr_array_index (set->rois, i)));
   json_builder_end_array (b);
   json_builder_end_object (b);
   root = json_builder_get_root (b);

@@ -945,8 +945,8 @@ hepa_annotations_load (const char  *sidecar_path,
 
 /* ---- Saving ----------------------------------------------------------------------------- */
 
-static JsonNode *
-roi_to_node (const HepaRoi *roi)
+JsonNode *
+hepa_roi_to_json (const HepaRoi *roi)
 {
   g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
   g_autofree char *created = hepa_annotations_format_time (roi->created);
@@ -1105,7 +1105,7 @@ hepa_annotations_to_data (const HepaAnnotations *self,
   json_builder_set_member_name (b, "rois");
   json_builder_begin_array (b);
   for (guint i = 0; i < self->rois->len; i++)
-    json_builder_add_value (b, roi_to_node (g_ptr_array_index (self->rois, i)));
+    json_builder_add_value (b, hepa_roi_to_json (g_ptr_array_index (self->rois, i)));
   json_builder_end_array (b);
   json_builder_end_object (b);
 

@@ -143,4 +143,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRating, hepa_rating_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoiRead, hepa_roi_read_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaAnnotations, hepa_annotations_free)
 
+/* @roi as the sidecar writes it: the one JSON form of a region (transfer full). The typedef
+ * repeats json-glib's, so that users of this header need not include json-glib. */
+typedef struct _JsonNode JsonNode;
+JsonNode *hepa_roi_to_json (const HepaRoi *roi);
+
 G_END_DECLS
