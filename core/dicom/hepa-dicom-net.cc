@@ -2,6 +2,7 @@
 // DICOM networking over DCMTK's DcmSCU and DcmStorageSCP; see hepa-dicom-net.h. Every extern "C"
 // function catches everything. Messages name the node and the reason, never patient data.
 #include "hepa-dicom-net.h"
+#include "hepa-dicom-shim-private.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -29,20 +30,6 @@
 #include <unistd.h>
 
 namespace {
-
-void
-set_msg (char       *msg,
-         size_t      msg_size,
-         const char *format,
-         ...)
-{
-  if (msg == nullptr || msg_size == 0)
-    return;
-  va_list args;
-  va_start (args, format);
-  std::vsnprintf (msg, msg_size, format, args);
-  va_end (args);
-}
 
 std::string
 lower (std::string s)
@@ -138,18 +125,18 @@ classify_failure (const HepaDcmNode *node,
       std::string reason = lower (reject_text);
       if (reason.find ("called ae title not recognized") != std::string::npos)
         {
-          set_msg (msg, msg_size, "%s: association rejected: the node does not answer to the AE "
+          hepa_shim_set_msg (msg, msg_size, "%s: association rejected: the node does not answer to the AE "
                    "title “%s” (wrong AE title)", peer, node->peer_aet);
           return HEPA_DCM_NET_WRONG_AET;
         }
       if (reason.find ("calling ae title not recognized") != std::string::npos)
-        set_msg (msg, msg_size, "%s: association refused: the node does not accept our AE title "
+        hepa_shim_set_msg (msg, msg_size, "%s: association refused: the node does not accept our AE title "
                  "“%s” (add it to the archive's known nodes)", peer, node->our_aet);
       else if (reason.find ("transient") != std::string::npos)
-        set_msg (msg, msg_size, "%s: association refused for now (the node is busy or limits "
+        hepa_shim_set_msg (msg, msg_size, "%s: association refused for now (the node is busy or limits "
                  "connections); try again later", peer);
       else
-        set_msg (msg, msg_size, "%s: association refused by the node", peer);
+        hepa_shim_set_msg (msg, msg_size, "%s: association refused by the node", peer);
       return HEPA_DCM_NET_REFUSED;
     }
 
@@ -157,7 +144,7 @@ classify_failure (const HepaDcmNode *node,
   std::string text = lower (DimseCondition::dump (dump, cond).c_str ());
   if (text.find ("timeout") != std::string::npos || text.find ("timed out") != std::string::npos)
     {
-      set_msg (msg, msg_size, "%s: no answer within %d s while %s (timeout)", peer, timeout, what);
+      hepa_shim_set_msg (msg, msg_size, "%s: no answer within %d s while %s (timeout)", peer, timeout, what);
       return HEPA_DCM_NET_TIMEOUT;
     }
   if (text.find ("refused") != std::string::npos || text.find ("unknown host") != std::string::npos
@@ -172,16 +159,16 @@ classify_failure (const HepaDcmNode *node,
       else if (text.find ("unreachable") != std::string::npos
                || text.find ("no route") != std::string::npos)
         why = "network unreachable";
-      set_msg (msg, msg_size, "%s: node unreachable: %s", peer, why.c_str ());
+      hepa_shim_set_msg (msg, msg_size, "%s: node unreachable: %s", peer, why.c_str ());
       return HEPA_DCM_NET_UNREACHABLE;
     }
   if (cond == DUL_PEERABORTEDASSOCIATION || cond == DUL_PEERREQUESTEDRELEASE)
     {
-      set_msg (msg, msg_size, "%s: the node closed the association while %s", peer, what);
+      hepa_shim_set_msg (msg, msg_size, "%s: the node closed the association while %s", peer, what);
       return HEPA_DCM_NET_FAILED;
     }
   // The condition's own text: DCMTK's, without dataset content.
-  set_msg (msg, msg_size, "%s: %s failed: %s", peer, what, cond.text ());
+  hepa_shim_set_msg (msg, msg_size, "%s: %s failed: %s", peer, what, cond.text ());
   return HEPA_DCM_NET_FAILED;
 }
 
@@ -523,18 +510,18 @@ check_node (const HepaDcmNode *node,
   if (node == nullptr || node->our_aet == nullptr || node->peer_aet == nullptr
       || node->host == nullptr)
     {
-      set_msg (msg, msg_size, "no node given");
+      hepa_shim_set_msg (msg, msg_size, "no node given");
       return false;
     }
   size_t a = std::strlen (node->our_aet), b = std::strlen (node->peer_aet);
   if (a == 0 || a > 16 || b == 0 || b > 16)
     {
-      set_msg (msg, msg_size, "AE titles have 1 to 16 characters");
+      hepa_shim_set_msg (msg, msg_size, "AE titles have 1 to 16 characters");
       return false;
     }
   if (node->port <= 0 || node->port > 65535 || node->host[0] == '\0')
     {
-      set_msg (msg, msg_size, "a node needs a host and a port from 1 to 65535");
+      hepa_shim_set_msg (msg, msg_size, "a node needs a host and a port from 1 to 65535");
       return false;
     }
   return true;
@@ -546,7 +533,7 @@ finish_cancelled (Scu    &scu,
                   size_t  msg_size)
 {
   scu.abortAssociation ();
-  set_msg (msg, msg_size, "cancelled");
+  hepa_shim_set_msg (msg, msg_size, "cancelled");
   return HEPA_DCM_NET_CANCELLED;
 }
 
@@ -578,7 +565,7 @@ hepa_dcm_net_echo (const HepaDcmNode *node,
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
+      hepa_shim_set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
       return HEPA_DCM_NET_FAILED;
     }
 }
@@ -599,7 +586,7 @@ hepa_dcm_net_find (const HepaDcmNode  *node,
       auto q = [] (const char *s) { return s != nullptr ? s : ""; };
       if (level == HEPA_DCM_LEVEL_SERIES && q (query->study_uid)[0] == '\0')
         {
-          set_msg (msg, msg_size, "a series query needs a study UID");
+          hepa_shim_set_msg (msg, msg_size, "a series query needs a study UID");
           return HEPA_DCM_NET_FAILED;
         }
       Scu scu (node);
@@ -648,7 +635,7 @@ hepa_dcm_net_find (const HepaDcmNode  *node,
       if (pc == 0)
         {
           char peer[400];
-          set_msg (msg, msg_size, "%s: the node does not offer study queries (C-FIND)",
+          hepa_shim_set_msg (msg, msg_size, "%s: the node does not offer study queries (C-FIND)",
                    peer_name (node, peer, sizeof peer));
           scu.releaseAssociation ();
           return HEPA_DCM_NET_FAILED;
@@ -666,7 +653,7 @@ hepa_dcm_net_find (const HepaDcmNode  *node,
       if (scu.last_status != STATUS_Success && !DICOM_PENDING_STATUS (scu.last_status))
         {
           char peer[400];
-          set_msg (msg, msg_size, "%s: the query failed (status 0x%04x)",
+          hepa_shim_set_msg (msg, msg_size, "%s: the query failed (status 0x%04x)",
                    peer_name (node, peer, sizeof peer), scu.last_status);
           return HEPA_DCM_NET_FAILED;
         }
@@ -674,7 +661,7 @@ hepa_dcm_net_find (const HepaDcmNode  *node,
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
+      hepa_shim_set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
       return HEPA_DCM_NET_FAILED;
     }
 }
@@ -700,7 +687,7 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
       if (study_uid == nullptr || !valid_uid (study_uid)
           || (series_uid != nullptr && series_uid[0] != '\0' && !valid_uid (series_uid)))
         {
-          set_msg (msg, msg_size, "not a valid DICOM UID (digits and dots, at most 64)");
+          hepa_shim_set_msg (msg, msg_size, "not a valid DICOM UID (digits and dots, at most 64)");
           return HEPA_DCM_NET_FAILED;
         }
       bool series = series_uid != nullptr && series_uid[0] != '\0';
@@ -723,13 +710,13 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
         {
           if (node->our_port <= 0 || node->our_port > 65535)
             {
-              set_msg (msg, msg_size, "C-MOVE needs our own port (1 to 65535) for the archive "
+              hepa_shim_set_msg (msg, msg_size, "C-MOVE needs our own port (1 to 65535) for the archive "
                        "to send to");
               return HEPA_DCM_NET_FAILED;
             }
           if (mkdir (incoming.c_str (), 0700) != 0 && errno != EEXIST)
             {
-              set_msg (msg, msg_size, "%s: %s", out_dir, std::strerror (errno));
+              hepa_shim_set_msg (msg, msg_size, "%s: %s", out_dir, std::strerror (errno));
               return HEPA_DCM_NET_IO;
             }
           receiver.final_dir = out_dir;
@@ -752,7 +739,7 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
           if (cond.bad ())
             {
               rmdir (incoming.c_str ());
-              set_msg (msg, msg_size, "cannot listen on port %d for the C-MOVE: %s",
+              hepa_shim_set_msg (msg, msg_size, "cannot listen on port %d for the C-MOVE: %s",
                        node->our_port, cond.text ());
               return HEPA_DCM_NET_IO;
             }
@@ -778,7 +765,7 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
       T_ASC_PresentationContextID pc = scu.findPresentationContextID (model, "");
       if (pc == 0)
         {
-          set_msg (msg, msg_size, "%s: the node does not offer %s", peer,
+          hepa_shim_set_msg (msg, msg_size, "%s: the node does not offer %s", peer,
                    move ? "C-MOVE" : "C-GET (try C-MOVE)");
           scu.releaseAssociation ();
           stop_listener ();
@@ -805,7 +792,7 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
       if (!scu.io_error.empty ())
         {
           scu.abortAssociation ();
-          set_msg (msg, msg_size, "%s", scu.io_error.c_str ());
+          hepa_shim_set_msg (msg, msg_size, "%s", scu.io_error.c_str ());
           return HEPA_DCM_NET_IO;
         }
       if (cond.bad ())
@@ -818,7 +805,7 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
       if (scu.failed_subops > 0 || (scu.last_status != STATUS_Success
                                     && !DICOM_PENDING_STATUS (scu.last_status)))
         {
-          set_msg (msg, msg_size, "%s: retrieved %u of %u objects; the node reported status "
+          hepa_shim_set_msg (msg, msg_size, "%s: retrieved %u of %u objects; the node reported status "
                    "0x%04x%s", peer, scu.received, std::max (scu.total, scu.received),
                    scu.last_status, move ? " (is our AE title known to the archive with this "
                    "host and port?)" : "");
@@ -828,7 +815,7 @@ hepa_dcm_net_retrieve (const HepaDcmNode *node,
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
+      hepa_shim_set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
       return HEPA_DCM_NET_FAILED;
     }
 }
@@ -859,13 +846,13 @@ hepa_dcm_net_store (const HepaDcmNode  *node,
           OFString sop_class, xfer;
           if (cond.bad ())
             {
-              set_msg (msg, msg_size, "%s: not a readable DICOM file: %s", paths[i], cond.text ());
+              hepa_shim_set_msg (msg, msg_size, "%s: not a readable DICOM file: %s", paths[i], cond.text ());
               return HEPA_DCM_NET_IO;
             }
           if (format.getMetaInfo ()->findAndGetOFString (DCM_MediaStorageSOPClassUID, sop_class).bad ()
               && format.getDataset ()->findAndGetOFString (DCM_SOPClassUID, sop_class).bad ())
             {
-              set_msg (msg, msg_size, "%s: no SOP Class UID: cannot be sent", paths[i]);
+              hepa_shim_set_msg (msg, msg_size, "%s: no SOP Class UID: cannot be sent", paths[i]);
               return HEPA_DCM_NET_IO;
             }
           DcmXfer x (format.getDataset ()->getOriginalXfer ());
@@ -902,7 +889,7 @@ hepa_dcm_net_store (const HepaDcmNode  *node,
               if (cond == NET_EC_NoAcceptablePresentationContexts
                   || cond == DIMSE_NOVALIDPRESENTATIONCONTEXTID)
                 {
-                  set_msg (msg, msg_size, "%s: %s does not accept this kind of object", paths[i], peer);
+                  hepa_shim_set_msg (msg, msg_size, "%s: %s does not accept this kind of object", paths[i], peer);
                   scu.releaseAssociation ();
                   return HEPA_DCM_NET_FAILED;
                 }
@@ -912,7 +899,7 @@ hepa_dcm_net_store (const HepaDcmNode  *node,
             }
           if (rsp != STATUS_Success && (rsp & 0xf000) != 0xb000)
             {
-              set_msg (msg, msg_size, "%s: %s refused to store it (status 0x%04x)", paths[i], peer,
+              hepa_shim_set_msg (msg, msg_size, "%s: %s refused to store it (status 0x%04x)", paths[i], peer,
                        rsp);
               scu.releaseAssociation ();
               return HEPA_DCM_NET_FAILED;
@@ -926,7 +913,7 @@ hepa_dcm_net_store (const HepaDcmNode  *node,
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
+      hepa_shim_set_msg (msg, msg_size, "out of memory or internal error in DICOM networking");
       return HEPA_DCM_NET_FAILED;
     }
 }

@@ -3,6 +3,7 @@
 // type leaves this file. Pixel values are never interpreted here (hepa-image.c does that);
 // this file parses, finds attributes and decompresses one frame at a time.
 #include "hepa-dicom-shim.h"
+#include "hepa-dicom-shim-private.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -37,20 +38,6 @@ struct HepaDcmFile
 namespace {
 
 void
-set_msg (char       *msg,
-         size_t      msg_size,
-         const char *format,
-         ...)
-{
-  if (msg == nullptr || msg_size == 0)
-    return;
-  va_list args;
-  va_start (args, format);
-  std::vsnprintf (msg, msg_size, format, args);
-  va_end (args);
-}
-
-void
 copy_string (char        *buf,
              size_t       buf_size,
              const char  *value)
@@ -78,25 +65,25 @@ rle_frame_is_sane (DcmPixelData *pd,
 
   if (pd->getEncapsulatedRepresentation (xfer, nullptr, seq).bad () || seq == nullptr)
     {
-      set_msg (msg, msg_size, "RLE pixel data without fragments");
+      hepa_shim_set_msg (msg, msg_size, "RLE pixel data without fragments");
       return false;
     }
   if (seq->card () != n_frames + 1)
     {
-      set_msg (msg, msg_size, "RLE pixel data has %lu fragments for %lu frames (one each)",
+      hepa_shim_set_msg (msg, msg_size, "RLE pixel data has %lu fragments for %lu frames (one each)",
                seq->card () > 0 ? seq->card () - 1 : 0ul, n_frames);
       return false;
     }
   if (seq->getItem (item, frame + 1).bad () || item == nullptr
       || item->getUint8Array (data).bad () || data == nullptr)
     {
-      set_msg (msg, msg_size, "RLE frame %lu is missing", frame + 1);
+      hepa_shim_set_msg (msg, msg_size, "RLE frame %lu is missing", frame + 1);
       return false;
     }
   Uint32 length = item->getLength ();
   if (length < 64)
     {
-      set_msg (msg, msg_size, "RLE frame %lu is shorter than its header", frame + 1);
+      hepa_shim_set_msg (msg, msg_size, "RLE frame %lu is shorter than its header", frame + 1);
       return false;
     }
   auto word = [data] (int i) -> Uint32 {
@@ -106,7 +93,7 @@ rle_frame_is_sane (DcmPixelData *pd,
   Uint32 n_segments = word (0);
   if (n_segments < 1 || n_segments > 15)
     {
-      set_msg (msg, msg_size, "RLE frame %lu declares %u segments (1 to 15)", frame + 1,
+      hepa_shim_set_msg (msg, msg_size, "RLE frame %lu declares %u segments (1 to 15)", frame + 1,
                (unsigned) n_segments);
       return false;
     }
@@ -116,7 +103,7 @@ rle_frame_is_sane (DcmPixelData *pd,
       Uint32 offset = word ((int) i + 1);
       if ((i == 0 && offset != 64) || (i > 0 && offset <= previous) || offset >= length)
         {
-          set_msg (msg, msg_size, "RLE frame %lu has a damaged segment table", frame + 1);
+          hepa_shim_set_msg (msg, msg_size, "RLE frame %lu has a damaged segment table", frame + 1);
           return false;
         }
       previous = offset;
@@ -187,7 +174,7 @@ finish_open (HepaDcmFile  *file,
   DcmDataset *ds = file->format.getDataset ();
   if (ds == nullptr || ds->card () == 0)
     {
-      set_msg (msg, msg_size, "not a DICOM file (no data set)");
+      hepa_shim_set_msg (msg, msg_size, "not a DICOM file (no data set)");
       delete file;
       return HEPA_DCM_ERR_FORMAT;
     }
@@ -386,13 +373,13 @@ hepa_dcm_open (const char   *path,
               std::fclose (fp);
             }
           if (!marker)
-            set_msg (msg, msg_size, "not a DICOM file, or a damaged one without a header (%s)",
+            hepa_shim_set_msg (msg, msg_size, "not a DICOM file, or a damaged one without a header (%s)",
                      cond.text ());
           else if (cond == EC_StreamNotifyClient || cond == EC_ItemEnd
                    || cond == EC_EndOfStream)
-            set_msg (msg, msg_size, "truncated or damaged DICOM file (%s)", cond.text ());
+            hepa_shim_set_msg (msg, msg_size, "truncated or damaged DICOM file (%s)", cond.text ());
           else
-            set_msg (msg, msg_size, "damaged DICOM file (%s)", cond.text ());
+            hepa_shim_set_msg (msg, msg_size, "damaged DICOM file (%s)", cond.text ());
           delete file;
           return status;
         }
@@ -401,13 +388,13 @@ hepa_dcm_open (const char   *path,
   catch (const std::bad_alloc &)
     {
       delete file;
-      set_msg (msg, msg_size, "out of memory while reading the DICOM file");
+      hepa_shim_set_msg (msg, msg_size, "out of memory while reading the DICOM file");
       return HEPA_DCM_ERR_NO_MEMORY;
     }
   catch (...)
     {
       delete file;
-      set_msg (msg, msg_size, "DICOM parser failed");
+      hepa_shim_set_msg (msg, msg_size, "DICOM parser failed");
       return HEPA_DCM_ERR_FAILED;
     }
 }
@@ -471,7 +458,7 @@ hepa_dcm_get_pixel_info (HepaDcmFile      *file,
           else if (info->encapsulated && info->known)
             {
               // The file says encapsulated but the value is not a pixel sequence.
-              set_msg (msg, msg_size,
+              hepa_shim_set_msg (msg, msg_size,
                        "pixel data is not encapsulated although the transfer syntax is %s",
                        info->name);
               return HEPA_DCM_ERR_FORMAT;
@@ -480,7 +467,7 @@ hepa_dcm_get_pixel_info (HepaDcmFile      *file,
             {
               if (el->getLengthField () == DCM_UndefinedLength)
                 {
-                  set_msg (msg, msg_size, "compressed pixel data, but no transfer syntax says "
+                  hepa_shim_set_msg (msg, msg_size, "compressed pixel data, but no transfer syntax says "
                            "how it is compressed (missing meta header?)");
                   return HEPA_DCM_ERR_FORMAT;
                 }
@@ -491,7 +478,7 @@ hepa_dcm_get_pixel_info (HepaDcmFile      *file,
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "could not read the pixel data description");
+      hepa_shim_set_msg (msg, msg_size, "could not read the pixel data description");
       return HEPA_DCM_ERR_FAILED;
     }
 }
@@ -814,7 +801,7 @@ hepa_dcm_get_frame (HepaDcmFile *file,
       copy_string (color_model, color_model_size, "");
       if (ds->findAndGetElement (DCM_PixelData, el).bad () || el == nullptr)
         {
-          set_msg (msg, msg_size, "no pixel data");
+          hepa_shim_set_msg (msg, msg_size, "no pixel data");
           return HEPA_DCM_ERR_FORMAT;
         }
       DcmPixelData *pd = OFdynamic_cast (DcmPixelData *, el);
@@ -828,14 +815,14 @@ hepa_dcm_get_frame (HepaDcmFile *file,
           Uint32 frame_size = 0;
           if (!native_frame_size (ds, &frame_size) || frame_size == 0)
             {
-              set_msg (msg, msg_size, "image dimensions missing or out of range");
+              hepa_shim_set_msg (msg, msg_size, "image dimensions missing or out of range");
               return HEPA_DCM_ERR_FORMAT;
             }
           unsigned long long offset = (unsigned long long) frame * frame_size;
           if (offset + frame_size > el->getLength () || frame_size > buf_size
               || offset > 0xFFFFFFFFull)
             {
-              set_msg (msg, msg_size,
+              hepa_shim_set_msg (msg, msg_size,
                        "pixel data too short for frame %u (%u bytes per frame, %lu in the file)",
                        (unsigned) frame + 1, (unsigned) frame_size,
                        (unsigned long) el->getLength ());
@@ -844,7 +831,7 @@ hepa_dcm_get_frame (HepaDcmFile *file,
           OFCondition cond = el->getPartialValue (buf, (Uint32) offset, frame_size, &file->cache);
           if (cond.bad ())
             {
-              set_msg (msg, msg_size, "could not read frame %u (%s)", (unsigned) frame + 1,
+              hepa_shim_set_msg (msg, msg_size, "could not read frame %u (%s)", (unsigned) frame + 1,
                        cond.text ());
               return HEPA_DCM_ERR_FORMAT;
             }
@@ -854,19 +841,19 @@ hepa_dcm_get_frame (HepaDcmFile *file,
 
       if (pd == nullptr)
         {
-          set_msg (msg, msg_size, "pixel data is not a pixel data element");
+          hepa_shim_set_msg (msg, msg_size, "pixel data is not a pixel data element");
           return HEPA_DCM_ERR_FORMAT;
         }
       Uint32 needed = 0;
       OFCondition cond = pd->getUncompressedFrameSize (ds, needed);
       if (cond.bad () || needed == 0)
         {
-          set_msg (msg, msg_size, "image dimensions missing or out of range");
+          hepa_shim_set_msg (msg, msg_size, "image dimensions missing or out of range");
           return HEPA_DCM_ERR_FORMAT;
         }
       if (needed > buf_size)
         {
-          set_msg (msg, msg_size, "decoded frame larger than expected (%u bytes)",
+          hepa_shim_set_msg (msg, msg_size, "decoded frame larger than expected (%u bytes)",
                    (unsigned) needed);
           return HEPA_DCM_ERR_FORMAT;
         }
@@ -888,7 +875,7 @@ hepa_dcm_get_frame (HepaDcmFile *file,
                                        &file->cache);
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "could not decode frame %u (%s)", (unsigned) frame + 1,
+          hepa_shim_set_msg (msg, msg_size, "could not decode frame %u (%s)", (unsigned) frame + 1,
                    cond.text ());
           return HEPA_DCM_ERR_FORMAT;
         }
@@ -902,12 +889,12 @@ hepa_dcm_get_frame (HepaDcmFile *file,
     }
   catch (const std::bad_alloc &)
     {
-      set_msg (msg, msg_size, "out of memory while decoding frame %u", (unsigned) frame + 1);
+      hepa_shim_set_msg (msg, msg_size, "out of memory while decoding frame %u", (unsigned) frame + 1);
       return HEPA_DCM_ERR_NO_MEMORY;
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "decoder failed on frame %u", (unsigned) frame + 1);
+      hepa_shim_set_msg (msg, msg_size, "decoder failed on frame %u", (unsigned) frame + 1);
       return HEPA_DCM_ERR_FAILED;
     }
 }
@@ -929,7 +916,7 @@ hepa_dcm_get_frame_bitstream (HepaDcmFile  *file,
       DcmElement *el = nullptr;
       if (ds->findAndGetElement (DCM_PixelData, el).bad () || el == nullptr)
         {
-          set_msg (msg, msg_size, "no pixel data");
+          hepa_shim_set_msg (msg, msg_size, "no pixel data");
           return HEPA_DCM_ERR_FORMAT;
         }
       DcmPixelData *pd = OFdynamic_cast (DcmPixelData *, el);
@@ -986,7 +973,7 @@ hepa_dcm_get_frame_bitstream (HepaDcmFile  *file,
       uint8_t *bytes = static_cast<uint8_t *> (std::malloc ((size_t) total));
       if (bytes == nullptr)
         {
-          set_msg (msg, msg_size, "out of memory for frame %u", (unsigned) frame + 1);
+          hepa_shim_set_msg (msg, msg_size, "out of memory for frame %u", (unsigned) frame + 1);
           return HEPA_DCM_ERR_NO_MEMORY;
         }
       size_t at = 0;
@@ -998,7 +985,7 @@ hepa_dcm_get_frame_bitstream (HepaDcmFile  *file,
           if (len > 0 && (item->getUint8Array (data).bad () || data == nullptr))
             {
               std::free (bytes);
-              set_msg (msg, msg_size, "could not read the compressed data of frame %u",
+              hepa_shim_set_msg (msg, msg_size, "could not read the compressed data of frame %u",
                        (unsigned) frame + 1);
               return HEPA_DCM_ERR_FORMAT;
             }
@@ -1012,12 +999,12 @@ hepa_dcm_get_frame_bitstream (HepaDcmFile  *file,
     }
   catch (const std::bad_alloc &)
     {
-      set_msg (msg, msg_size, "out of memory for frame %u", (unsigned) frame + 1);
+      hepa_shim_set_msg (msg, msg_size, "out of memory for frame %u", (unsigned) frame + 1);
       return HEPA_DCM_ERR_NO_MEMORY;
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "could not read the compressed data of frame %u",
+      hepa_shim_set_msg (msg, msg_size, "could not read the compressed data of frame %u",
                (unsigned) frame + 1);
       return HEPA_DCM_ERR_FAILED;
     }
@@ -1128,14 +1115,14 @@ hepa_dcm_write_us (const char          *path,
                                    * (spec->rgb ? 3 : 1) * spec->n_frames;
       if (n_bytes > 0xFFFFFFF0ull)
         {
-          set_msg (msg, msg_size, "image too large for one DICOM file");
+          hepa_shim_set_msg (msg, msg_size, "image too large for one DICOM file");
           return HEPA_DCM_ERR_FAILED;
         }
       ok = ok && ds->putAndInsertUint8Array (DCM_PixelData, spec->pixels,
                                              (unsigned long) n_bytes).good ();
       if (!ok)
         {
-          set_msg (msg, msg_size, "could not build the DICOM data set");
+          hepa_shim_set_msg (msg, msg_size, "could not build the DICOM data set");
           return HEPA_DCM_ERR_FAILED;
         }
       OFCondition cond = ff.saveFile (OFFilename (path), EXS_LittleEndianExplicit,
@@ -1143,19 +1130,19 @@ hepa_dcm_write_us (const char          *path,
                                       EWM_createNewMeta);
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "could not write the DICOM file (%s)", cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "could not write the DICOM file (%s)", cond.text ());
           return HEPA_DCM_ERR_IO;
         }
       return HEPA_DCM_OK;
     }
   catch (const std::bad_alloc &)
     {
-      set_msg (msg, msg_size, "out of memory while writing the DICOM file");
+      hepa_shim_set_msg (msg, msg_size, "out of memory while writing the DICOM file");
       return HEPA_DCM_ERR_NO_MEMORY;
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "DICOM writer failed");
+      hepa_shim_set_msg (msg, msg_size, "DICOM writer failed");
       return HEPA_DCM_ERR_FAILED;
     }
 }

@@ -2,6 +2,7 @@
 // Results as DICOM over DCMTK's dcmsr, dcmseg and dcmdata; see hepa-dicom-sr.h. Every extern "C"
 // function catches everything: no C++ exception or type leaves this file.
 #include "hepa-dicom-sr.h"
+#include "hepa-dicom-shim-private.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dctk.h>
@@ -31,20 +32,6 @@
 namespace {
 
 void
-set_msg (char       *msg,
-         size_t      msg_size,
-         const char *format,
-         ...)
-{
-  if (msg == nullptr || msg_size == 0)
-    return;
-  va_list args;
-  va_start (args, format);
-  std::vsnprintf (msg, msg_size, format, args);
-  va_end (args);
-}
-
-void
 quiet_logs ()
 {
   static std::once_flag once;
@@ -70,7 +57,7 @@ load_source (const char *path,
   OFCondition cond = src.format.loadFile (path, EXS_Unknown, EGL_noChange, 4096);
   if (cond.bad ())
     {
-      set_msg (msg, msg_size, "%s: not a readable DICOM file: %s", path, cond.text ());
+      hepa_shim_set_msg (msg, msg_size, "%s: not a readable DICOM file: %s", path, cond.text ());
       return false;
     }
   src.dataset = src.format.getDataset ();
@@ -80,7 +67,7 @@ load_source (const char *path,
       || src.dataset->findAndGetOFString (DCM_SeriesInstanceUID, src.series_uid).bad ()
       || src.sop_uid.empty () || src.study_uid.empty ())
     {
-      set_msg (msg, msg_size, "%s: no SOP, study or series UID: results cannot refer to it", path);
+      hepa_shim_set_msg (msg, msg_size, "%s: no SOP, study or series UID: results cannot refer to it", path);
       return false;
     }
   OFString frames;
@@ -175,12 +162,12 @@ save_atomic (DcmFileFormat &format,
   if (cond.bad ())
     {
       unlink (tmp.c_str ());
-      set_msg (msg, msg_size, "%s: could not write: %s", path, cond.text ());
+      hepa_shim_set_msg (msg, msg_size, "%s: could not write: %s", path, cond.text ());
       return false;
     }
   if (std::rename (tmp.c_str (), path) != 0)
     {
-      set_msg (msg, msg_size, "%s: could not write: %s", path, std::strerror (errno));
+      hepa_shim_set_msg (msg, msg_size, "%s: could not write: %s", path, std::strerror (errno));
       unlink (tmp.c_str ());
       return false;
     }
@@ -407,7 +394,7 @@ hepa_dcm_write_sr (const char          *path,
       OFCondition cond = doc.write (*ds);
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: could not build the structured report: %s", path,
+          hepa_shim_set_msg (msg, msg_size, "%s: could not build the structured report: %s", path,
                    cond.text ());
           return HEPA_DCM_ERR_FAILED;
         }
@@ -417,7 +404,7 @@ hepa_dcm_write_sr (const char          *path,
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "%s: out of memory or internal error writing the report", path);
+      hepa_shim_set_msg (msg, msg_size, "%s: out of memory or internal error writing the report", path);
       return HEPA_DCM_ERR_FAILED;
     }
 }
@@ -436,21 +423,21 @@ hepa_dcm_read_sr (const char       *path,
       OFCondition cond = format.loadFile (path);
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: not a readable DICOM file: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: not a readable DICOM file: %s", path, cond.text ());
           return HEPA_DCM_ERR_FORMAT;
         }
       DSRDocument doc;
       cond = doc.read (*format.getDataset ());
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: not a structured report: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: not a structured report: %s", path, cond.text ());
           return HEPA_DCM_ERR_FORMAT;
         }
       DSRDocumentTree &tree = doc.getTree ();
       if (tree.gotoRoot () == 0
           || tree.getCurrentContentItem ().getConceptName ().getCodeValue () != "126000")
         {
-          set_msg (msg, msg_size, "%s: not a measurement report (TID 1500)", path);
+          hepa_shim_set_msg (msg, msg_size, "%s: not a measurement report (TID 1500)", path);
           return HEPA_DCM_ERR_FORMAT;
         }
 
@@ -586,14 +573,14 @@ hepa_dcm_read_sr (const char       *path,
       flush ();
       if (n_groups == 0)
         {
-          set_msg (msg, msg_size, "%s: the report holds no image regions", path);
+          hepa_shim_set_msg (msg, msg_size, "%s: the report holds no image regions", path);
           return HEPA_DCM_ERR_NOT_FOUND;
         }
       return HEPA_DCM_OK;
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "%s: out of memory or internal error reading the report", path);
+      hepa_shim_set_msg (msg, msg_size, "%s: out of memory or internal error reading the report", path);
       return HEPA_DCM_ERR_FAILED;
     }
 }
@@ -612,7 +599,7 @@ hepa_dcm_write_seg (const char           *path,
         return HEPA_DCM_ERR_FORMAT;
       if (spec->width <= 0 || spec->height <= 0 || spec->width > 65535 || spec->height > 65535)
         {
-          set_msg (msg, msg_size, "%s: invalid map size", path);
+          hepa_shim_set_msg (msg, msg_size, "%s: invalid map size", path);
           return HEPA_DCM_ERR_FAILED;
         }
 
@@ -629,13 +616,13 @@ hepa_dcm_write_seg (const char           *path,
       std::unique_ptr<DcmSegmentation> seg (raw);
       if (cond.bad () || !seg)
         {
-          set_msg (msg, msg_size, "%s: could not create the segmentation: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: could not create the segmentation: %s", path, cond.text ());
           return HEPA_DCM_ERR_FAILED;
         }
       cond = seg->importFromSourceImage (*src.dataset, OFTrue);
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: could not take patient and study from %s: %s", path,
+          hepa_shim_set_msg (msg, msg_size, "%s: could not take patient and study from %s: %s", path,
                    spec->object.source_path, cond.text ());
           return HEPA_DCM_ERR_FAILED;
         }
@@ -662,7 +649,7 @@ hepa_dcm_write_seg (const char           *path,
                                  DcmSegTypes::SAT_AUTOMATIC, spec->algorithm_name);
       if (cond.bad () || segment == nullptr)
         {
-          set_msg (msg, msg_size, "%s: could not create the segment: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: could not create the segment: %s", path, cond.text ());
           return HEPA_DCM_ERR_FAILED;
         }
       AlgorithmIdentificationMacro &algo = segment->getSegmentationAlgorithmIdentification ();
@@ -676,7 +663,7 @@ hepa_dcm_write_seg (const char           *path,
       if (cond.bad ())
         {
           delete segment;
-          set_msg (msg, msg_size, "%s: could not add the segment: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: could not add the segment: %s", path, cond.text ());
           return HEPA_DCM_ERR_FAILED;
         }
 
@@ -696,7 +683,7 @@ hepa_dcm_write_seg (const char           *path,
         DcmSegmentation::createDerivationImageFG (refs, "Class activation map of the region"));
       if (!derivation)
         {
-          set_msg (msg, msg_size, "%s: could not reference the source image", path);
+          hepa_shim_set_msg (msg, msg_size, "%s: could not reference the source image", path);
           return HEPA_DCM_ERR_FAILED;
         }
       FGFrameContent frame_content;
@@ -714,7 +701,7 @@ hepa_dcm_write_seg (const char           *path,
           "ReferencedSegmentNumber");
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: could not add the map: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: could not add the map: %s", path, cond.text ());
           return HEPA_DCM_ERR_FAILED;
         }
 
@@ -722,7 +709,7 @@ hepa_dcm_write_seg (const char           *path,
       cond = seg->writeDataset (*out.getDataset ());
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: could not build the segmentation: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: could not build the segmentation: %s", path, cond.text ());
           return HEPA_DCM_ERR_FAILED;
         }
       DcmDataset *ds = out.getDataset ();
@@ -747,7 +734,7 @@ hepa_dcm_write_seg (const char           *path,
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "%s: out of memory or internal error writing the segmentation", path);
+      hepa_shim_set_msg (msg, msg_size, "%s: out of memory or internal error writing the segmentation", path);
       return HEPA_DCM_ERR_FAILED;
     }
 }
@@ -770,7 +757,7 @@ hepa_dcm_write_sc (const char             *path,
         return HEPA_DCM_ERR_FORMAT;
       if (width <= 0 || height <= 0 || width > 65535 || height > 65535)
         {
-          set_msg (msg, msg_size, "%s: invalid image size", path);
+          hepa_shim_set_msg (msg, msg_size, "%s: invalid image size", path);
           return HEPA_DCM_ERR_FAILED;
         }
       DcmFileFormat out;
@@ -805,14 +792,14 @@ hepa_dcm_write_sc (const char             *path,
                                                      (unsigned long) width * height * 3);
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: could not store the pixels: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: could not store the pixels: %s", path, cond.text ());
           return HEPA_DCM_ERR_NO_MEMORY;
         }
       return save_atomic (out, path, msg, msg_size) ? HEPA_DCM_OK : HEPA_DCM_ERR_IO;
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "%s: out of memory or internal error writing the capture", path);
+      hepa_shim_set_msg (msg, msg_size, "%s: out of memory or internal error writing the capture", path);
       return HEPA_DCM_ERR_FAILED;
     }
 }
@@ -834,7 +821,7 @@ hepa_dcm_write_pdf (const char             *path,
         return HEPA_DCM_ERR_FORMAT;
       if (pdf_size == 0 || pdf_size > 0xfffffff0u)
         {
-          set_msg (msg, msg_size, "%s: empty or too large PDF", path);
+          hepa_shim_set_msg (msg, msg_size, "%s: empty or too large PDF", path);
           return HEPA_DCM_ERR_FAILED;
         }
       DcmFileFormat out;
@@ -856,14 +843,14 @@ hepa_dcm_write_pdf (const char             *path,
                                                      (unsigned long) padded);
       if (cond.bad ())
         {
-          set_msg (msg, msg_size, "%s: could not store the PDF: %s", path, cond.text ());
+          hepa_shim_set_msg (msg, msg_size, "%s: could not store the PDF: %s", path, cond.text ());
           return HEPA_DCM_ERR_NO_MEMORY;
         }
       return save_atomic (out, path, msg, msg_size) ? HEPA_DCM_OK : HEPA_DCM_ERR_IO;
     }
   catch (...)
     {
-      set_msg (msg, msg_size, "%s: out of memory or internal error writing the PDF", path);
+      hepa_shim_set_msg (msg, msg_size, "%s: out of memory or internal error writing the PDF", path);
       return HEPA_DCM_ERR_FAILED;
     }
 }
