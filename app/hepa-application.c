@@ -333,8 +333,18 @@ quit_action (GSimpleAction *action,
   g_list_free_full (windows, g_object_unref);
 }
 
+/* app.load-model (s): a model file chosen elsewhere in the app, e.g. one the train dialog made. */
+static void
+load_model_action (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  hepa_application_load_model (user_data, g_variant_get_string (parameter, NULL));
+}
+
 static const GActionEntry app_actions[] = {
   { "open-model", open_model_action },
+  { "load-model", load_model_action, "s" },
   { "default-model", default_model_action },
   { "about", about_action },
   { "preferences", preferences_action },

@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include "hepa-window-private.h"
-#include "hepa-application.h"
 #include "hepa-compare.h"
 #include "hepa-review.h"
 #include "hepa-train-dialog.h"
@@ -92,10 +91,7 @@ model_adopted_cb (HepaTrainDialog *dialog,
                   const char      *path,
                   HepaWindow      *self)
 {
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
-
-  if (HEPA_IS_APPLICATION (app))
-    hepa_application_load_model (HEPA_APPLICATION (app), path);
+  gtk_widget_activate_action (GTK_WIDGET (self), "app.load-model", "s", path);
 }
 
 static void

@@ -71,33 +71,6 @@ hepa_model_get_network (HepaModel *self)
   return self->net;
 }
 
-const char *
-hepa_arch_to_string (HepaArch arch)
-{
-  switch (arch)
-    {
-    case HEPA_ARCH_RESNET18:
-      return "resnet18";
-    case HEPA_ARCH_RESNET50:
-      return "resnet50";
-    default:
-      return NULL;
-    }
-}
-
-gboolean
-hepa_arch_from_string (const char *text,
-                       HepaArch   *arch)
-{
-  if (g_strcmp0 (text, "resnet50") == 0)
-    *arch = HEPA_ARCH_RESNET50;
-  else if (g_strcmp0 (text, "resnet18") == 0)
-    *arch = HEPA_ARCH_RESNET18;
-  else
-    return FALSE;
-  return TRUE;
-}
-
 /* ---- Tensor validation --------------------------------------------------------------------- */
 
 static char *
