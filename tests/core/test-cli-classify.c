@@ -380,8 +380,9 @@ test_not_ultrasound (void)
   int wait_status = 0;
   gsize len;
   JsonObject *r;
+  g_autofree char *dcmodify = g_find_program_in_path ("dcmodify");
 
-  if (g_find_program_in_path ("dcmodify") == NULL)
+  if (dcmodify == NULL)
     {
       g_test_skip ("DCMTK's dcmodify is not installed");
       return;
