@@ -70,6 +70,10 @@ main (int    argc,
   sidecar = subdir (argv[1], "sidecar");
   safetensors = subdir (argv[1], "safetensors");
   manifest = subdir (argv[1], "manifest");
+  /* No generated .pth seeds (the committed seed-pth corpus covers the zip and pickle layers), but
+   * the folder must exist: every fuzz target is given generated/KIND, and libFuzzer exits at
+   * once on a corpus folder that is missing. */
+  g_free (subdir (argv[1], "pth"));
 
   for (gsize d = 0; d < G_N_ELEMENTS (depths); d++)
     for (int e = 0; e < HEPA_GEN_N_ENCODINGS; e++)
