@@ -16,6 +16,7 @@
 #define _GNU_SOURCE   /* sched_getaffinity, CPU_COUNT */
 #include "hepa-nn.h"
 #include "hepa-nn-private.h"
+#include "hepa-nn-train-private.h"
 
 #include <cblas.h>
 #include <pthread.h>
@@ -350,14 +351,6 @@ hepa_nn_team_for (int              n,
 
 /* ---- The training kernels' form -------------------------------------------------------- */
 
-typedef void (*HepaParallelFn) (void *ctx,
-                                int   begin,
-                                int   end);
-void hepa_nn_train_parallel (int             n,
-                             size_t          work,
-                             HepaParallelFn  fn,
-                             void           *ctx);
-
 typedef struct
 {
   HepaParallelFn fn;
@@ -435,20 +428,6 @@ sgemm_job (void *data,
                g->by_rows ? g->n : len, g->k, g->alpha, a, g->lda, b, g->ldb, g->beta, c,
                g->ldc);
 }
-
-void hepa_nn_sgemm (int          trans_a,
-                    int          trans_b,
-                    int          m,
-                    int          n,
-                    int          k,
-                    float        alpha,
-                    const float *a,
-                    int          lda,
-                    const float *b,
-                    int          ldb,
-                    float        beta,
-                    float       *c,
-                    int          ldc);
 
 void
 hepa_nn_sgemm (int          trans_a,
