@@ -4,10 +4,10 @@
 #include "hepa-study.h"
 
 #include "hepa-document.h"
-#include "hepa-json.h"
+#include "hepa-annotations.h"
+#include "hepa-error.h"
 
 #include <glib/gi18n.h>
-#include <json-glib/json-glib.h>
 #include <string.h>
 
 struct _HepaStudy
@@ -65,41 +65,27 @@ is_image_name (const char *name)
          || g_str_equal (dot, ".png") || g_str_equal (dot, ".jpg") || g_str_equal (dot, ".jpeg");
 }
 
-/* Counts regions in a sidecar without the loader, which would move a damaged file aside
- * before the user opens it and can be told. */
+/* Counts regions through the sidecar's own parser, but not its loader, which would move a
+ * damaged file aside before the user opens it and can be told. */
 static char *
 count_sidecar (const char *image_path)
 {
   g_autofree char *sidecar = hepa_document_find_sidecar (image_path);
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  JsonArray *rois;
-  guint n, labeled = 0;
+  g_autofree char *contents = NULL;
+  g_autoptr(HepaAnnotations) set = NULL;
+  gsize length = 0;
+  guint labeled = 0;
 
   if (!g_file_test (sidecar, G_FILE_TEST_EXISTS))
     return g_strdup (_("no regions"));
-  /* A regular file only, of at most a sidecar's size, nested no deeper than JSON of ours. */
-  if (!hepa_json_parser_load_file (parser, sidecar, 64 * 1024 * 1024, NULL)
-      || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root)
-      || !json_object_has_member (json_node_get_object (root), "rois")
-      || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (json_node_get_object (root), "rois")))
+  /* A regular file only, of at most a sidecar's size (hepa_annotations_parse checks depth). */
+  if (!hepa_file_get_contents (sidecar, 64 * 1024 * 1024, &contents, &length, NULL)
+      || (set = hepa_annotations_parse (contents, length, NULL)) == NULL)
     return g_strdup (_("regions file unreadable"));
-  rois = json_object_get_array_member (json_node_get_object (root), "rois");
-  n = json_array_get_length (rois);
-  for (guint i = 0; i < n; i++)
-    {
-      JsonNode *node = json_array_get_element (rois, i);
-
-      if (JSON_NODE_HOLDS_OBJECT (node))
-        {
-          JsonObject *o = json_node_get_object (node);
-
-          if (json_object_has_member (o, "label")
-              && !json_node_is_null (json_object_get_member (o, "label")))
-            labeled++;
-        }
-    }
-  return hepa_study_count_text (n, labeled);
+  for (guint i = 0; i < set->rois->len; i++)
+    if (((const HepaRoi *) g_ptr_array_index (set->rois, i))->label != NULL)
+      labeled++;
+  return hepa_study_count_text (set->rois->len, labeled);
 }
 
 typedef struct

@@ -13,11 +13,6 @@ G_BEGIN_DECLS
 /* Largest sidecar we read; a bigger one is refused as damaged before it is read whole. */
 #define HEPA_ANNOTATIONS_MAX_BYTES (64 * 1024 * 1024)
 
-/* Parses sidecar JSON held in memory. Errors: HEPA_ERROR_FORMAT for anything malformed,
- * HEPA_ERROR_UNSUPPORTED for a newer format version. Never renames anything. */
-HepaAnnotations *hepa_annotations_parse     (const char            *data,
-                                             gsize                  length,
-                                             GError               **error);
 /* Serializes to the sidecar JSON (pretty-printed, trailing newline). */
 char            *hepa_annotations_to_data   (const HepaAnnotations *self,
                                              gsize                 *length);

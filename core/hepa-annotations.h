@@ -143,6 +143,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRating, hepa_rating_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaRoiRead, hepa_roi_read_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HepaAnnotations, hepa_annotations_free)
 
+/* Parses sidecar JSON held in memory, with every check of the loader. Errors:
+ * HEPA_ERROR_FORMAT for anything malformed, HEPA_ERROR_UNSUPPORTED for a newer format version.
+ * Never renames anything (the loader moves a damaged file aside; a scan must not). */
+HepaAnnotations *hepa_annotations_parse (const char  *data,
+                                         gsize        length,
+                                         GError     **error);
+
 /* @roi as the sidecar writes it: the one JSON form of a region (transfer full). The typedef
  * repeats json-glib's, so that users of this header need not include json-glib. */
 typedef struct _JsonNode JsonNode;
